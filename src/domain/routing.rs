@@ -1,0 +1,287 @@
+//! Choosing the team and queue for a case: need → professions → the team that serves the
+//! citizen's municipality and has those professions. Every choice records its reasons.
+
+use serde::Deserialize;
+
+use super::{Channel, Language, Need, Profession, Urgency};
+
+/// A multiprofessional team, as the county configures it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    /// Municipalities served. Empty with `county_wide` set: serves the whole county.
+    #[serde(default)]
+    pub municipalities: Vec<String>,
+    #[serde(default)]
+    pub county_wide: bool,
+    pub languages: Vec<Language>,
+    #[serde(default, rename = "member")]
+    pub members: Vec<Member>,
+}
+
+/// A professional in a team.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Member {
+    pub id: String,
+    pub profession: Profession,
+    pub languages: Vec<Language>,
+    /// Capacity per channel: how many cases of that channel at once. A channel not named is not
+    /// taken.
+    pub capacity: Capacity,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capacity {
+    pub phone: u32,
+    pub chat: u32,
+    pub e_service: u32,
+}
+
+impl Capacity {
+    pub fn get(&self, ch: Channel) -> u32 {
+        match ch {
+            Channel::Phone => self.phone,
+            Channel::Chat => self.chat,
+            Channel::EService => self.e_service,
+        }
+    }
+
+    pub fn set(&mut self, ch: Channel, v: u32) {
+        match ch {
+            Channel::Phone => self.phone = v,
+            Channel::Chat => self.chat = v,
+            Channel::EService => self.e_service = v,
+        }
+    }
+}
+
+impl Team {
+    pub fn serves(&self, municipality: Option<&str>) -> bool {
+        match municipality {
+            Some(m) => self
+                .municipalities
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(m)),
+            None => false,
+        }
+    }
+
+    fn has_profession_for(&self, need: Need) -> bool {
+        self.members
+            .iter()
+            .any(|m| need.professions().contains(&m.profession))
+    }
+
+    fn speakers_of(&self, lang: Language) -> usize {
+        self.members
+            .iter()
+            .filter(|m| m.languages.contains(&lang))
+            .count()
+    }
+}
+
+/// What routing needs to know about a contact.
+#[derive(Debug, Clone)]
+pub struct RoutingRequest<'a> {
+    /// Best first.
+    pub needs: &'a [Need],
+    pub urgency: Urgency,
+    pub channel: Channel,
+    pub language: Language,
+    pub municipality: Option<&'a str>,
+}
+
+/// Where a case goes and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutingDecision {
+    pub team_id: String,
+    /// The queue inside the team: the channel's, or `alert` for an emergency.
+    pub queue: String,
+    /// A professional must have one of these to be offered the case.
+    pub professions: Vec<Profession>,
+    pub reasons: Vec<String>,
+}
+
+/// The queue name used for emergencies: checked before any channel queue and regardless of
+/// capacity, so that an emergency never waits behind normal work.
+pub const ALERT_QUEUE: &str = "alert";
+
+/// Chooses a team. Prefers a team serving the municipality that covers every need (one case,
+/// one team), then a county-wide team covering every need, then any team covering the primary
+/// need, then service guidance. Among equals, the team with more speakers of the language wins.
+pub fn route(teams: &[Team], req: &RoutingRequest<'_>) -> Option<RoutingDecision> {
+    let primary = *req.needs.first()?;
+    let covers_all = |t: &Team| req.needs.iter().all(|n| t.has_profession_for(*n));
+    let local = |t: &Team| t.serves(req.municipality);
+    let tiers: [(&str, &dyn Fn(&Team) -> bool); 4] = [
+        ("serves the municipality and covers every need", &|t| {
+            local(t) && covers_all(t)
+        }),
+        ("county-wide team covering every need", &|t| {
+            t.county_wide && covers_all(t)
+        }),
+        ("covers the primary need", &|t| {
+            t.has_profession_for(primary)
+        }),
+        ("service guidance", &|t| {
+            t.has_profession_for(Need::ServiceGuidance)
+        }),
+    ];
+    for (why, fits) in tiers {
+        let best = teams.iter().filter(|t| fits(t)).max_by_key(|t| {
+            (
+                local(t),
+                t.speakers_of(req.language),
+                std::cmp::Reverse(&t.id),
+            )
+        });
+        if let Some(team) = best {
+            let need = if why == "service guidance" {
+                Need::ServiceGuidance
+            } else {
+                primary
+            };
+            let mut reasons = vec![format!("team {}: {why}", team.id)];
+            if team.speakers_of(req.language) == 0 {
+                reasons.push(format!(
+                    "no {} speaker in team: interpreter needed",
+                    req.language
+                ));
+            }
+            let queue = if req.urgency == Urgency::Emergency {
+                reasons.push("emergency: alert queue, offered before any other work".into());
+                ALERT_QUEUE.to_string()
+            } else {
+                req.channel.code().to_string()
+            };
+            return Some(RoutingDecision {
+                team_id: team.id.clone(),
+                queue,
+                professions: need.professions().to_vec(),
+                reasons,
+            });
+        }
+    }
+    None
+}
+
+/// Queue order: urgency class first, then earliest deadline. Ties keep arrival order because
+/// case ids are time-ordered (UUIDv7) and Redis orders equal scores by member.
+pub fn priority_score(urgency: Urgency, deadline_ms: i64) -> f64 {
+    // 1e13 ms is about 317 years: ranks never overlap, and the sum stays exact in an f64.
+    urgency.rank() as f64 * 1e13 + deadline_ms.max(0) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(id: &str, p: Profession, langs: &[Language]) -> Member {
+        Member {
+            id: id.into(),
+            profession: p,
+            languages: langs.to_vec(),
+            capacity: Capacity {
+                phone: 1,
+                chat: 3,
+                e_service: 10,
+            },
+        }
+    }
+
+    fn teams() -> Vec<Team> {
+        use Language::*;
+        use Profession::*;
+        vec![
+            Team {
+                id: "joensuu".into(),
+                name: "Joensuu".into(),
+                municipalities: vec!["Joensuu".into()],
+                county_wide: false,
+                languages: vec![Finnish],
+                members: vec![
+                    member("n1", Nurse, &[Finnish]),
+                    member("s1", SocialWorker, &[Finnish]),
+                ],
+            },
+            Team {
+                id: "dental".into(),
+                name: "Suun terveydenhuolto".into(),
+                municipalities: vec![],
+                county_wide: true,
+                languages: vec![Finnish, Swedish],
+                members: vec![member("d1", Dentist, &[Finnish, Swedish])],
+            },
+            Team {
+                id: "guidance".into(),
+                name: "Palveluneuvonta".into(),
+                municipalities: vec![],
+                county_wide: true,
+                languages: vec![Finnish],
+                members: vec![member("g1", ServiceCounsellor, &[Finnish])],
+            },
+        ]
+    }
+
+    fn req<'a>(needs: &'a [Need], municipality: Option<&'static str>) -> RoutingRequest<'a> {
+        RoutingRequest {
+            needs,
+            urgency: Urgency::Soon,
+            channel: Channel::Phone,
+            language: Language::Finnish,
+            municipality,
+        }
+    }
+
+    #[test]
+    fn local_team_covering_all_needs_wins() {
+        let d = route(
+            &teams(),
+            &req(&[Need::AcuteSymptoms, Need::SocialSupport], Some("joensuu")),
+        )
+        .unwrap();
+        assert_eq!(d.team_id, "joensuu");
+        assert_eq!(d.queue, "phone");
+        assert_eq!(d.professions, vec![Profession::Nurse, Profession::Doctor]);
+    }
+
+    #[test]
+    fn county_wide_team_takes_what_locals_cannot() {
+        let d = route(&teams(), &req(&[Need::OralHealth], Some("Joensuu"))).unwrap();
+        assert_eq!(d.team_id, "dental");
+    }
+
+    #[test]
+    fn unknown_need_coverage_falls_back_to_guidance() {
+        let d = route(&teams(), &req(&[Need::Rehabilitation], None)).unwrap();
+        assert_eq!(d.team_id, "guidance");
+        assert_eq!(d.professions, vec![Profession::ServiceCounsellor]);
+    }
+
+    #[test]
+    fn emergency_goes_to_the_alert_queue() {
+        let mut r = req(&[Need::AcuteSymptoms], Some("Joensuu"));
+        r.urgency = Urgency::Emergency;
+        assert_eq!(route(&teams(), &r).unwrap().queue, ALERT_QUEUE);
+    }
+
+    #[test]
+    fn missing_language_is_flagged() {
+        let mut r = req(&[Need::AcuteSymptoms], Some("Joensuu"));
+        r.language = Language::Swedish;
+        let d = route(&teams(), &r).unwrap();
+        assert!(d.reasons.iter().any(|x| x.contains("interpreter")));
+    }
+
+    #[test]
+    fn score_orders_urgency_before_deadline() {
+        let early_routine = priority_score(Urgency::Routine, 1_000);
+        let late_urgent = priority_score(Urgency::Urgent, 4_000_000_000_000);
+        assert!(late_urgent < early_routine);
+        assert!(priority_score(Urgency::Soon, 1) < priority_score(Urgency::Soon, 2));
+    }
+}

@@ -1,0 +1,15 @@
+//! Luotsi: multichannel citizen contact routing for Finnish health and social services.
+//!
+//! See ARCHITECTURE.md for the map of modules, the data flow of one contact, the Redis key
+//! layout and the invariants.
+
+pub mod classify;
+pub mod domain;
+
+/// Generated protobuf and gRPC code for `luotsi.v1`.
+pub mod pb {
+    tonic::include_proto!("luotsi.v1");
+
+    /// The file descriptor set served by gRPC server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("luotsi_descriptor");
+}
