@@ -3,8 +3,16 @@
 //! See ARCHITECTURE.md for the map of modules, the data flow of one contact, the Redis key
 //! layout and the invariants.
 
+pub mod api;
 pub mod classify;
+pub mod config;
+pub mod dispatch;
 pub mod domain;
+pub mod embedded;
+pub mod identity;
+pub mod server;
+pub mod store;
+pub mod telemetry;
 
 /// Generated protobuf and gRPC code for `luotsi.v1`.
 pub mod pb {

@@ -1,1 +1,111 @@
-fn main() {}
+//! The `luotsi` command: `serve` runs the service (the default), `bench` drives a running or
+//! embedded service with load and reports throughput and latency.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use luotsi::config::Config;
+use luotsi::embedded::EmbeddedRedis;
+
+mod bench;
+
+#[derive(Parser)]
+#[command(
+    name = "luotsi",
+    version,
+    about = "Multichannel citizen contact routing"
+)]
+struct Cli {
+    /// Service configuration file.
+    #[arg(
+        long,
+        env = "LUOTSI_CONFIG",
+        default_value = "config/luotsi.toml",
+        global = true
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Load-test: many concurrent submitters and professionals over real gRPC.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    luotsi::telemetry::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("luotsi: configuration: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Bench(args) => bench::run(config, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("luotsi: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts Redis (embedded unless a URL is configured), then serves until Ctrl-C or SIGTERM.
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let (url, embedded) = redis_for(&config).await?;
+    let addr = config.server.grpc_addr;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let state = luotsi::server::state(config, &url).await?;
+    let result = luotsi::server::serve(state, listener, shutdown_signal()).await;
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    Ok(result?)
+}
+
+pub(crate) async fn redis_for(
+    config: &Config,
+) -> Result<(String, Option<EmbeddedRedis>), Box<dyn std::error::Error>> {
+    match &config.redis.url {
+        Some(url) => Ok((url.clone(), None)),
+        None => {
+            let dir = config
+                .redis
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| "data".into());
+            let e = EmbeddedRedis::start(&dir).await?;
+            Ok((e.url(), Some(e)))
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -114,10 +114,26 @@ pub const ALERT_QUEUE: &str = "alert";
 /// one team), then a county-wide team covering every need, then any team covering the primary
 /// need, then service guidance. Among equals, the team with more speakers of the language wins.
 pub fn route(teams: &[Team], req: &RoutingRequest<'_>) -> Option<RoutingDecision> {
-    let primary = *req.needs.first()?;
+    let mut primary = *req.needs.first()?;
+    let mut escalated = None;
+    if req.urgency == Urgency::Emergency && primary == Need::ServiceGuidance {
+        // An emergency never waits for triage by a service counsellor: the duty nurse takes it.
+        primary = Need::AcuteSymptoms;
+        escalated =
+            Some("emergency without a clear need: routed as acute symptoms to clinical staff");
+    }
+    let needs: Vec<Need> = match escalated {
+        Some(_) => vec![primary],
+        None => req.needs.to_vec(),
+    };
+    let req = &RoutingRequest {
+        needs: &needs,
+        ..req.clone()
+    };
     let covers_all = |t: &Team| req.needs.iter().all(|n| t.has_profession_for(*n));
     let local = |t: &Team| t.serves(req.municipality);
-    let tiers: [(&str, &dyn Fn(&Team) -> bool); 4] = [
+    type Fits<'f> = &'f dyn Fn(&Team) -> bool;
+    let tiers: [(&str, Fits<'_>); 4] = [
         ("serves the municipality and covers every need", &|t| {
             local(t) && covers_all(t)
         }),
@@ -146,6 +162,7 @@ pub fn route(teams: &[Team], req: &RoutingRequest<'_>) -> Option<RoutingDecision
                 primary
             };
             let mut reasons = vec![format!("team {}: {why}", team.id)];
+            reasons.extend(escalated.map(String::from));
             if team.speakers_of(req.language) == 0 {
                 reasons.push(format!(
                     "no {} speaker in team: interpreter needed",
@@ -270,6 +287,16 @@ mod tests {
     }
 
     #[test]
+    fn an_emergency_without_a_need_goes_to_clinical_staff() {
+        let mut r = req(&[Need::ServiceGuidance], Some("Joensuu"));
+        r.urgency = Urgency::Emergency;
+        let d = route(&teams(), &r).unwrap();
+        assert_eq!(d.team_id, "joensuu");
+        assert_eq!(d.professions, vec![Profession::Nurse, Profession::Doctor]);
+        assert_eq!(d.queue, ALERT_QUEUE);
+    }
+
+    #[test]
     fn missing_language_is_flagged() {
         let mut r = req(&[Need::AcuteSymptoms], Some("Joensuu"));
         r.language = Language::Swedish;
@@ -283,5 +310,41 @@ mod tests {
         let late_urgent = priority_score(Urgency::Urgent, 4_000_000_000_000);
         assert!(late_urgent < early_routine);
         assert!(priority_score(Urgency::Soon, 1) < priority_score(Urgency::Soon, 2));
+    }
+}
+
+/// Estimated wait for the case at 0-based `position` in its queue, with `available`
+/// professionals on its channel each taking `handling` per case. With nobody available it
+/// assumes one professional will come, so the estimate grows with the queue rather than
+/// pretending to be zero. Emergencies are never estimated to wait.
+pub fn estimate_wait(
+    position: u64,
+    available: u64,
+    handling: std::time::Duration,
+    emergency: bool,
+) -> std::time::Duration {
+    if emergency {
+        return std::time::Duration::ZERO;
+    }
+    // Whole rounds of work ahead, plus on average half a case still in hand.
+    let rounds_ahead = position / available.max(1);
+    handling.mul_f64(rounds_ahead as f64 + 0.5)
+}
+
+#[cfg(test)]
+mod wait_tests {
+    use super::estimate_wait;
+    use std::time::Duration;
+
+    #[test]
+    fn wait_grows_with_position_and_shrinks_with_staff() {
+        let h = Duration::from_secs(600);
+        let first = estimate_wait(0, 1, h, false);
+        let tenth = estimate_wait(9, 1, h, false);
+        let tenth_with_five = estimate_wait(9, 5, h, false);
+        assert!(first < tenth);
+        assert!(tenth_with_five < tenth);
+        assert_eq!(estimate_wait(9, 0, h, false), estimate_wait(9, 1, h, false));
+        assert_eq!(estimate_wait(50, 3, h, true), Duration::ZERO);
     }
 }

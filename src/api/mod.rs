@@ -1,0 +1,203 @@
+//! The gRPC services: validate the request, call the domain and the store, map errors to
+//! `Status`. Validation failures name the field and happen before anything is written.
+
+pub mod contact;
+pub mod supervisor;
+pub mod work;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::Status;
+
+use crate::classify::Classifier;
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::domain::{self, CaseStatus, Channel, Outcome, Urgency};
+use crate::identity::Pseudonymizer;
+use crate::pb;
+use crate::store::{CaseRecord, Store, StoreError};
+
+/// What every service shares. Built once at start.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub classifier: Arc<Classifier>,
+    pub store: Store,
+    pub dispatcher: Dispatcher,
+    pub pseudonyms: Pseudonymizer,
+}
+
+/// `INVALID_ARGUMENT` naming the field.
+pub fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {why}"))
+}
+
+pub fn store_status(e: StoreError) -> Status {
+    match e {
+        StoreError::Redis(e) => {
+            tracing::warn!(error = %e, "redis unavailable");
+            Status::unavailable("storage is unavailable; retry shortly")
+        }
+        StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
+        StoreError::Conflict(why) => Status::failed_precondition(why),
+        StoreError::Corrupt(why) => {
+            tracing::error!(error = %why, "damaged record");
+            Status::internal("stored data is damaged")
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn timestamp(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+pub fn duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: d.as_secs() as i64,
+        nanos: d.subsec_nanos() as i32,
+    }
+}
+
+pub fn channel_pb(c: Channel) -> pb::Channel {
+    match c {
+        Channel::Phone => pb::Channel::Phone,
+        Channel::Chat => pb::Channel::Chat,
+        Channel::EService => pb::Channel::EService,
+    }
+}
+
+pub fn channel_from_pb(v: i32) -> Option<Channel> {
+    match pb::Channel::try_from(v).ok()? {
+        pb::Channel::Phone => Some(Channel::Phone),
+        pb::Channel::Chat => Some(Channel::Chat),
+        pb::Channel::EService => Some(Channel::EService),
+        pb::Channel::Unspecified => None,
+    }
+}
+
+pub fn urgency_pb(u: Urgency) -> pb::Urgency {
+    match u {
+        Urgency::Emergency => pb::Urgency::Emergency,
+        Urgency::Urgent => pb::Urgency::Urgent,
+        Urgency::Soon => pb::Urgency::Soon,
+        Urgency::Routine => pb::Urgency::Routine,
+    }
+}
+
+pub fn status_pb(s: CaseStatus) -> pb::CaseStatus {
+    match s {
+        CaseStatus::Queued => pb::CaseStatus::Queued,
+        CaseStatus::Offered => pb::CaseStatus::Offered,
+        CaseStatus::InProgress => pb::CaseStatus::InProgress,
+        CaseStatus::Completed => pb::CaseStatus::Completed,
+        CaseStatus::Cancelled => pb::CaseStatus::Cancelled,
+    }
+}
+
+pub fn outcome_pb(o: Outcome) -> pb::Outcome {
+    match o {
+        Outcome::ResolvedAtFirstContact => pb::Outcome::ResolvedAtFirstContact,
+        Outcome::FollowUpBooked => pb::Outcome::FollowUpBooked,
+        Outcome::ReferredOn => pb::Outcome::ReferredOn,
+        Outcome::CitizenNotReached => pb::Outcome::CitizenNotReached,
+    }
+}
+
+pub fn outcome_from_pb(v: i32) -> Option<Outcome> {
+    match pb::Outcome::try_from(v).ok()? {
+        pb::Outcome::ResolvedAtFirstContact => Some(Outcome::ResolvedAtFirstContact),
+        pb::Outcome::FollowUpBooked => Some(Outcome::FollowUpBooked),
+        pb::Outcome::ReferredOn => Some(Outcome::ReferredOn),
+        pb::Outcome::CitizenNotReached => Some(Outcome::CitizenNotReached),
+        pb::Outcome::Unspecified => None,
+    }
+}
+
+impl AppState {
+    /// Estimated wait of a queued case from its place and the professionals available.
+    pub fn estimated_wait(&self, rec: &CaseRecord) -> Option<Duration> {
+        if rec.str("status") != "queued" {
+            return None;
+        }
+        let channel: Channel = rec.str("channel").parse().ok()?;
+        Some(domain::routing::estimate_wait(
+            rec.position.unwrap_or(0),
+            rec.available,
+            Duration::from_secs(self.config.routing.average_handling_secs.get(channel)),
+            rec.str("queue") == domain::routing::ALERT_QUEUE,
+        ))
+    }
+
+    /// The case as the API shows it. `for_holder` adds the free text and call-back number.
+    pub fn case_pb(
+        &self,
+        id: &str,
+        rec: &CaseRecord,
+        for_holder: bool,
+    ) -> Result<pb::Case, Status> {
+        let status = rec.status().map_err(store_status)?;
+        let classification: Option<pb::Classification> =
+            prost::Message::decode(rec.bytes("class")).ok();
+        Ok(pb::Case {
+            case_id: id.to_string(),
+            status: status_pb(status) as i32,
+            channel: rec
+                .str("channel")
+                .parse()
+                .map(channel_pb)
+                .unwrap_or_default() as i32,
+            needs: rec
+                .str("needs")
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            urgency: rec
+                .str("urgency")
+                .parse()
+                .map(urgency_pb)
+                .unwrap_or_default() as i32,
+            language: rec.str("lang").to_string(),
+            team_id: rec.str("team").to_string(),
+            queue: rec.str("queue").to_string(),
+            deadline: Some(timestamp(rec.int("deadline"))),
+            created_at: Some(timestamp(rec.int("created"))),
+            estimated_wait: self.estimated_wait(rec).map(duration),
+            professional_id: rec.str("pro").to_string(),
+            outcome: rec
+                .str("outcome")
+                .parse()
+                .map(outcome_pb)
+                .unwrap_or_default() as i32,
+            contact_ids: rec.contacts.clone(),
+            classification,
+            routing_reasons: rec.str("reasons").lines().map(String::from).collect(),
+            deadline_rule: rec.str("rule").to_string(),
+            citizen_text: if for_holder {
+                rec.str("text").to_string()
+            } else {
+                String::new()
+            },
+            callback_number: if for_holder {
+                rec.str("callback").to_string()
+            } else {
+                String::new()
+            },
+        })
+    }
+}
+
+/// A case id as the API hands them out: a UUID. Checked before it goes into a key name.
+pub fn parse_id(field: &str, v: &str) -> Result<String, Status> {
+    uuid::Uuid::parse_str(v)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| invalid(field, "must be an id returned by Luotsi"))
+}

@@ -1,0 +1,231 @@
+//! WorkService: the professionals' desktops — presence, the offers stream, accept, decline,
+//! complete.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
+
+use super::{AppState, channel_pb, invalid, now_ms, parse_id, store_status, timestamp};
+use crate::domain::routing::{Member, Team};
+use crate::domain::{Channel, Presence, Urgency};
+use crate::pb::{self, work_service_server::WorkService};
+use crate::store::{CHANNEL_ORDER, PresenceChange, ProState};
+
+pub struct WorkApi {
+    pub state: AppState,
+}
+
+impl WorkApi {
+    fn professional(&self, id: &str) -> Result<(&Team, &Member), Status> {
+        if id.trim().is_empty() {
+            return Err(invalid("professional_id", "required"));
+        }
+        self.state.config.county.member(id).ok_or_else(|| {
+            Status::not_found(format!(
+                "professional_id: `{id}` is not a member of any team"
+            ))
+        })
+    }
+}
+
+fn presence_from_pb(v: i32) -> Option<Presence> {
+    match pb::Presence::try_from(v).ok()? {
+        pb::Presence::Available => Some(Presence::Available),
+        pb::Presence::Busy => Some(Presence::Busy),
+        pb::Presence::OnBreak => Some(Presence::OnBreak),
+        pb::Presence::Offline => Some(Presence::Offline),
+        pb::Presence::Unspecified => None,
+    }
+}
+
+fn presence_pb(p: Option<Presence>) -> pb::Presence {
+    match p {
+        Some(Presence::Available) => pb::Presence::Available,
+        Some(Presence::Busy) => pb::Presence::Busy,
+        Some(Presence::OnBreak) => pb::Presence::OnBreak,
+        Some(Presence::Offline) | None => pb::Presence::Offline,
+    }
+}
+
+fn state_pb(pro: &str, team: &Team, m: &Member, s: &ProState) -> pb::ProfessionalState {
+    let per_channel = |f: &dyn Fn(Channel) -> u32| {
+        CHANNEL_ORDER
+            .iter()
+            .map(|c| pb::ChannelCapacity {
+                channel: channel_pb(*c) as i32,
+                capacity: f(*c),
+            })
+            .collect()
+    };
+    pb::ProfessionalState {
+        professional_id: pro.to_string(),
+        team_id: team.id.clone(),
+        profession: m.profession.code().to_string(),
+        presence: presence_pb(s.presence) as i32,
+        capacities: per_channel(&|c| s.capacity_of(c)),
+        load: per_channel(&|c| s.load_of(c)),
+    }
+}
+
+fn offer_pb(r: crate::store::Reserved, expires_ms: i64) -> pb::Offer {
+    pb::Offer {
+        case_id: r.case_id,
+        expires_at: Some(timestamp(expires_ms)),
+        channel: r.channel.parse().map(channel_pb).unwrap_or_default() as i32,
+        needs: r
+            .needs
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        urgency: r
+            .urgency
+            .parse::<Urgency>()
+            .map(super::urgency_pb)
+            .unwrap_or_default() as i32,
+        language: r.language,
+        deadline: Some(timestamp(r.deadline_ms)),
+        team_id: r.team,
+    }
+}
+
+type OfferStream = Pin<Box<dyn Stream<Item = Result<pb::Offer, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl WorkService for WorkApi {
+    #[tracing::instrument(name = "SetPresence", skip_all, fields(professional = %request.get_ref().professional_id))]
+    async fn set_presence(
+        &self,
+        request: Request<pb::SetPresenceRequest>,
+    ) -> Result<Response<pb::ProfessionalState>, Status> {
+        let req = request.into_inner();
+        let (team, member) = self.professional(&req.professional_id)?;
+        let presence = presence_from_pb(req.presence)
+            .ok_or_else(|| invalid("presence", "must be AVAILABLE, BUSY, ON_BREAK or OFFLINE"))?;
+        // Configured capacity unless the request overrides a channel.
+        let mut capacity = member.capacity;
+        for (i, c) in req.capacities.iter().enumerate() {
+            let ch = super::channel_from_pb(c.channel)
+                .ok_or_else(|| invalid(&format!("capacities[{i}].channel"), "must be a channel"))?;
+            if c.capacity > 50 {
+                return Err(invalid(&format!("capacities[{i}].capacity"), "at most 50"));
+            }
+            capacity.set(ch, c.capacity);
+        }
+        let change = PresenceChange {
+            presence: Some(presence),
+            capacity: CHANNEL_ORDER.map(|c| Some(capacity.get(c))),
+            connection: None,
+        };
+        let s = self
+            .state
+            .store
+            .set_presence(&member.id, &team.id, member.profession.code(), &change)
+            .await
+            .map_err(store_status)?;
+        tracing::info!(presence = presence.code(), "presence set");
+        Ok(Response::new(state_pb(&member.id, team, member, &s)))
+    }
+
+    type OffersStream = OfferStream;
+
+    #[tracing::instrument(name = "Offers", skip_all, fields(professional = %request.get_ref().professional_id))]
+    async fn offers(
+        &self,
+        request: Request<pb::OffersRequest>,
+    ) -> Result<Response<Self::OffersStream>, Status> {
+        let (team, member) = self.professional(&request.get_ref().professional_id)?;
+        let (registration, rx) = self
+            .state
+            .dispatcher
+            .connect(&member.id, &team.id, member.profession.code())
+            .await
+            .map_err(store_status)?;
+        tracing::info!("offers stream opened");
+        let ttl = self.state.config.routing.offer_timeout().as_millis() as i64;
+        // The registration lives as long as the stream: when tonic drops the stream (the client
+        // went away), the professional is disconnected and their pending offers are requeued.
+        let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |r| {
+            let _keep = &registration;
+            Ok(offer_pb(r, now_ms() + ttl))
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    #[tracing::instrument(name = "AcceptOffer", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
+    async fn accept_offer(
+        &self,
+        request: Request<pb::AcceptOfferRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let req = request.into_inner();
+        let (_, member) = self.professional(&req.professional_id)?;
+        let id = parse_id("case_id", &req.case_id)?;
+        self.state
+            .store
+            .accept(&id, &member.id, now_ms())
+            .await
+            .map_err(store_status)?;
+        let rec = self
+            .state
+            .store
+            .load_case(&id)
+            .await
+            .map_err(store_status)?;
+        tracing::info!("offer accepted");
+        Ok(Response::new(self.state.case_pb(&id, &rec, true)?))
+    }
+
+    #[tracing::instrument(name = "DeclineOffer", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
+    async fn decline_offer(
+        &self,
+        request: Request<pb::DeclineOfferRequest>,
+    ) -> Result<Response<pb::DeclineOfferResponse>, Status> {
+        let req = request.into_inner();
+        let (_, member) = self.professional(&req.professional_id)?;
+        let id = parse_id("case_id", &req.case_id)?;
+        if !self
+            .state
+            .store
+            .requeue(&id, &member.id, "declined")
+            .await
+            .map_err(store_status)?
+        {
+            return Err(Status::failed_precondition(
+                "the case is not offered to this professional",
+            ));
+        }
+        tracing::info!("offer declined");
+        Ok(Response::new(pb::DeclineOfferResponse {}))
+    }
+
+    #[tracing::instrument(name = "CompleteCase", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
+    async fn complete_case(
+        &self,
+        request: Request<pb::CompleteCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let req = request.into_inner();
+        let (_, member) = self.professional(&req.professional_id)?;
+        let id = parse_id("case_id", &req.case_id)?;
+        let outcome = super::outcome_from_pb(req.outcome).ok_or_else(|| {
+            invalid(
+                "outcome",
+                "must be RESOLVED_AT_FIRST_CONTACT, FOLLOW_UP_BOOKED, REFERRED_ON or CITIZEN_NOT_REACHED",
+            )
+        })?;
+        let retention = self.state.config.routing.closed_case_retention_days * 86_400;
+        self.state
+            .store
+            .complete(&id, &member.id, outcome, now_ms(), retention)
+            .await
+            .map_err(store_status)?;
+        let rec = self
+            .state
+            .store
+            .load_case(&id)
+            .await
+            .map_err(store_status)?;
+        tracing::info!(outcome = outcome.code(), "case completed");
+        Ok(Response::new(self.state.case_pb(&id, &rec, false)?))
+    }
+}

@@ -1,0 +1,307 @@
+//! Configuration: the service settings (`config/luotsi.toml`) and the county's teams
+//! (`config/county.toml`), read once at start and validated so that a bad file stops the
+//! service with a message naming what is wrong. Environment variables override the file.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::deadline::DeadlinePolicy;
+use crate::domain::routing::{Member, Team};
+use crate::domain::{Channel, Language};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Everything the service reads at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub redis: RedisConfig,
+    pub routing: RoutingConfig,
+    pub deadlines: DeadlinePolicy,
+    pub county: County,
+    /// Secret for identity pseudonyms.
+    pub pseudonym_key: String,
+    /// Directory of the classifier's lexicon and rules.
+    pub classifier_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub grpc_addr: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            grpc_addr: "127.0.0.1:50051".parse().expect("valid address"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// External Redis. When absent, Luotsi runs its own `redis-server` (the embedded default).
+    pub url: Option<String>,
+    /// Where the embedded Redis keeps its append-only file.
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// How long a professional has to accept an offer before it returns to the queue.
+    pub offer_timeout_secs: u64,
+    /// Average handling time per channel, for estimated waits.
+    pub average_handling_secs: ChannelSecs,
+    /// How long a case's record is kept after it closes (for statistics and re-contact links).
+    pub closed_case_retention_days: u64,
+    /// How long an idempotency key remembers its answer.
+    pub idempotency_ttl_secs: u64,
+    /// Longest free text accepted, in characters.
+    pub max_text_chars: usize,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            offer_timeout_secs: 30,
+            average_handling_secs: ChannelSecs {
+                phone: 420,
+                chat: 600,
+                e_service: 300,
+            },
+            closed_case_retention_days: 30,
+            idempotency_ttl_secs: 86_400,
+            max_text_chars: 8_000,
+        }
+    }
+}
+
+impl RoutingConfig {
+    pub fn offer_timeout(&self) -> Duration {
+        Duration::from_secs(self.offer_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSecs {
+    pub phone: u64,
+    pub chat: u64,
+    pub e_service: u64,
+}
+
+impl ChannelSecs {
+    pub fn get(&self, ch: Channel) -> u64 {
+        match ch {
+            Channel::Phone => self.phone,
+            Channel::Chat => self.chat,
+            Channel::EService => self.e_service,
+        }
+    }
+}
+
+/// The county: its municipalities and teams.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct County {
+    /// Short id; also the Redis hash tag of every key of this county.
+    pub id: String,
+    pub name: String,
+    pub municipalities: Vec<String>,
+    #[serde(rename = "team")]
+    pub teams: Vec<Team>,
+}
+
+impl County {
+    pub fn municipality(&self, name: &str) -> Option<&str> {
+        self.municipalities
+            .iter()
+            .find(|m| m.eq_ignore_ascii_case(name.trim()))
+            .map(String::as_str)
+    }
+
+    pub fn team(&self, id: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.id == id)
+    }
+
+    /// The professional and their team.
+    pub fn member(&self, id: &str) -> Option<(&Team, &Member)> {
+        self.teams
+            .iter()
+            .find_map(|t| t.members.iter().find(|m| m.id == id).map(|m| (t, m)))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return bad(format!(
+                "county.id `{}` must be letters, digits and dashes",
+                self.id
+            ));
+        }
+        let mut team_ids = HashSet::new();
+        let mut member_ids = HashSet::new();
+        for t in &self.teams {
+            if !team_ids.insert(&t.id) {
+                return bad(format!("team `{}` is defined twice", t.id));
+            }
+            if t.id.contains([':', '{', '}', '|']) {
+                return bad(format!("team id `{}` may not contain : {{ }} |", t.id));
+            }
+            if t.municipalities.is_empty() && !t.county_wide {
+                return bad(format!(
+                    "team `{}` serves no municipality and is not county_wide",
+                    t.id
+                ));
+            }
+            for m in &t.municipalities {
+                if self.municipality(m).is_none() {
+                    return bad(format!(
+                        "team `{}`: municipality `{m}` is not in county.municipalities",
+                        t.id
+                    ));
+                }
+            }
+            for m in &t.members {
+                if !member_ids.insert(&m.id) {
+                    return bad(format!("professional `{}` is in two teams", m.id));
+                }
+                if m.id.contains([':', '{', '}', '|']) {
+                    return bad(format!(
+                        "professional id `{}` may not contain : {{ }} |",
+                        m.id
+                    ));
+                }
+                if m.languages.is_empty() {
+                    return bad(format!("professional `{}` speaks no language", m.id));
+                }
+            }
+        }
+        if self.teams.is_empty() {
+            return bad("county has no teams".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountyFile {
+    county: County,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceFile {
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    redis: RedisConfig,
+    #[serde(default)]
+    routing: RoutingConfig,
+    #[serde(default)]
+    deadlines: DeadlinePolicy,
+    /// Relative to the service file.
+    county_file: PathBuf,
+    #[serde(default)]
+    classifier_dir: Option<PathBuf>,
+    #[serde(default)]
+    privacy: Privacy,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Privacy {
+    pseudonym_key: Option<String>,
+}
+
+/// The key used when none is configured: fine for trying Luotsi out, never for production.
+pub const DEVELOPMENT_PSEUDONYM_KEY: &str = "luotsi-development-key-do-not-use-in-production";
+
+fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+impl Config {
+    /// Reads the service file and the county file it names, then applies environment
+    /// overrides: `LUOTSI_REDIS_URL`, `LUOTSI_GRPC_ADDR`, `LUOTSI_DATA_DIR`,
+    /// `LUOTSI_PSEUDONYM_KEY`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file: ServiceFile = read_toml(path)?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let county = read_toml::<CountyFile>(&base.join(&file.county_file))?.county;
+        county.validate()?;
+        let mut cfg = Config {
+            server: file.server,
+            redis: file.redis,
+            routing: file.routing,
+            deadlines: file.deadlines,
+            county,
+            pseudonym_key: file
+                .privacy
+                .pseudonym_key
+                .unwrap_or_else(|| DEVELOPMENT_PSEUDONYM_KEY.into()),
+            classifier_dir: base.join(file.classifier_dir.unwrap_or_else(|| "classifier".into())),
+        };
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let Some(url) = env("LUOTSI_REDIS_URL") {
+            cfg.redis.url = Some(url);
+        }
+        if let Some(addr) = env("LUOTSI_GRPC_ADDR") {
+            cfg.server.grpc_addr = addr
+                .parse()
+                .map_err(|e| ConfigError::Invalid(format!("LUOTSI_GRPC_ADDR `{addr}`: {e}")))?;
+        }
+        if let Some(dir) = env("LUOTSI_DATA_DIR") {
+            cfg.redis.data_dir = Some(dir.into());
+        }
+        if let Some(key) = env("LUOTSI_PSEUDONYM_KEY") {
+            cfg.pseudonym_key = key;
+        }
+        if cfg.routing.offer_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "routing.offer_timeout_secs must be at least 1".into(),
+            ));
+        }
+        Ok(cfg)
+    }
+
+    /// Languages any professional of the county speaks.
+    pub fn languages(&self) -> HashSet<Language> {
+        self.county
+            .teams
+            .iter()
+            .flat_map(|t| t.members.iter().flat_map(|m| m.languages.iter().copied()))
+            .collect()
+    }
+}

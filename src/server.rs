@@ -1,0 +1,113 @@
+//! Assembles the gRPC server: the three Luotsi services, standard health checking and server
+//! reflection, on a listener the caller provides (so tests can bind port 0).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::api::{AppState, contact::ContactApi, supervisor::SupervisorApi, work::WorkApi};
+use crate::classify::Classifier;
+use crate::config::{Config, DEVELOPMENT_PSEUDONYM_KEY};
+use crate::dispatch::Dispatcher;
+use crate::identity::Pseudonymizer;
+use crate::pb;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("classifier: {0}")]
+    Classifier(#[from] crate::classify::ClassifyError),
+    #[error("cannot connect to redis: {0}")]
+    Redis(#[from] crate::store::StoreError),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Builds the shared state: loads the classifier, connects to Redis, starts the dispatcher.
+pub async fn state(config: Config, redis_url: &str) -> Result<AppState, StartError> {
+    let classifier = Classifier::load(&config.classifier_dir)?;
+    let store = Store::connect(redis_url, &config.county.id).await?;
+    store.ping().await?;
+    if config.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY {
+        tracing::warn!(
+            "using the development pseudonym key: set LUOTSI_PSEUDONYM_KEY in production"
+        );
+    }
+    let dispatcher = Dispatcher::start(store.clone(), config.routing.offer_timeout());
+    Ok(AppState {
+        pseudonyms: Pseudonymizer::new(config.pseudonym_key.clone()),
+        config: Arc::new(config),
+        classifier: Arc::new(classifier),
+        store,
+        dispatcher,
+    })
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    use pb::contact_service_server::ContactServiceServer;
+    use pb::supervisor_service_server::SupervisorServiceServer;
+    use pb::work_service_server::WorkServiceServer;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ContactServiceServer<ContactApi>>()
+        .await;
+    health.set_serving::<WorkServiceServer<WorkApi>>().await;
+    health
+        .set_serving::<SupervisorServiceServer<SupervisorApi>>()
+        .await;
+    tokio::spawn(watch_redis(state.store.clone(), health.clone()));
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "gRPC listening");
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(ContactServiceServer::new(ContactApi {
+            state: state.clone(),
+        }))
+        .add_service(WorkServiceServer::new(WorkApi {
+            state: state.clone(),
+        }))
+        .add_service(SupervisorServiceServer::new(SupervisorApi { state }))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Reports NOT_SERVING (overall, "") while Redis does not answer, so load balancers stop
+/// sending work to an instance that cannot record it.
+async fn watch_redis(store: Store, health: tonic_health::server::HealthReporter) {
+    let mut up = true;
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let ok = tokio::time::timeout(Duration::from_secs(2), store.ping())
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if ok != up {
+            up = ok;
+            let status = if ok {
+                tonic_health::ServingStatus::Serving
+            } else {
+                tonic_health::ServingStatus::NotServing
+            };
+            health.set_service_status("", status).await;
+            tracing::warn!(redis_up = ok, "redis availability changed");
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The Redis key layout, in one place. Every key of a county starts with `lu:{<county>}:`; the
+//! braces make the county id the hash tag, so one county's keys share a hash slot and each
+//! script runs atomically on Redis Cluster too. (The Lua prelude builds the same names.)
+//!
+//! | key | type | what |
+//! |---|---|---|
+//! | `case:<case>` | hash | the case: status, routing, deadline, holder, classification |
+//! | `case:<case>:contacts` | set | contact ids joined to the case |
+//! | `contact:<contact>` | hash | the contact's case, classification, join / withdrawal |
+//! | `q:<team>:<queue>` | zset | queued cases by priority (urgency class, then deadline) |
+//! | `qd:<team>:<queue>` | zset | the same cases by deadline |
+//! | `qa:<team>:<queue>` | zset | the same cases by arrival |
+//! | `offers` | zset | offered cases by offer expiry |
+//! | `pro:<pro>` | hash | presence, connection token, capacity and load per channel |
+//! | `pro:<pro>:cases` | set | cases offered to or held by the professional |
+//! | `avail:<team>:<channel>` | set | professionals available, connected, with capacity |
+//! | `idem:<key>` | string | contact id answered for an idempotency key (expires) |
+//! | `open:<citizen>:<need>` | string | the citizen's open case for a need |
+//! | `events` | pub/sub | `c|<case>|<status>` and `w|<team>` (work waiting) |
+
+/// Key builder for one county.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(county: &str) -> Self {
+        Self {
+            prefix: format!("lu:{{{county}}}:"),
+        }
+    }
+
+    /// The prefix every script receives as `ARGV[1]`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn case(&self, id: &str) -> String {
+        format!("{}case:{id}", self.prefix)
+    }
+
+    pub fn case_contacts(&self, id: &str) -> String {
+        format!("{}case:{id}:contacts", self.prefix)
+    }
+
+    pub fn contact(&self, id: &str) -> String {
+        format!("{}contact:{id}", self.prefix)
+    }
+
+    pub fn queue(&self, team: &str, queue: &str) -> String {
+        format!("{}q:{team}:{queue}", self.prefix)
+    }
+
+    pub fn queue_by_deadline(&self, team: &str, queue: &str) -> String {
+        format!("{}qd:{team}:{queue}", self.prefix)
+    }
+
+    pub fn queue_by_arrival(&self, team: &str, queue: &str) -> String {
+        format!("{}qa:{team}:{queue}", self.prefix)
+    }
+
+    pub fn offers(&self) -> String {
+        format!("{}offers", self.prefix)
+    }
+
+    pub fn professional(&self, id: &str) -> String {
+        format!("{}pro:{id}", self.prefix)
+    }
+
+    pub fn professional_cases(&self, id: &str) -> String {
+        format!("{}pro:{id}:cases", self.prefix)
+    }
+
+    pub fn available(&self, team: &str, channel: &str) -> String {
+        format!("{}avail:{team}:{channel}", self.prefix)
+    }
+
+    pub fn events(&self) -> String {
+        format!("{}events", self.prefix)
+    }
+}

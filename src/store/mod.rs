@@ -1,0 +1,589 @@
+//! Redis, the system of record: queues, cases, offers, presence and the event channel.
+//!
+//! Each state change of a case is one Lua script (`lua/*.lua`, each prefixed with
+//! `lua/prelude.lua`), so one round trip moves a case atomically from one place to exactly one
+//! other. Nothing outside this module knows a key name. Reads that need no atomicity are
+//! pipelined.
+
+pub mod keys;
+
+use std::collections::HashMap;
+
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+pub use keys::Keys;
+
+use crate::domain::{CaseStatus, Channel, Outcome, Presence};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The case is not in the state the request assumes (not offered to you, already closed…).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+}
+
+impl From<redis::ParsingError> for StoreError {
+    fn from(e: redis::ParsingError) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+struct Scripts {
+    submit: Script,
+    offer: Script,
+    requeue: Script,
+    expire: Script,
+    accept: Script,
+    complete: Script,
+    cancel: Script,
+    presence: Script,
+}
+
+impl Scripts {
+    fn load() -> Self {
+        let with_prelude =
+            |body: &str| Script::new(&format!("{}\n{body}", include_str!("lua/prelude.lua")));
+        Self {
+            submit: with_prelude(include_str!("lua/submit.lua")),
+            offer: with_prelude(include_str!("lua/offer.lua")),
+            requeue: with_prelude(include_str!("lua/requeue.lua")),
+            expire: with_prelude(include_str!("lua/expire.lua")),
+            accept: with_prelude(include_str!("lua/accept.lua")),
+            complete: with_prelude(include_str!("lua/complete.lua")),
+            cancel: with_prelude(include_str!("lua/cancel.lua")),
+            presence: with_prelude(include_str!("lua/presence.lua")),
+        }
+    }
+}
+
+/// A handle on the county's Redis state. Cheap to clone: one multiplexed connection that
+/// reconnects by itself after a Redis restart.
+#[derive(Clone)]
+pub struct Store {
+    conn: ConnectionManager,
+    client: redis::Client,
+    keys: Keys,
+    scripts: std::sync::Arc<Scripts>,
+}
+
+/// A new case, ready to be written. Built by the API from the classification and routing.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub contact_id: String,
+    pub case_id: String,
+    pub idempotency_key: String,
+    pub idempotency_ttl_secs: u64,
+    /// Pseudonym linking the citizen's contacts, or empty when anonymous.
+    pub citizen: String,
+    pub urgency_rank: u8,
+    /// prost-encoded `pb::Classification`.
+    pub classification: Vec<u8>,
+    pub team: String,
+    pub queue: String,
+    pub score: f64,
+    pub deadline_ms: i64,
+    pub now_ms: i64,
+    /// Need codes, primary first.
+    pub needs: Vec<String>,
+    pub channel: Channel,
+    /// Other fields of the case hash.
+    pub fields: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// What `submit` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A new case; its 0-based place in the queue and the professionals available.
+    New { position: u64, available: u64 },
+    /// Joined the citizen's open case.
+    Joined { contact_id: String, case_id: String },
+    /// A retry: the first answer's contact and case.
+    Duplicate { contact_id: String, case_id: String },
+}
+
+/// An offer just reserved for a professional.
+#[derive(Debug, Clone)]
+pub struct Reserved {
+    pub case_id: String,
+    pub channel: String,
+    pub needs: String,
+    pub urgency: String,
+    pub language: String,
+    pub deadline_ms: i64,
+    pub team: String,
+}
+
+/// A case hash as stored.
+#[derive(Debug, Clone, Default)]
+pub struct CaseRecord {
+    pub fields: HashMap<String, Vec<u8>>,
+    pub contacts: Vec<String>,
+    /// 0-based place in its queue while queued.
+    pub position: Option<u64>,
+    /// Professionals available on its channel in its team.
+    pub available: u64,
+}
+
+impl CaseRecord {
+    pub fn str(&self, k: &str) -> &str {
+        self.fields
+            .get(k)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or("")
+    }
+
+    pub fn bytes(&self, k: &str) -> &[u8] {
+        self.fields.get(k).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn int(&self, k: &str) -> i64 {
+        self.str(k).parse().unwrap_or(0)
+    }
+
+    pub fn status(&self) -> Result<CaseStatus> {
+        self.str("status")
+            .parse()
+            .map_err(|_| StoreError::Corrupt("case status".into()))
+    }
+}
+
+/// A professional's live state as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProState {
+    pub presence: Option<Presence>,
+    pub capacity: [u32; 3],
+    pub load: [u32; 3],
+    pub connected: bool,
+}
+
+/// Presence change: `None` fields are left as they are.
+#[derive(Debug, Clone, Default)]
+pub struct PresenceChange<'a> {
+    pub presence: Option<Presence>,
+    pub capacity: [Option<u32>; 3],
+    pub connection: Option<Connection<'a>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Connection<'a> {
+    Set(&'a str),
+    Clear(&'a str),
+}
+
+/// Figures for one queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueFigures {
+    pub depth: u64,
+    pub oldest_arrival_ms: Option<i64>,
+    pub due_by_horizon: u64,
+    pub available: u64,
+}
+
+pub const CHANNEL_ORDER: [Channel; 3] = [Channel::Phone, Channel::Chat, Channel::EService];
+
+fn channel_index(ch: Channel) -> usize {
+    CHANNEL_ORDER
+        .iter()
+        .position(|c| *c == ch)
+        .expect("every channel is listed")
+}
+
+impl Store {
+    /// Connects; the connection manager reconnects by itself after Redis restarts.
+    pub async fn connect(url: &str, county: &str) -> Result<Self> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(std::time::Duration::from_millis(500));
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        Ok(Self {
+            conn,
+            client,
+            keys: Keys::new(county),
+            scripts: std::sync::Arc::new(Scripts::load()),
+        })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        let mut c = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut c).await?;
+        Ok(())
+    }
+
+    pub async fn submit(&self, c: &NewCase) -> Result<Submitted> {
+        let mut inv = self.scripts.submit.prepare_invoke();
+        inv.key(self.keys.case(&c.case_id))
+            .arg(self.keys.prefix())
+            .arg(c.now_ms)
+            .arg(&c.contact_id)
+            .arg(&c.case_id)
+            .arg(&c.idempotency_key)
+            .arg(c.idempotency_ttl_secs)
+            .arg(&c.citizen)
+            .arg(c.urgency_rank)
+            .arg(&c.classification)
+            .arg(&c.team)
+            .arg(&c.queue)
+            .arg(c.score)
+            .arg(c.deadline_ms)
+            .arg(c.needs.join(","))
+            .arg(c.channel.code());
+        for (k, v) in &c.fields {
+            inv.arg(*k).arg(v.as_slice());
+        }
+        let mut conn = self.conn.clone();
+        let reply: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
+        let s = |i: usize| -> Result<String> {
+            match reply.get(i) {
+                Some(v) => redis::from_redis_value_ref(v).map_err(StoreError::from),
+                None => Err(StoreError::Corrupt("submit reply".into())),
+            }
+        };
+        let n = |i: usize| -> u64 {
+            reply
+                .get(i)
+                .and_then(|v| redis::from_redis_value_ref::<Option<u64>>(v).ok().flatten())
+                .unwrap_or(0)
+        };
+        match s(0)?.as_str() {
+            "new" => Ok(Submitted::New {
+                position: n(3),
+                available: n(4),
+            }),
+            "joined" => Ok(Submitted::Joined {
+                contact_id: s(1)?,
+                case_id: s(2)?,
+            }),
+            "dup" => Ok(Submitted::Duplicate {
+                contact_id: s(1)?,
+                case_id: s(2)?,
+            }),
+            other => Err(StoreError::Corrupt(format!("submit answered {other}"))),
+        }
+    }
+
+    /// Reserves the best-fitting case for `pro`, if any.
+    pub async fn offer_next(
+        &self,
+        pro: &str,
+        expires_ms: i64,
+        scan: u32,
+    ) -> Result<Option<Reserved>> {
+        let mut conn = self.conn.clone();
+        let reply: Option<Vec<String>> = self
+            .scripts
+            .offer
+            .key(self.keys.professional(pro))
+            .arg(self.keys.prefix())
+            .arg(pro)
+            .arg(expires_ms)
+            .arg(scan)
+            .invoke_async(&mut conn)
+            .await?;
+        let Some(r) = reply else { return Ok(None) };
+        if r.len() < 7 {
+            return Err(StoreError::Corrupt("offer reply".into()));
+        }
+        Ok(Some(Reserved {
+            case_id: r[0].clone(),
+            channel: r[1].clone(),
+            needs: r[2].clone(),
+            urgency: r[3].clone(),
+            language: r[4].clone(),
+            deadline_ms: r[5].parse().unwrap_or(0),
+            team: r[6].clone(),
+        }))
+    }
+
+    /// Takes an offer back to the queue. Returns whether it was still offered to `holder`.
+    pub async fn requeue(&self, case_id: &str, holder: &str, reason: &str) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let n: i64 = self
+            .scripts
+            .requeue
+            .key(self.keys.case(case_id))
+            .arg(self.keys.prefix())
+            .arg(case_id)
+            .arg(holder)
+            .arg(reason)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(n == 1)
+    }
+
+    /// Returns expired offers to their queues; how many.
+    pub async fn expire_offers(&self, now_ms: i64, limit: u32) -> Result<u64> {
+        let mut conn = self.conn.clone();
+        Ok(self
+            .scripts
+            .expire
+            .key(self.keys.offers())
+            .arg(self.keys.prefix())
+            .arg(now_ms)
+            .arg(limit)
+            .invoke_async(&mut conn)
+            .await?)
+    }
+
+    /// Earliest offer expiry, if any offer is out.
+    pub async fn next_offer_expiry(&self) -> Result<Option<i64>> {
+        let mut conn = self.conn.clone();
+        let v: Vec<(String, f64)> = conn.zrange_withscores(self.keys.offers(), 0, 0).await?;
+        Ok(v.first().map(|(_, s)| *s as i64))
+    }
+
+    fn check(reply: Vec<String>) -> Result<Vec<String>> {
+        match reply.first().map(String::as_str) {
+            Some("ok") => Ok(reply),
+            Some("missing") => Err(StoreError::NotFound("case")),
+            Some("expired") => Err(StoreError::Conflict(
+                "the offer expired and the case went back to its queue".into(),
+            )),
+            Some("not_yours") => Err(StoreError::Conflict(format!(
+                "the case is {} and not held by this professional",
+                reply.get(1).map(String::as_str).unwrap_or("closed")
+            ))),
+            _ => Err(StoreError::Corrupt("script reply".into())),
+        }
+    }
+
+    pub async fn accept(&self, case_id: &str, pro: &str, now_ms: i64) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let r: Vec<String> = self
+            .scripts
+            .accept
+            .key(self.keys.case(case_id))
+            .arg(self.keys.prefix())
+            .arg(now_ms)
+            .arg(case_id)
+            .arg(pro)
+            .invoke_async(&mut conn)
+            .await?;
+        Self::check(r).map(drop)
+    }
+
+    pub async fn complete(
+        &self,
+        case_id: &str,
+        pro: &str,
+        outcome: Outcome,
+        now_ms: i64,
+        retention_secs: u64,
+    ) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let r: Vec<String> = self
+            .scripts
+            .complete
+            .key(self.keys.case(case_id))
+            .arg(self.keys.prefix())
+            .arg(now_ms)
+            .arg(case_id)
+            .arg(pro)
+            .arg(outcome.code())
+            .arg(retention_secs)
+            .invoke_async(&mut conn)
+            .await?;
+        Self::check(r).map(drop)
+    }
+
+    /// Withdraws a contact; returns its case id.
+    pub async fn cancel(
+        &self,
+        contact_id: &str,
+        now_ms: i64,
+        retention_secs: u64,
+    ) -> Result<String> {
+        let mut conn = self.conn.clone();
+        let r: Vec<String> = self
+            .scripts
+            .cancel
+            .key(self.keys.contact(contact_id))
+            .arg(self.keys.prefix())
+            .arg(now_ms)
+            .arg(contact_id)
+            .arg(retention_secs)
+            .invoke_async(&mut conn)
+            .await?;
+        match r.first().map(String::as_str) {
+            Some("missing") => Err(StoreError::NotFound("contact")),
+            _ => Self::check(r).map(|r| r.get(1).cloned().unwrap_or_default()),
+        }
+    }
+
+    pub async fn set_presence(
+        &self,
+        pro: &str,
+        team: &str,
+        profession: &str,
+        change: &PresenceChange<'_>,
+    ) -> Result<ProState> {
+        let opt = |v: Option<u32>| v.map(|x| x.to_string()).unwrap_or_default();
+        let (op, token) = match change.connection {
+            None => ("", ""),
+            Some(Connection::Set(t)) => ("set", t),
+            Some(Connection::Clear(t)) => ("clear", t),
+        };
+        let mut conn = self.conn.clone();
+        let r: Vec<Option<String>> = self
+            .scripts
+            .presence
+            .key(self.keys.professional(pro))
+            .arg(self.keys.prefix())
+            .arg(pro)
+            .arg(team)
+            .arg(profession)
+            .arg(change.presence.map(|p| p.code()).unwrap_or(""))
+            .arg(opt(change.capacity[0]))
+            .arg(opt(change.capacity[1]))
+            .arg(opt(change.capacity[2]))
+            .arg(op)
+            .arg(token)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(pro_state(&r))
+    }
+
+    pub async fn professional(&self, pro: &str) -> Result<ProState> {
+        let mut conn = self.conn.clone();
+        let r: Vec<Option<String>> = redis::cmd("HMGET")
+            .arg(self.keys.professional(pro))
+            .arg(&[
+                "presence",
+                "cap:phone",
+                "cap:chat",
+                "cap:e_service",
+                "load:phone",
+                "load:chat",
+                "load:e_service",
+                "conn",
+            ])
+            .query_async(&mut conn)
+            .await?;
+        Ok(pro_state(&r))
+    }
+
+    /// The case, its contacts, and while queued its place and the professionals available.
+    pub async fn load_case(&self, case_id: &str) -> Result<CaseRecord> {
+        let mut conn = self.conn.clone();
+        let (fields, contacts): (HashMap<String, Vec<u8>>, Vec<String>) = redis::pipe()
+            .hgetall(self.keys.case(case_id))
+            .smembers(self.keys.case_contacts(case_id))
+            .query_async(&mut conn)
+            .await?;
+        if fields.is_empty() {
+            return Err(StoreError::NotFound("case"));
+        }
+        let mut rec = CaseRecord {
+            fields,
+            contacts,
+            ..Default::default()
+        };
+        rec.contacts.sort();
+        if rec.str("status") == "queued" {
+            let team = rec.str("team").to_string();
+            let (position, available): (Option<u64>, u64) = redis::pipe()
+                .zrank(self.keys.queue(&team, rec.str("queue")), case_id)
+                .scard(self.keys.available(&team, rec.str("channel")))
+                .query_async(&mut conn)
+                .await?;
+            rec.position = position;
+            rec.available = available;
+        }
+        Ok(rec)
+    }
+
+    /// The case a contact belongs to and the contact's stored classification.
+    pub async fn contact(&self, contact_id: &str) -> Result<(String, Vec<u8>, bool)> {
+        let mut conn = self.conn.clone();
+        let (case, class, joined): (Option<String>, Option<Vec<u8>>, Option<String>) =
+            redis::cmd("HMGET")
+                .arg(self.keys.contact(contact_id))
+                .arg(&["case", "class", "joined"])
+                .query_async(&mut conn)
+                .await?;
+        let case = case.ok_or(StoreError::NotFound("contact"))?;
+        Ok((
+            case,
+            class.unwrap_or_default(),
+            joined.as_deref() == Some("1"),
+        ))
+    }
+
+    /// Depth, oldest arrival, cases due by `horizon_ms` and professionals available, for each
+    /// (team, queue, channel) asked — one pipelined round trip.
+    pub async fn queue_figures(
+        &self,
+        queues: &[(String, String, Channel)],
+        horizon_ms: i64,
+    ) -> Result<Vec<QueueFigures>> {
+        let mut pipe = redis::pipe();
+        for (team, queue, ch) in queues {
+            pipe.zcard(self.keys.queue(team, queue))
+                .zrange_withscores(self.keys.queue_by_arrival(team, queue), 0, 0)
+                .zcount(self.keys.queue_by_deadline(team, queue), "-inf", horizon_ms)
+                .scard(self.keys.available(team, ch.code()));
+        }
+        let mut conn = self.conn.clone();
+        let values: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        values
+            .chunks(4)
+            .map(|c| {
+                let oldest: Vec<(String, f64)> = redis::from_redis_value_ref(&c[1])?;
+                Ok(QueueFigures {
+                    depth: redis::from_redis_value_ref(&c[0])?,
+                    oldest_arrival_ms: oldest.first().map(|(_, s)| *s as i64),
+                    due_by_horizon: redis::from_redis_value_ref(&c[2])?,
+                    available: redis::from_redis_value_ref(&c[3])?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn pro_state(r: &[Option<String>]) -> ProState {
+    let num = |i: usize| -> u32 {
+        r.get(i)
+            .and_then(|v| v.as_deref())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    ProState {
+        presence: r
+            .first()
+            .and_then(|p| p.as_deref())
+            .and_then(|p| p.parse().ok()),
+        capacity: [num(1), num(2), num(3)],
+        load: [num(4), num(5), num(6)],
+        connected: r
+            .get(7)
+            .and_then(|v| v.as_deref())
+            .is_some_and(|v| !v.is_empty()),
+    }
+}
+
+impl ProState {
+    pub fn capacity_of(&self, ch: Channel) -> u32 {
+        self.capacity[channel_index(ch)]
+    }
+
+    pub fn load_of(&self, ch: Channel) -> u32 {
+        self.load[channel_index(ch)]
+    }
+}

@@ -1,0 +1,332 @@
+//! One contact from submission to a professional, per channel; watching it; joining; cancelling.
+
+use std::time::Duration;
+
+use luotsi::pb;
+
+use crate::harness::{Luotsi, RedisServer};
+use crate::support::*;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn whole_flow_for_every_channel() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut offers = go_online(&svc, "suu-hh-1").await;
+    let mut contact = svc.contact().await;
+    let mut work = svc.work().await;
+
+    for (i, channel) in [pb::Channel::Phone, pb::Channel::Chat, pb::Channel::EService]
+        .into_iter()
+        .enumerate()
+    {
+        let mut req = dental(channel, &format!("flow-{i}"));
+        req.citizen.as_mut().unwrap().callback_number = "040 123 4567".into();
+        let answer = contact
+            .submit_contact(req)
+            .await
+            .expect("submitted")
+            .into_inner();
+        assert_eq!(answer.team_id, "suunterveys", "{channel:?}");
+        assert_eq!(answer.queue, channel_queue(channel));
+        assert_eq!(answer.status, pb::CaseStatus::Queued as i32);
+        assert!(!answer.call_emergency_number);
+        let class = answer.classification.as_ref().expect("classification");
+        assert_eq!(class.needs[0].need, "oral_health");
+        assert!(
+            !class.evidence.is_empty(),
+            "every classification carries evidence"
+        );
+        assert!(answer.deadline.is_some() && answer.estimated_wait.is_some());
+
+        let mut watch = contact
+            .watch_case(pb::WatchCaseRequest {
+                case_id: answer.case_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+
+        let offer = next_offer(&mut offers, WAIT)
+            .await
+            .expect("an offer arrives");
+        assert_eq!(offer.case_id, answer.case_id);
+        assert_eq!(offer.channel, channel as i32);
+
+        let taken = work
+            .accept_offer(pb::AcceptOfferRequest {
+                professional_id: "suu-hh-1".into(),
+                case_id: offer.case_id.clone(),
+            })
+            .await
+            .expect("accepted")
+            .into_inner();
+        assert_eq!(taken.status, pb::CaseStatus::InProgress as i32);
+        assert_eq!(
+            taken.callback_number, "+358401234567",
+            "the holder sees the number"
+        );
+        assert!(
+            taken.citizen_text.contains("särkee"),
+            "the holder sees the text"
+        );
+        // Nobody else sees them.
+        let public = case(&svc, &answer.case_id).await;
+        assert!(public.callback_number.is_empty() && public.citizen_text.is_empty());
+
+        let done = work
+            .complete_case(pb::CompleteCaseRequest {
+                professional_id: "suu-hh-1".into(),
+                case_id: offer.case_id.clone(),
+                outcome: pb::Outcome::ResolvedAtFirstContact as i32,
+            })
+            .await
+            .expect("completed")
+            .into_inner();
+        assert_eq!(done.status, pb::CaseStatus::Completed as i32);
+        assert_eq!(done.outcome, pb::Outcome::ResolvedAtFirstContact as i32);
+
+        // The watcher saw every step, in order, and the stream ended at completion.
+        let mut seen = Vec::new();
+        while let Ok(Ok(Some(u))) = tokio::time::timeout(WAIT, watch.message()).await {
+            if seen.last() != Some(&u.status) {
+                seen.push(u.status);
+            }
+        }
+        // The stream opens with the current status (queued, or offered if the offer was quick).
+        assert!(seen[0] <= pb::CaseStatus::Offered as i32, "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order: {seen:?}");
+        assert_eq!(
+            seen.last(),
+            Some(&(pb::CaseStatus::Completed as i32)),
+            "{seen:?}"
+        );
+        assert!(
+            seen.contains(&(pb::CaseStatus::InProgress as i32)),
+            "{seen:?}"
+        );
+
+        // Free text and number are erased when the case closes.
+        let mut r = redis.conn();
+        let key = format!("lu:{{siun-sote}}:case:{}", answer.case_id);
+        let text: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("text")
+            .query(&mut r)
+            .unwrap();
+        let number: Option<String> = redis::cmd("HGET")
+            .arg(&key)
+            .arg("callback")
+            .query(&mut r)
+            .unwrap();
+        assert_eq!((text, number), (None, None));
+    }
+    assert_eq!(depth(&svc, "suunterveys").await, 0);
+    svc.stop().await;
+}
+
+fn channel_queue(c: pb::Channel) -> &'static str {
+    match c {
+        pb::Channel::Phone => "phone",
+        pb::Channel::Chat => "chat",
+        _ => "e_service",
+    }
+}
+
+#[tokio::test]
+async fn retry_with_the_same_key_returns_the_first_answer() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut contact = svc.contact().await;
+    let first = contact
+        .submit_contact(dental(pb::Channel::EService, "same-key"))
+        .await
+        .unwrap()
+        .into_inner();
+    let dbsize = || -> i64 { redis::cmd("DBSIZE").query(&mut redis.conn()).unwrap() };
+    let keys_after_first = dbsize();
+    for _ in 0..3 {
+        let again = contact
+            .submit_contact(dental(pb::Channel::EService, "same-key"))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(again.contact_id, first.contact_id);
+        assert_eq!(again.case_id, first.case_id);
+        assert_eq!(again.team_id, first.team_id);
+        assert_eq!(again.deadline, first.deadline);
+        assert_eq!(again.classification, first.classification);
+        assert!(!again.joined_existing_case);
+    }
+    assert_eq!(dbsize(), keys_after_first, "a retry writes nothing");
+    assert_eq!(depth(&svc, "suunterveys").await, 1);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_contact_about_the_same_need_joins_the_open_case() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut contact = svc.contact().await;
+    let citizen = |phone: &str| {
+        Some(pb::Citizen {
+            identity_code: "131052-308T".into(),
+            callback_number: phone.into(),
+            municipality: "Joensuu".into(),
+            language: "fi".into(),
+            age: None,
+        })
+    };
+    let mut by_phone = dental(pb::Channel::Phone, "join-1");
+    by_phone.citizen = citizen("0401234567");
+    let first = contact.submit_contact(by_phone).await.unwrap().into_inner();
+    let mut by_e_service = dental(pb::Channel::EService, "join-2");
+    by_e_service.citizen = citizen("");
+    let second = contact
+        .submit_contact(by_e_service)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(second.joined_existing_case);
+    assert_eq!(second.case_id, first.case_id);
+    assert_ne!(second.contact_id, first.contact_id);
+    assert_eq!(depth(&svc, "suunterveys").await, 1, "no second queue entry");
+    let c = case(&svc, &first.case_id).await;
+    assert_eq!(c.contact_ids.len(), 2);
+
+    // The identity code is never stored in clear.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query(&mut redis.conn())
+        .unwrap();
+    for k in &keys {
+        assert!(!k.contains("131052"), "{k}");
+        let dump: Vec<u8> = redis::cmd("DUMP")
+            .arg(k)
+            .query(&mut redis.conn())
+            .unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&dump).contains("131052-308T"),
+            "{k} holds the identity code"
+        );
+    }
+
+    // Withdrawing one contact keeps the case for the other; withdrawing both cancels it.
+    let after_one = contact
+        .cancel_contact(pb::CancelContactRequest {
+            contact_id: first.contact_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after_one.status, pb::CaseStatus::Queued as i32);
+    let after_both = contact
+        .cancel_contact(pb::CancelContactRequest {
+            contact_id: second.contact_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after_both.status, pb::CaseStatus::Cancelled as i32);
+    assert_eq!(depth(&svc, "suunterveys").await, 0);
+    // Withdrawing again is harmless.
+    contact
+        .cancel_contact(pb::CancelContactRequest {
+            contact_id: second.contact_id,
+        })
+        .await
+        .unwrap();
+
+    // A new contact after the case closed opens a new case.
+    let mut later = dental(pb::Channel::Chat, "join-3");
+    later.citizen = citizen("");
+    let third = contact.submit_contact(later).await.unwrap().into_inner();
+    assert!(!third.joined_existing_case);
+    assert_ne!(third.case_id, first.case_id);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn an_emergency_tells_the_citizen_to_call_112_and_reaches_a_busy_professional() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut contact = svc.contact().await;
+    let mut work = svc.work().await;
+    let mut offers = go_online(&svc, "jns-sh-3").await;
+    // Fill the nurse's only phone slot.
+    let routine = contact
+        .submit_contact(contact_req(
+            pb::Channel::Phone,
+            "em-1",
+            "Tarvitsisin reseptin uusinnan verenpainelääkkeelle.",
+            "medication",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let o = next_offer(&mut offers, WAIT)
+        .await
+        .expect("routine offered");
+    assert_eq!(o.case_id, routine.case_id);
+    work.accept_offer(pb::AcceptOfferRequest {
+        professional_id: "jns-sh-3".into(),
+        case_id: o.case_id,
+    })
+    .await
+    .unwrap();
+
+    let emergency = contact
+        .submit_contact(contact_req(
+            pb::Channel::Phone,
+            "em-2",
+            "Isällä kova rintakipu ja hän hikoilee",
+            "",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(emergency.call_emergency_number);
+    assert!(emergency.citizen_message.contains("112"));
+    assert_eq!(emergency.queue, "alert");
+    let c = emergency.classification.unwrap();
+    assert_eq!(c.urgency, pb::Urgency::Emergency as i32);
+    assert!(!c.red_flags.is_empty());
+    let o = next_offer(&mut offers, WAIT)
+        .await
+        .expect("the emergency reaches the busy nurse at once");
+    assert_eq!(o.case_id, emergency.case_id);
+    assert_eq!(o.urgency, pb::Urgency::Emergency as i32);
+    svc.stop().await;
+}
+
+fn contact_req(
+    channel: pb::Channel,
+    key: &str,
+    text: &str,
+    form: &str,
+) -> pb::SubmitContactRequest {
+    contact(channel, key, text, form, "Joensuu")
+}
+
+#[tokio::test]
+async fn health_is_serving() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel().await);
+    for service in ["", "luotsi.v1.ContactService", "luotsi.v1.WorkService"] {
+        let r = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            r.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service}"
+        );
+    }
+    svc.stop().await;
+}

@@ -1,0 +1,182 @@
+//! Test harness: a real `redis-server` per test on a free loopback port, and Luotsi instances
+//! served in-process on port 0, reached through the generated gRPC clients.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use luotsi::config::Config;
+use luotsi::pb::contact_service_client::ContactServiceClient;
+use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
+use luotsi::pb::work_service_client::WorkServiceClient;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+
+pub struct RedisServer {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut me = Self {
+            child: None,
+            port: 0,
+            dir,
+        };
+        for _ in 0..5 {
+            me.port = free_port();
+            if me.spawn() {
+                return me;
+            }
+        }
+        panic!("redis-server did not start (is it installed? apt-get install -y redis-server)");
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if let Ok(mut c) = redis::Client::open(self.url()).and_then(|c| c.get_connection())
+                && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            {
+                return true;
+            }
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+
+    /// Stops Redis cleanly (flushing the append-only file) and starts it again on the same port
+    /// with the same files.
+    pub fn restart(&mut self) {
+        let _: Result<(), _> = redis::cmd("SHUTDOWN").query(&mut self.conn());
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+        assert!(self.spawn(), "redis-server restarted");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The example county configuration, as the README's command runs it.
+pub fn config() -> Config {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/luotsi.toml");
+    Config::load(&path).expect("example configuration loads")
+}
+
+pub struct Luotsi {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Luotsi {
+    pub async fn start(redis: &RedisServer) -> Self {
+        Self::start_with(redis, |_| {}).await
+    }
+
+    pub async fn start_with(redis: &RedisServer, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut cfg = config();
+        tweak(&mut cfg);
+        let state = luotsi::server::state(cfg, &redis.url())
+            .await
+            .expect("service state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            luotsi::server::serve(state, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Self {
+            addr,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        let url = format!("http://{}", self.addr);
+        for _ in 0..50 {
+            if let Ok(c) = Channel::from_shared(url.clone()).unwrap().connect().await {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("cannot connect to {url}");
+    }
+
+    pub async fn contact(&self) -> ContactServiceClient<Channel> {
+        ContactServiceClient::new(self.channel().await)
+    }
+
+    pub async fn work(&self) -> WorkServiceClient<Channel> {
+        WorkServiceClient::new(self.channel().await)
+    }
+
+    pub async fn supervisor(&self) -> SupervisorServiceClient<Channel> {
+        SupervisorServiceClient::new(self.channel().await)
+    }
+
+    /// Stops serving; like a process exit, nothing of this instance survives but Redis.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}

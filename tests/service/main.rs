@@ -1,0 +1,10 @@
+//! Integration tests of the whole service: real gRPC, real Redis.
+
+mod harness;
+mod support;
+
+mod bad_input;
+mod flow;
+mod offers;
+mod resilience;
+mod scale;
