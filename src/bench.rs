@@ -1,9 +1,263 @@
-//! placeholder
+//! `luotsi bench`: drives `SubmitContact` with many concurrent clients while every professional
+//! of the county runs the accept/complete loop on their Offers stream, all over real gRPC.
+//! Reports submissions per second, SubmitContact p50/p99, assignments per second, and the time
+//! from submission to the offer arriving on a professional's stream.
+//!
+//! Without `--addr` it starts its own Luotsi in-process, on its own embedded Redis in a fresh
+//! temporary directory, so that runs are comparable and leave nothing behind.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
 use luotsi::config::Config;
+use luotsi::pb;
+use luotsi::pb::contact_service_client::ContactServiceClient;
+use luotsi::pb::work_service_client::WorkServiceClient;
+use tonic::transport::Channel;
 
 #[derive(clap::Args)]
-pub struct BenchArgs {}
+pub struct BenchArgs {
+    /// Contacts to submit.
+    #[arg(long, default_value_t = 20_000)]
+    contacts: usize,
+    /// Concurrent submitting clients.
+    #[arg(long, default_value_t = 64)]
+    submitters: usize,
+    /// HTTP/2 connections the submitters share.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// A running Luotsi to drive (e.g. http://127.0.0.1:50051); by default one is started here.
+    #[arg(long)]
+    addr: Option<String>,
+}
 
-pub async fn run(_c: Config, _a: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+type Times = Arc<Mutex<HashMap<String, Instant>>>;
+
+pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let mut _guard = None;
+    let addr = match &args.addr {
+        Some(a) => a.clone(),
+        None => {
+            let dir = std::env::temp_dir().join(format!("luotsi-bench-{}", std::process::id()));
+            let redis = luotsi::embedded::EmbeddedRedis::start(&dir).await?;
+            let mut cfg = config.clone();
+            cfg.routing.offer_timeout_secs = 60;
+            let state = luotsi::server::state(cfg, &redis.url()).await?;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let a = format!("http://{}", listener.local_addr()?);
+            tokio::spawn(luotsi::server::serve(
+                state,
+                listener,
+                std::future::pending(),
+            ));
+            _guard = Some((redis, dir));
+            a
+        }
+    };
+    let mut channels = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        channels.push(
+            Channel::from_shared(addr.clone())?
+                .tcp_nodelay(true)
+                .connect()
+                .await?,
+        );
+    }
+
+    // Every professional of the county online, taking and completing work as it comes.
+    let offered_at: Times = Arc::default();
+    let assigned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let members: Vec<String> = config
+        .county
+        .teams
+        .iter()
+        .flat_map(|t| t.members.iter().map(|m| m.id.clone()))
+        .collect();
+    for (i, pro) in members.iter().enumerate() {
+        let mut work = WorkServiceClient::new(channels[i % channels.len()].clone());
+        work.set_presence(pb::SetPresenceRequest {
+            professional_id: pro.clone(),
+            presence: pb::Presence::Available as i32,
+            capacities: vec![
+                pb::ChannelCapacity {
+                    channel: pb::Channel::EService as i32,
+                    capacity: 50,
+                },
+                pb::ChannelCapacity {
+                    channel: pb::Channel::Chat as i32,
+                    capacity: 10,
+                },
+            ],
+        })
+        .await?;
+        let mut offers = work
+            .offers(pb::OffersRequest {
+                professional_id: pro.clone(),
+            })
+            .await?
+            .into_inner();
+        let (pro, offered_at, assigned) = (pro.clone(), offered_at.clone(), assigned.clone());
+        tokio::spawn(async move {
+            while let Ok(Some(offer)) = offers.message().await {
+                offered_at
+                    .lock()
+                    .expect("lock")
+                    .insert(offer.case_id.clone(), Instant::now());
+                let mut w = work.clone();
+                let (pro, assigned) = (pro.clone(), assigned.clone());
+                tokio::spawn(async move {
+                    let id = offer.case_id;
+                    if w.accept_offer(pb::AcceptOfferRequest {
+                        professional_id: pro.clone(),
+                        case_id: id.clone(),
+                    })
+                    .await
+                    .is_ok()
+                    {
+                        assigned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let _ = w
+                            .complete_case(pb::CompleteCaseRequest {
+                                professional_id: pro,
+                                case_id: id,
+                                outcome: pb::Outcome::ResolvedAtFirstContact as i32,
+                            })
+                            .await;
+                    }
+                });
+            }
+        });
+    }
+
+    let submitted_at: Times = Arc::default();
+    let started = Instant::now();
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let mut tasks = Vec::new();
+    for s in 0..args.submitters {
+        let mut client = ContactServiceClient::new(channels[s % channels.len()].clone());
+        let submitted_at = submitted_at.clone();
+        let (n, step, run_id) = (args.contacts, args.submitters, run_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new(3).expect("histogram");
+            let mut errors = 0u64;
+            for i in (s..n).step_by(step) {
+                let req = contact(i, &run_id);
+                let t = Instant::now();
+                match client.submit_contact(req).await {
+                    Ok(a) => {
+                        hist.record(t.elapsed().as_micros() as u64).ok();
+                        submitted_at
+                            .lock()
+                            .expect("lock")
+                            .insert(a.into_inner().case_id, t);
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (hist, errors)
+        }));
+    }
+    let mut submit = Histogram::<u64>::new(3)?;
+    let mut errors = 0;
+    for t in tasks {
+        let (h, e) = t.await?;
+        submit.add(h)?;
+        errors += e;
+    }
+    let submit_secs = started.elapsed().as_secs_f64();
+    // Wait for the professionals to drain the queues.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while assigned.load(std::sync::atomic::Ordering::Relaxed) < submit.len() as usize
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all_secs = started.elapsed().as_secs_f64();
+    let done = assigned.load(std::sync::atomic::Ordering::Relaxed);
+
+    let mut to_offer = Histogram::<u64>::new(3)?;
+    let subs = submitted_at.lock().expect("lock");
+    for (id, at) in offered_at.lock().expect("lock").iter() {
+        if let Some(s) = subs.get(id) {
+            to_offer
+                .record(at.saturating_duration_since(*s).as_micros() as u64)
+                .ok();
+        }
+    }
+    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "luotsi bench: {} contacts, {} submitters over {} connections, {} professionals",
+        args.contacts,
+        args.submitters,
+        args.connections,
+        members.len()
+    );
+    println!(
+        "  submitted     {:>8} in {:.2} s = {:>8.0} contacts/s ({} errors)",
+        submit.len(),
+        submit_secs,
+        submit.len() as f64 / submit_secs,
+        errors
+    );
+    println!(
+        "  SubmitContact p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        ms(&submit, 0.5),
+        ms(&submit, 0.99),
+        submit.max() as f64 / 1000.0
+    );
+    println!(
+        "  assigned      {:>8} in {:.2} s = {:>8.0} cases/s (accepted and completed)",
+        done,
+        all_secs,
+        done as f64 / all_secs
+    );
+    println!(
+        "  submit→offer  p50 {:.2} ms  p99 {:.2} ms  (n = {})",
+        ms(&to_offer, 0.5),
+        ms(&to_offer, 0.99),
+        to_offer.len()
+    );
+    if let Some((redis, dir)) = _guard.take() {
+        redis.stop().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Ok(())
+}
+
+/// A realistic mix: needs across the taxonomy, every channel, the county's municipalities.
+fn contact(i: usize, run: &str) -> pb::SubmitContactRequest {
+    const NEEDS: [&str; 8] = [
+        "acute_symptoms",
+        "medication",
+        "oral_health",
+        "mental_health",
+        "social_support",
+        "family_services",
+        "elderly_services",
+        "rehabilitation",
+    ];
+    const PLACES: [&str; 6] = [
+        "Joensuu",
+        "Lieksa",
+        "Kitee",
+        "Outokumpu",
+        "Liperi",
+        "Nurmes",
+    ];
+    let channel = [pb::Channel::EService, pb::Channel::Chat, pb::Channel::Phone][i % 3];
+    pb::SubmitContactRequest {
+        channel: channel as i32,
+        idempotency_key: format!("bench-{run}-{i}"),
+        citizen: Some(pb::Citizen {
+            municipality: PLACES[i % PLACES.len()].into(),
+            language: "fi".into(),
+            ..Default::default()
+        }),
+        text: "Hei, tarvitsisin apua asiaan, voisiko joku ottaa yhteyttä tänään?".into(),
+        hints: Some(pb::Hints {
+            form_category: NEEDS[i % NEEDS.len()].into(),
+            ..Default::default()
+        }),
+    }
 }

@@ -1,13 +1,13 @@
-//! Matching queued cases to the professionals connected to this instance.
+//! Delivering offers to the professionals connected to this instance, and case changes to
+//! `WatchCase` streams.
 //!
-//! Each instance keeps the Offers streams of the professionals connected to it. Work is pushed,
-//! not polled: every script that puts work in a queue or frees capacity publishes `w|<team>` on
-//! the county's event channel; every instance listening wakes its worker for that team, which
-//! asks Redis (one `offer` script per professional) for the best-fitting case. Scripts are
-//! atomic, so when several instances race for one case exactly one wins.
-//!
-//! A reaper returns expired offers to their queues; it runs in every instance, so offers made by
-//! an instance that crashed still come back. Nothing here holds a case: Redis does.
+//! Matching itself happens in Redis, inside the script that changes state (see
+//! `store/lua/prelude.lua`): a new case is reserved for a free professional in the same step
+//! that records it, and a freed slot pulls the next case. Each reservation is announced on the
+//! county's event channel as `o|<pro>|<case>|…`; every instance follows that channel and the one
+//! holding the professional's Offers stream pushes the offer. An offer that cannot be delivered
+//! is given back at once; one whose announcement was missed expires and is placed again by the
+//! reaper, which runs in every instance so that offers of a crashed instance come back too.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,12 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc};
 
-use crate::store::{Connection, PresenceChange, Reserved, Store};
-
-/// How many queued cases the offer script looks past the head for one that fits.
-const SCAN_LIMIT: u32 = 64;
+use crate::domain::Profession;
+use crate::store::{Connection, PresenceChange, Reserved, Store, StoreError};
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -30,51 +28,35 @@ pub struct Dispatcher {
 struct Inner {
     store: Store,
     instance: String,
-    offer_ttl: Duration,
     reap_every: Duration,
-    teams: Mutex<HashMap<String, Arc<TeamSlot>>>,
+    /// Professionals whose Offers stream is open here.
+    connected: Mutex<HashMap<String, Connected>>,
     watchers: Mutex<HashMap<String, broadcast::Sender<()>>>,
     next_token: AtomicU64,
 }
 
-#[derive(Default)]
-struct TeamSlot {
-    notify: Notify,
-    pros: Mutex<Vec<Connected>>,
-}
-
-#[derive(Clone)]
 struct Connected {
-    pro: String,
     token: String,
     tx: mpsc::Sender<Reserved>,
 }
 
 /// A professional's open Offers stream on this instance. Dropping it disconnects them: their
-/// offers not yet accepted go back to the queue.
+/// offers not yet accepted are placed again.
 pub struct Registration {
     dispatcher: Dispatcher,
-    pub pro: String,
-    pub team: String,
-    profession: String,
+    pro: String,
+    team: String,
+    profession: Profession,
     token: String,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         let d = self.dispatcher.clone();
-        let (pro, team, prof, token) = (
-            self.pro.clone(),
-            self.team.clone(),
-            self.profession.clone(),
-            self.token.clone(),
-        );
-        tokio::spawn(async move { d.disconnect(&pro, &team, &prof, &token).await });
+        let (pro, team, token) = (self.pro.clone(), self.team.clone(), self.token.clone());
+        let profession = self.profession;
+        tokio::spawn(async move { d.disconnect(&pro, &team, profession, &token).await });
     }
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 impl Dispatcher {
@@ -84,10 +66,9 @@ impl Dispatcher {
             inner: Arc::new(Inner {
                 store,
                 instance: uuid::Uuid::now_v7().simple().to_string(),
-                offer_ttl,
                 reap_every: (offer_ttl / 10)
                     .clamp(Duration::from_millis(100), Duration::from_secs(1)),
-                teams: Mutex::default(),
+                connected: Mutex::default(),
                 watchers: Mutex::default(),
                 next_token: AtomicU64::new(1),
             }),
@@ -97,53 +78,49 @@ impl Dispatcher {
         d
     }
 
-    pub fn store(&self) -> &Store {
-        &self.inner.store
-    }
-
-    /// Registers an Offers stream for `pro`, marks them connected in Redis and wakes their team.
+    /// Registers an Offers stream for `pro` and marks them connected in Redis, which at once
+    /// offers them queued work up to their free capacity.
     pub async fn connect(
         &self,
         pro: &str,
         team: &str,
-        profession: &str,
-    ) -> Result<(Registration, mpsc::Receiver<Reserved>), crate::store::StoreError> {
+        profession: Profession,
+    ) -> Result<(Registration, mpsc::Receiver<Reserved>), StoreError> {
         let n = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
         let token = format!("{}:{n}", self.inner.instance);
-        // Room for every offer a professional could hold at once, and then some.
-        let (tx, rx) = mpsc::channel(64);
-        let slot = self.slot(team);
-        {
-            let mut pros = slot.pros.lock().expect("lock");
-            pros.retain(|c| c.pro != pro);
-            pros.push(Connected {
-                pro: pro.to_string(),
+        // Room for every offer a professional could be announced before they read any.
+        let (tx, rx) = mpsc::channel(256);
+        self.inner.connected.lock().expect("lock").insert(
+            pro.to_string(),
+            Connected {
                 token: token.clone(),
                 tx,
-            });
-        }
+            },
+        );
         let change = PresenceChange {
             connection: Some(Connection::Set(&token)),
             ..Default::default()
+        };
+        let registration = Registration {
+            dispatcher: self.clone(),
+            pro: pro.to_string(),
+            team: team.to_string(),
+            profession,
+            token: token.clone(),
         };
         self.inner
             .store
             .set_presence(pro, team, profession, &change)
             .await?;
-        slot.notify.notify_one();
-        let reg = Registration {
-            dispatcher: self.clone(),
-            pro: pro.to_string(),
-            team: team.to_string(),
-            profession: profession.to_string(),
-            token,
-        };
-        Ok((reg, rx))
+        Ok((registration, rx))
     }
 
-    async fn disconnect(&self, pro: &str, team: &str, profession: &str, token: &str) {
-        if let Some(slot) = self.inner.teams.lock().expect("lock").get(team) {
-            slot.pros.lock().expect("lock").retain(|c| c.token != token);
+    async fn disconnect(&self, pro: &str, team: &str, profession: Profession, token: &str) {
+        {
+            let mut c = self.inner.connected.lock().expect("lock");
+            if c.get(pro).is_some_and(|c| c.token == token) {
+                c.remove(pro);
+            }
         }
         let change = PresenceChange {
             connection: Some(Connection::Clear(token)),
@@ -156,24 +133,8 @@ impl Dispatcher {
             .await
         {
             Ok(_) => tracing::info!(professional = pro, "offers stream closed"),
-            // The reaper returns the offers when they expire.
+            // The reaper places the offers again when they expire.
             Err(e) => tracing::warn!(professional = pro, error = %e, "disconnect not recorded"),
-        }
-    }
-
-    /// Wakes this instance's worker for `team`, if any professional of it is connected here.
-    pub fn wake(&self, team: &str) {
-        if let Some(slot) = self.inner.teams.lock().expect("lock").get(team) {
-            slot.notify.notify_one();
-        }
-    }
-
-    fn wake_all(&self) {
-        for slot in self.inner.teams.lock().expect("lock").values() {
-            slot.notify.notify_one();
-        }
-        for tx in self.inner.watchers.lock().expect("lock").values() {
-            let _ = tx.send(());
         }
     }
 
@@ -193,102 +154,28 @@ impl Dispatcher {
         }
     }
 
-    fn slot(&self, team: &str) -> Arc<TeamSlot> {
-        let mut teams = self.inner.teams.lock().expect("lock");
-        if let Some(s) = teams.get(team) {
-            return s.clone();
-        }
-        let slot = Arc::new(TeamSlot::default());
-        teams.insert(team.to_string(), slot.clone());
-        tokio::spawn(self.clone().team_worker(slot.clone()));
-        slot
-    }
-
-    /// Offers work to the team's connected professionals, one offer each per pass, until a pass
-    /// finds nothing more to offer; then sleeps until woken.
-    async fn team_worker(self, slot: Arc<TeamSlot>) {
-        let mut start = 0usize;
-        loop {
-            slot.notify.notified().await;
-            loop {
-                let pros: Vec<Connected> = slot.pros.lock().expect("lock").clone();
-                if pros.is_empty() {
-                    break;
-                }
-                let mut offered = false;
-                let mut failed = false;
-                for i in 0..pros.len() {
-                    let c = &pros[(start + i) % pros.len()];
-                    if c.tx.is_closed() {
-                        continue;
-                    }
-                    match self.offer_to(c).await {
-                        Ok(true) => offered = true,
-                        Ok(false) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, "offering failed; retrying shortly");
-                            failed = true;
-                            break;
-                        }
-                    }
-                }
-                start = start.wrapping_add(1);
-                if failed {
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                    slot.notify.notify_one();
-                    break;
-                }
-                if !offered {
-                    break;
-                }
-            }
-        }
-    }
-
-    async fn offer_to(&self, c: &Connected) -> Result<bool, crate::store::StoreError> {
-        let expires = now_ms() + self.inner.offer_ttl.as_millis() as i64;
-        let Some(r) = self
-            .inner
-            .store
-            .offer_next(&c.pro, expires, SCAN_LIMIT)
-            .await?
-        else {
-            return Ok(false);
-        };
-        let case_id = r.case_id.clone();
-        if c.tx.try_send(r).is_err() {
-            // The stream went away between the reservation and the push: give the case back.
-            self.inner
-                .store
-                .requeue(&case_id, &c.pro, "released")
-                .await?;
-            return Ok(false);
-        }
-        tracing::info!(case_id = %case_id, professional = %c.pro, "offered");
-        Ok(true)
-    }
-
-    /// Follows the county's event channel; after every (re)connection wakes everything, since
-    /// events published while disconnected were missed.
+    /// Follows the county's event channel. After a reconnection every watcher refreshes, since
+    /// events published meanwhile were missed (missed offers come back through the reaper).
     async fn listen(self) {
         let channel = self.inner.store.keys().events();
         loop {
             match self.inner.store.client().get_async_pubsub().await {
-                Ok(mut ps) => {
-                    if let Err(e) = ps.subscribe(&channel).await {
-                        tracing::warn!(error = %e, "cannot subscribe to events");
-                    } else {
-                        self.wake_all();
+                Ok(mut ps) => match ps.subscribe(&channel).await {
+                    Ok(()) => {
+                        for tx in self.inner.watchers.lock().expect("lock").values() {
+                            let _ = tx.send(());
+                        }
                         let mut messages = ps.on_message();
                         while let Some(msg) = messages.next().await {
                             self.on_event(msg.get_payload_bytes());
                         }
                         tracing::warn!("event channel lost; reconnecting");
                     }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot reach redis for events"),
+                    Err(e) => tracing::warn!(error = %e, "cannot subscribe to events"),
+                },
+                Err(e) => tracing::debug!(error = %e, "cannot reach redis for events"),
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -296,16 +183,33 @@ impl Dispatcher {
         let Ok(text) = std::str::from_utf8(payload) else {
             return;
         };
-        let mut parts = text.split('|');
-        match (parts.next(), parts.next()) {
-            (Some("w"), Some(team)) => self.wake(team),
-            (Some("c"), Some(case_id)) => {
-                if let Some(tx) = self.inner.watchers.lock().expect("lock").get(case_id) {
-                    let _ = tx.send(());
-                }
+        if let Some(rest) = text.strip_prefix("c|") {
+            let case_id = rest.split('|').next().unwrap_or("");
+            if let Some(tx) = self.inner.watchers.lock().expect("lock").get(case_id) {
+                let _ = tx.send(());
             }
-            _ => {}
+        } else if let Some((pro, offer)) = Reserved::parse_event(text) {
+            self.deliver(pro, offer);
         }
+    }
+
+    fn deliver(&self, pro: &str, offer: Reserved) {
+        let sent = match self.inner.connected.lock().expect("lock").get(pro) {
+            None => return, // connected to another instance
+            Some(c) => c.tx.try_send(offer.clone()).is_ok(),
+        };
+        if sent {
+            tracing::debug!(case_id = %offer.case_id, professional = pro, "offer delivered");
+            return;
+        }
+        // The stream is gone or hopelessly behind: give the case back now rather than at expiry.
+        let store = self.inner.store.clone();
+        let pro = pro.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = store.requeue(&offer.case_id, &pro, "released").await {
+                tracing::warn!(case_id = %offer.case_id, error = %e, "undeliverable offer left to expire");
+            }
+        });
     }
 
     async fn reap(self) {
@@ -313,9 +217,9 @@ impl Dispatcher {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match self.inner.store.expire_offers(now_ms(), 500).await {
+            match self.inner.store.expire_offers(500).await {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(count = n, "expired offers returned to their queues"),
+                Ok(n) => tracing::info!(count = n, "expired offers placed again"),
                 Err(e) => tracing::debug!(error = %e, "offer reaper could not run"),
             }
         }

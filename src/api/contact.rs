@@ -309,6 +309,13 @@ impl ContactService for ContactApi {
                 .join(",")
         );
         let b = |s: &str| s.as_bytes().to_vec();
+        // Queued cases wait in a sub-queue per primary need, so that a professional's pull reads
+        // only the heads of the sub-queues their profession serves.
+        let sub_queue = if decision.queue == routing::ALERT_QUEUE {
+            "any".to_string()
+        } else {
+            decision.need.code().to_string()
+        };
         let mut fields: Vec<(&'static str, Vec<u8>)> = vec![
             ("status", b("queued")),
             ("channel", b(c.channel.code())),
@@ -318,6 +325,7 @@ impl ContactService for ContactApi {
             ("lang", b(language.code())),
             ("team", b(&decision.team_id)),
             ("queue", b(&decision.queue)),
+            ("sub", b(&sub_queue)),
             ("profs", b(&profs)),
             ("score", b(&score.to_string())),
             ("deadline", b(&deadline_ms.to_string())),
@@ -341,13 +349,7 @@ impl ContactService for ContactApi {
             citizen: c.citizen_key.clone(),
             urgency_rank: class.urgency.rank(),
             classification: class_bytes,
-            team: decision.team_id.clone(),
-            queue: decision.queue.clone(),
-            score,
-            deadline_ms,
-            now_ms,
             needs: needs.iter().map(|n| n.code().to_string()).collect(),
-            channel: c.channel,
             fields,
         };
         let outcome = self.state.store.submit(&new).await.map_err(store_status)?;
@@ -357,12 +359,19 @@ impl ContactService for ContactApi {
                 available,
             } => {
                 let emergency = class.urgency == Urgency::Emergency;
-                let wait = routing::estimate_wait(
-                    position,
-                    available,
-                    Duration::from_secs(cfg.routing.average_handling_secs.get(c.channel)),
-                    emergency,
-                );
+                // Offered at once: no wait. Queued: estimated from its place and the staff.
+                let (status, wait) = match position {
+                    None => (pb::CaseStatus::Offered, Duration::ZERO),
+                    Some(p) => (
+                        pb::CaseStatus::Queued,
+                        routing::estimate_wait(
+                            p,
+                            available,
+                            Duration::from_secs(cfg.routing.average_handling_secs.get(c.channel)),
+                            emergency,
+                        ),
+                    ),
+                };
                 let wait = Some(duration(wait));
                 pb::SubmitContactResponse {
                     contact_id,
@@ -373,7 +382,7 @@ impl ContactService for ContactApi {
                     team_id: decision.team_id,
                     queue: decision.queue,
                     deadline: Some(timestamp(deadline_ms)),
-                    status: pb::CaseStatus::Queued as i32,
+                    status: status as i32,
                     estimated_wait: wait,
                     call_emergency_number: emergency,
                 }
@@ -514,7 +523,7 @@ impl ContactService for ContactApi {
         let case_id = self
             .state
             .store
-            .cancel(&contact, now_ms(), retention)
+            .cancel(&contact, retention)
             .await
             .map_err(store_status)?;
         let rec = self

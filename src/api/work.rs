@@ -121,7 +121,7 @@ impl WorkService for WorkApi {
         let s = self
             .state
             .store
-            .set_presence(&member.id, &team.id, member.profession.code(), &change)
+            .set_presence(&member.id, &team.id, member.profession, &change)
             .await
             .map_err(store_status)?;
         tracing::info!(presence = presence.code(), "presence set");
@@ -139,7 +139,7 @@ impl WorkService for WorkApi {
         let (registration, rx) = self
             .state
             .dispatcher
-            .connect(&member.id, &team.id, member.profession.code())
+            .connect(&member.id, &team.id, member.profession)
             .await
             .map_err(store_status)?;
         tracing::info!("offers stream opened");
@@ -163,7 +163,7 @@ impl WorkService for WorkApi {
         let id = parse_id("case_id", &req.case_id)?;
         self.state
             .store
-            .accept(&id, &member.id, now_ms())
+            .accept(&id, &member.id)
             .await
             .map_err(store_status)?;
         let rec = self
@@ -216,7 +216,7 @@ impl WorkService for WorkApi {
         let retention = self.state.config.routing.closed_case_retention_days * 86_400;
         self.state
             .store
-            .complete(&id, &member.id, outcome, now_ms(), retention)
+            .complete(&id, &member.id, outcome, retention)
             .await
             .map_err(store_status)?;
         let rec = self

@@ -101,6 +101,8 @@ pub struct RoutingDecision {
     pub team_id: String,
     /// The queue inside the team: the channel's, or `alert` for an emergency.
     pub queue: String,
+    /// The need the case is routed on (the primary one, or what an emergency escalated to).
+    pub need: Need,
     /// A professional must have one of these to be offered the case.
     pub professions: Vec<Profession>,
     pub reasons: Vec<String>,
@@ -178,6 +180,7 @@ pub fn route(teams: &[Team], req: &RoutingRequest<'_>) -> Option<RoutingDecision
             return Some(RoutingDecision {
                 team_id: team.id.clone(),
                 queue,
+                need,
                 professions: need.professions().to_vec(),
                 reasons,
             });

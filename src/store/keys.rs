@@ -7,16 +7,18 @@
 //! | `case:<case>` | hash | the case: status, routing, deadline, holder, classification |
 //! | `case:<case>:contacts` | set | contact ids joined to the case |
 //! | `contact:<contact>` | hash | the contact's case, classification, join / withdrawal |
-//! | `q:<team>:<queue>` | zset | queued cases by priority (urgency class, then deadline) |
-//! | `qd:<team>:<queue>` | zset | the same cases by deadline |
-//! | `qa:<team>:<queue>` | zset | the same cases by arrival |
+//! | `q:<team>:<queue>:<need>` | zset | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies) |
+//! | `qd:<team>:<queue>` | zset | the queue's cases (all needs) by deadline |
+//! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
 //! | `offers` | zset | offered cases by offer expiry |
 //! | `pro:<pro>` | hash | presence, connection token, capacity and load per channel |
 //! | `pro:<pro>:cases` | set | cases offered to or held by the professional |
-//! | `avail:<team>:<channel>` | set | professionals available, connected, with capacity |
+//! | `on:<team>:<profession>` | set | professionals available and connected (emergencies) |
+//! | `avail:<team>:<channel>` | set | ... and with capacity on the channel |
+//! | `free:<team>:<channel>:<profession>` | zset | ... with a free slot, scored by load |
 //! | `idem:<key>` | string | contact id answered for an idempotency key (expires) |
 //! | `open:<citizen>:<need>` | string | the citizen's open case for a need |
-//! | `events` | pub/sub | `c|<case>|<status>` and `w|<team>` (work waiting) |
+//! | `events` | pub/sub | `c|<case>|<status>` (case changed), `o|<pro>|<case>|…` (offer made) |
 
 /// Key builder for one county.
 #[derive(Debug, Clone)]
@@ -48,8 +50,8 @@ impl Keys {
         format!("{}contact:{id}", self.prefix)
     }
 
-    pub fn queue(&self, team: &str, queue: &str) -> String {
-        format!("{}q:{team}:{queue}", self.prefix)
+    pub fn queue(&self, team: &str, queue: &str, need: &str) -> String {
+        format!("{}q:{team}:{queue}:{need}", self.prefix)
     }
 
     pub fn queue_by_deadline(&self, team: &str, queue: &str) -> String {

@@ -14,7 +14,7 @@ use redis::{AsyncCommands, Script};
 
 pub use keys::Keys;
 
-use crate::domain::{CaseStatus, Channel, Outcome, Presence};
+use crate::domain::{CaseStatus, Channel, Need, Outcome, Presence, Profession};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,7 +39,6 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 struct Scripts {
     submit: Script,
-    offer: Script,
     requeue: Script,
     expire: Script,
     accept: Script,
@@ -54,7 +53,6 @@ impl Scripts {
             |body: &str| Script::new(&format!("{}\n{body}", include_str!("lua/prelude.lua")));
         Self {
             submit: with_prelude(include_str!("lua/submit.lua")),
-            offer: with_prelude(include_str!("lua/offer.lua")),
             requeue: with_prelude(include_str!("lua/requeue.lua")),
             expire: with_prelude(include_str!("lua/expire.lua")),
             accept: with_prelude(include_str!("lua/accept.lua")),
@@ -73,6 +71,7 @@ pub struct Store {
     client: redis::Client,
     keys: Keys,
     scripts: std::sync::Arc<Scripts>,
+    offer_ttl_ms: u64,
 }
 
 /// A new case, ready to be written. Built by the API from the classification and routing.
@@ -87,32 +86,31 @@ pub struct NewCase {
     pub urgency_rank: u8,
     /// prost-encoded `pb::Classification`.
     pub classification: Vec<u8>,
-    pub team: String,
-    pub queue: String,
-    pub score: f64,
-    pub deadline_ms: i64,
-    pub now_ms: i64,
     /// Need codes, primary first.
     pub needs: Vec<String>,
-    pub channel: Channel,
-    /// Other fields of the case hash.
+    /// The case hash: status, team, queue, sub-queue, score, deadline, created, ….
     pub fields: Vec<(&'static str, Vec<u8>)>,
 }
 
 /// What `submit` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
-    /// A new case; its 0-based place in the queue and the professionals available.
-    New { position: u64, available: u64 },
+    /// A new case: offered at once (`position` None) or queued at a 0-based place, with the
+    /// professionals available on its channel.
+    New {
+        position: Option<u64>,
+        available: u64,
+    },
     /// Joined the citizen's open case.
     Joined { contact_id: String, case_id: String },
     /// A retry: the first answer's contact and case.
     Duplicate { contact_id: String, case_id: String },
 }
 
-/// An offer just reserved for a professional.
+/// An offer just reserved for a professional, as announced on the event channel.
 #[derive(Debug, Clone)]
 pub struct Reserved {
+    pub expires_ms: i64,
     pub case_id: String,
     pub channel: String,
     pub needs: String,
@@ -120,6 +118,34 @@ pub struct Reserved {
     pub language: String,
     pub deadline_ms: i64,
     pub team: String,
+}
+
+impl Reserved {
+    /// Parses `o|<pro>|<case>|<expires>|<channel>|<needs>|<urgency>|<lang>|<deadline>|<team>`
+    /// into the professional and the offer.
+    pub fn parse_event(text: &str) -> Option<(&str, Reserved)> {
+        let mut p = text.split('|');
+        if p.next()? != "o" {
+            return None;
+        }
+        let pro = p.next()?;
+        let mut next = || p.next().map(String::from);
+        let case_id = next()?;
+        let expires_ms = next()?.parse().ok()?;
+        Some((
+            pro,
+            Reserved {
+                case_id,
+                expires_ms,
+                channel: next()?,
+                needs: next()?,
+                urgency: next()?,
+                language: next()?,
+                deadline_ms: next()?.parse().ok()?,
+                team: next()?,
+            },
+        ))
+    }
 }
 
 /// A case hash as stored.
@@ -199,7 +225,7 @@ fn channel_index(ch: Channel) -> usize {
 
 impl Store {
     /// Connects; the connection manager reconnects by itself after Redis restarts.
-    pub async fn connect(url: &str, county: &str) -> Result<Self> {
+    pub async fn connect(url: &str, county: &str, offer_ttl: std::time::Duration) -> Result<Self> {
         let client = redis::Client::open(url)?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_number_of_retries(2)
@@ -210,7 +236,19 @@ impl Store {
             client,
             keys: Keys::new(county),
             scripts: std::sync::Arc::new(Scripts::load()),
+            offer_ttl_ms: offer_ttl.as_millis() as u64,
         })
+    }
+
+    /// Starts a script invocation with the arguments every script takes: the county prefix,
+    /// the time now, and the offer time-out.
+    fn invoke<'a>(&self, script: &'a Script, key: String) -> redis::ScriptInvocation<'a> {
+        let mut inv = script.prepare_invoke();
+        inv.key(key)
+            .arg(self.keys.prefix())
+            .arg(chrono::Utc::now().timestamp_millis())
+            .arg(self.offer_ttl_ms);
+        inv
     }
 
     pub fn keys(&self) -> &Keys {
@@ -228,23 +266,15 @@ impl Store {
     }
 
     pub async fn submit(&self, c: &NewCase) -> Result<Submitted> {
-        let mut inv = self.scripts.submit.prepare_invoke();
-        inv.key(self.keys.case(&c.case_id))
-            .arg(self.keys.prefix())
-            .arg(c.now_ms)
-            .arg(&c.contact_id)
+        let mut inv = self.invoke(&self.scripts.submit, self.keys.case(&c.case_id));
+        inv.arg(&c.contact_id)
             .arg(&c.case_id)
             .arg(&c.idempotency_key)
             .arg(c.idempotency_ttl_secs)
             .arg(&c.citizen)
             .arg(c.urgency_rank)
             .arg(&c.classification)
-            .arg(&c.team)
-            .arg(&c.queue)
-            .arg(c.score)
-            .arg(c.deadline_ms)
-            .arg(c.needs.join(","))
-            .arg(c.channel.code());
+            .arg(c.needs.join(","));
         for (k, v) in &c.fields {
             inv.arg(*k).arg(v.as_slice());
         }
@@ -256,16 +286,16 @@ impl Store {
                 None => Err(StoreError::Corrupt("submit reply".into())),
             }
         };
-        let n = |i: usize| -> u64 {
+        let n = |i: usize| -> i64 {
             reply
                 .get(i)
-                .and_then(|v| redis::from_redis_value_ref::<Option<u64>>(v).ok().flatten())
+                .and_then(|v| redis::from_redis_value_ref::<Option<i64>>(v).ok().flatten())
                 .unwrap_or(0)
         };
         match s(0)?.as_str() {
             "new" => Ok(Submitted::New {
-                position: n(3),
-                available: n(4),
+                position: u64::try_from(n(3)).ok(),
+                available: n(4).max(0) as u64,
             }),
             "joined" => Ok(Submitted::Joined {
                 contact_id: s(1)?,
@@ -279,47 +309,11 @@ impl Store {
         }
     }
 
-    /// Reserves the best-fitting case for `pro`, if any.
-    pub async fn offer_next(
-        &self,
-        pro: &str,
-        expires_ms: i64,
-        scan: u32,
-    ) -> Result<Option<Reserved>> {
-        let mut conn = self.conn.clone();
-        let reply: Option<Vec<String>> = self
-            .scripts
-            .offer
-            .key(self.keys.professional(pro))
-            .arg(self.keys.prefix())
-            .arg(pro)
-            .arg(expires_ms)
-            .arg(scan)
-            .invoke_async(&mut conn)
-            .await?;
-        let Some(r) = reply else { return Ok(None) };
-        if r.len() < 7 {
-            return Err(StoreError::Corrupt("offer reply".into()));
-        }
-        Ok(Some(Reserved {
-            case_id: r[0].clone(),
-            channel: r[1].clone(),
-            needs: r[2].clone(),
-            urgency: r[3].clone(),
-            language: r[4].clone(),
-            deadline_ms: r[5].parse().unwrap_or(0),
-            team: r[6].clone(),
-        }))
-    }
-
     /// Takes an offer back to the queue. Returns whether it was still offered to `holder`.
     pub async fn requeue(&self, case_id: &str, holder: &str, reason: &str) -> Result<bool> {
         let mut conn = self.conn.clone();
         let n: i64 = self
-            .scripts
-            .requeue
-            .key(self.keys.case(case_id))
-            .arg(self.keys.prefix())
+            .invoke(&self.scripts.requeue, self.keys.case(case_id))
             .arg(case_id)
             .arg(holder)
             .arg(reason)
@@ -329,14 +323,10 @@ impl Store {
     }
 
     /// Returns expired offers to their queues; how many.
-    pub async fn expire_offers(&self, now_ms: i64, limit: u32) -> Result<u64> {
+    pub async fn expire_offers(&self, limit: u32) -> Result<u64> {
         let mut conn = self.conn.clone();
         Ok(self
-            .scripts
-            .expire
-            .key(self.keys.offers())
-            .arg(self.keys.prefix())
-            .arg(now_ms)
+            .invoke(&self.scripts.expire, self.keys.offers())
             .arg(limit)
             .invoke_async(&mut conn)
             .await?)
@@ -364,14 +354,10 @@ impl Store {
         }
     }
 
-    pub async fn accept(&self, case_id: &str, pro: &str, now_ms: i64) -> Result<()> {
+    pub async fn accept(&self, case_id: &str, pro: &str) -> Result<()> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self
-            .scripts
-            .accept
-            .key(self.keys.case(case_id))
-            .arg(self.keys.prefix())
-            .arg(now_ms)
+            .invoke(&self.scripts.accept, self.keys.case(case_id))
             .arg(case_id)
             .arg(pro)
             .invoke_async(&mut conn)
@@ -384,16 +370,11 @@ impl Store {
         case_id: &str,
         pro: &str,
         outcome: Outcome,
-        now_ms: i64,
         retention_secs: u64,
     ) -> Result<()> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self
-            .scripts
-            .complete
-            .key(self.keys.case(case_id))
-            .arg(self.keys.prefix())
-            .arg(now_ms)
+            .invoke(&self.scripts.complete, self.keys.case(case_id))
             .arg(case_id)
             .arg(pro)
             .arg(outcome.code())
@@ -404,19 +385,10 @@ impl Store {
     }
 
     /// Withdraws a contact; returns its case id.
-    pub async fn cancel(
-        &self,
-        contact_id: &str,
-        now_ms: i64,
-        retention_secs: u64,
-    ) -> Result<String> {
+    pub async fn cancel(&self, contact_id: &str, retention_secs: u64) -> Result<String> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self
-            .scripts
-            .cancel
-            .key(self.keys.contact(contact_id))
-            .arg(self.keys.prefix())
-            .arg(now_ms)
+            .invoke(&self.scripts.cancel, self.keys.contact(contact_id))
             .arg(contact_id)
             .arg(retention_secs)
             .invoke_async(&mut conn)
@@ -431,9 +403,15 @@ impl Store {
         &self,
         pro: &str,
         team: &str,
-        profession: &str,
+        profession: Profession,
         change: &PresenceChange<'_>,
     ) -> Result<ProState> {
+        // The needs this profession serves: the sub-queues the professional pulls from.
+        let needs: Vec<&str> = Need::ALL
+            .iter()
+            .filter(|n| n.professions().contains(&profession))
+            .map(|n| n.code())
+            .collect();
         let opt = |v: Option<u32>| v.map(|x| x.to_string()).unwrap_or_default();
         let (op, token) = match change.connection {
             None => ("", ""),
@@ -442,13 +420,11 @@ impl Store {
         };
         let mut conn = self.conn.clone();
         let r: Vec<Option<String>> = self
-            .scripts
-            .presence
-            .key(self.keys.professional(pro))
-            .arg(self.keys.prefix())
+            .invoke(&self.scripts.presence, self.keys.professional(pro))
             .arg(pro)
             .arg(team)
-            .arg(profession)
+            .arg(profession.code())
+            .arg(needs.join(","))
             .arg(change.presence.map(|p| p.code()).unwrap_or(""))
             .arg(opt(change.capacity[0]))
             .arg(opt(change.capacity[1]))
@@ -499,7 +475,10 @@ impl Store {
         if rec.str("status") == "queued" {
             let team = rec.str("team").to_string();
             let (position, available): (Option<u64>, u64) = redis::pipe()
-                .zrank(self.keys.queue(&team, rec.str("queue")), case_id)
+                .zrank(
+                    self.keys.queue(&team, rec.str("queue"), rec.str("sub")),
+                    case_id,
+                )
                 .scard(self.keys.available(&team, rec.str("channel")))
                 .query_async(&mut conn)
                 .await?;
@@ -535,7 +514,7 @@ impl Store {
     ) -> Result<Vec<QueueFigures>> {
         let mut pipe = redis::pipe();
         for (team, queue, ch) in queues {
-            pipe.zcard(self.keys.queue(team, queue))
+            pipe.zcard(self.keys.queue_by_arrival(team, queue))
                 .zrange_withscores(self.keys.queue_by_arrival(team, queue), 0, 0)
                 .zcount(self.keys.queue_by_deadline(team, queue), "-inf", horizon_ms)
                 .scard(self.keys.available(team, ch.code()));

@@ -30,7 +30,9 @@ async fn whole_flow_for_every_channel() {
             .into_inner();
         assert_eq!(answer.team_id, "suunterveys", "{channel:?}");
         assert_eq!(answer.queue, channel_queue(channel));
-        assert_eq!(answer.status, pb::CaseStatus::Queued as i32);
+        // A professional was waiting: the case was offered in the same step that recorded it.
+        assert_eq!(answer.status, pb::CaseStatus::Offered as i32);
+        assert_eq!(answer.estimated_wait.map(|d| d.seconds), Some(0));
         assert!(!answer.call_emergency_number);
         let class = answer.classification.as_ref().expect("classification");
         assert_eq!(class.needs[0].need, "oral_health");

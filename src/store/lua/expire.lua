@@ -1,13 +1,12 @@
--- Return every offer that expired by `now` to its queue. Any instance may run it; a case whose
--- offer was accepted in the meantime is left alone.
--- ARGV: P, now, limit
-local ids = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+-- Return every offer that expired by now to its queue (or straight to another professional).
+-- Any instance may run it; a case accepted in the meantime is left alone.
+-- ARGV: P, now, ttl, limit
+local ids = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
 local n = 0
 for _, id in ipairs(ids) do
-  local done = requeue_offered(id, '', 'expired', ARGV[2])
+  local done = requeue_offered(id, '', 'expired', NOW)
   if done == 0 and redis.call('HGET', case_key(id), 'status') ~= 'offered' then
-    -- stale entry (case accepted or closed): drop it
-    redis.call('ZREM', P .. 'offers', id)
+    redis.call('ZREM', P .. 'offers', id) -- stale entry: the case moved on
   end
   n = n + done
 end

@@ -1,65 +1,184 @@
--- Shared helpers, prepended to every Luotsi script. ARGV[1] is always the county key prefix
--- `lu:{county}:`; every key is built from it, so all keys of a county share one hash slot.
--- Timestamps arrive as strings from Rust and are stored as given: no arithmetic on them here
--- beyond comparisons, so that no number is ever rendered in exponent form.
+-- Shared helpers, prepended to every Luotsi script.
+-- ARGV[1] is the county key prefix `lu:{county}:`; every key is built from it, so all keys of a
+-- county share one hash slot. ARGV[2] is now (ms), ARGV[3] the offer time-out (ms).
+--
+-- Matching happens inside the script that changes state: a case entering a queue is offered at
+-- once to the least-loaded free professional who fits (push), and a professional whose capacity
+-- frees takes the best queued case that fits them (pull). Offers are announced on the event
+-- channel as `o|<pro>|<case>|...`; the instance holding that professional's stream delivers it.
 local P = ARGV[1]
+local NOW = ARGV[2]
+local OFFER_TTL = tonumber(ARGV[3])
+local SCAN = 16
+local CHANNELS = {'phone', 'chat', 'e_service'}
 
 local function case_key(id) return P .. 'case:' .. id end
 local function pro_key(pro) return P .. 'pro:' .. pro end
-
-local function queue_keys(team, queue)
-  local base = team .. ':' .. queue
-  return P .. 'q:' .. base, P .. 'qd:' .. base, P .. 'qa:' .. base
-end
-
--- A queue is three sorted sets over the same members: by priority, by deadline, by arrival.
-local function enqueue(id, team, queue, score, deadline, created)
-  local q, qd, qa = queue_keys(team, queue)
-  redis.call('ZADD', q, score, id)
-  redis.call('ZADD', qd, deadline, id)
-  redis.call('ZADD', qa, created, id)
-end
-
-local function dequeue(id, team, queue)
-  local q, qd, qa = queue_keys(team, queue)
-  redis.call('ZREM', q, id)
-  redis.call('ZREM', qd, id)
-  redis.call('ZREM', qa, id)
-end
+local function ms(x) return string.format('%.0f', x) end
 
 local function event(...)
   redis.call('PUBLISH', P .. 'events', table.concat({...}, '|'))
 end
 
-local CHANNELS = {'phone', 'chat', 'e_service'}
+local function csv(s)
+  local t = {}
+  for v in string.gmatch(s or '', '[^,]+') do t[#t + 1] = v end
+  return t
+end
 
--- Keeps the professional's membership of the `avail` sets true to their hash: available,
--- connected (an open Offers stream) and with capacity on the channel.
-local function refresh_availability(pro)
-  local h = redis.call('HMGET', pro_key(pro), 'presence', 'conn', 'team', 'cap:phone', 'cap:chat', 'cap:e_service')
+-- Priority sub-queue of a case: per team, channel (or alert) and primary need.
+local function sub_queue(team, queue, sub) return P .. 'q:' .. team .. ':' .. queue .. ':' .. sub end
+
+-- Queue-level indexes by deadline and by arrival, for supervisors.
+local function index_keys(team, queue)
+  return P .. 'qd:' .. team .. ':' .. queue, P .. 'qa:' .. team .. ':' .. queue
+end
+
+local function enqueue(id, team, queue, sub, score, deadline, created)
+  local qd, qa = index_keys(team, queue)
+  redis.call('ZADD', sub_queue(team, queue, sub), score, id)
+  redis.call('ZADD', qd, deadline, id)
+  redis.call('ZADD', qa, created, id)
+end
+
+local function dequeue(id, team, queue, sub)
+  local qd, qa = index_keys(team, queue)
+  redis.call('ZREM', sub_queue(team, queue, sub), id)
+  redis.call('ZREM', qd, id)
+  redis.call('ZREM', qa, id)
+end
+
+-- Keeps the professional's set memberships true to their hash:
+--   on:<team>:<prof>            available and connected (takes emergencies whatever the load)
+--   avail:<team>:<ch>           ... and has capacity on the channel (for estimates, supervisors)
+--   free:<team>:<ch>:<prof>     ... and has a free slot on it, scored by load (least loaded first)
+local function refresh(pro)
+  local pk = pro_key(pro)
+  local h = redis.call('HMGET', pk, 'presence', 'conn', 'team', 'prof',
+    'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service')
   if not h[3] then return end
-  local on = h[1] == 'available' and h[2] and h[2] ~= ''
+  local team, prof = h[3], h[4]
+  local on = h[1] == 'available' and h[2] ~= false and h[2] ~= ''
+  if on then redis.call('SADD', P .. 'on:' .. team .. ':' .. prof, pro)
+  else redis.call('SREM', P .. 'on:' .. team .. ':' .. prof, pro) end
   for i, ch in ipairs(CHANNELS) do
-    local key = P .. 'avail:' .. h[3] .. ':' .. ch
-    if on and tonumber(h[3 + i] or '0') > 0 then
-      redis.call('SADD', key, pro)
+    local cap, load = tonumber(h[4 + i] or '0'), tonumber(h[7 + i] or '0')
+    local avail = P .. 'avail:' .. team .. ':' .. ch
+    local free = P .. 'free:' .. team .. ':' .. ch .. ':' .. prof
+    if on and cap > 0 then redis.call('SADD', avail, pro) else redis.call('SREM', avail, pro) end
+    if on and load < cap then redis.call('ZADD', free, load, pro) else redis.call('ZREM', free, pro) end
+  end
+end
+
+local function declined_by(declined, pro)
+  return declined and string.find(declined, ',' .. pro .. ',', 1, true)
+end
+
+-- Reserve case `id` (already out of any queue) for `pro`, and announce the offer.
+local function reserve(id, pro)
+  local key = case_key(id)
+  local c = redis.call('HMGET', key, 'channel', 'needs', 'urgency', 'lang', 'deadline', 'team')
+  local expires = ms(tonumber(NOW) + OFFER_TTL)
+  redis.call('HSET', key, 'status', 'offered', 'pro', pro, 'offer_exp', expires)
+  redis.call('ZADD', P .. 'offers', expires, id)
+  redis.call('SADD', pro_key(pro) .. ':cases', id)
+  redis.call('HINCRBY', pro_key(pro), 'load:' .. c[1], 1)
+  refresh(pro)
+  event('c', id, 'offered')
+  event('o', pro, id, expires, c[1], c[2], c[3], c[4], c[5], c[6])
+end
+
+-- Push: the least-loaded free professional who fits case `id`, or nil.
+local function find_professional(id)
+  local c = redis.call('HMGET', case_key(id), 'team', 'queue', 'channel', 'profs', 'declined')
+  local best, best_load
+  for _, prof in ipairs(csv(c[4])) do
+    if c[2] == 'alert' then
+      -- An emergency goes to anyone connected with the profession, busy or not.
+      for _, pro in ipairs(redis.call('SMEMBERS', P .. 'on:' .. c[1] .. ':' .. prof)) do
+        if not declined_by(c[5], pro) then return pro end
+      end
     else
-      redis.call('SREM', key, pro)
+      local cands = redis.call('ZRANGE', P .. 'free:' .. c[1] .. ':' .. c[3] .. ':' .. prof, 0, SCAN - 1, 'WITHSCORES')
+      for i = 1, #cands, 2 do
+        if not declined_by(c[5], cands[i]) then
+          local load = tonumber(cands[i + 1])
+          if not best_load or load < best_load then best, best_load = cands[i], load end
+          break
+        end
+      end
     end
   end
+  return best
+end
+
+-- Offer case `id` to a free professional now, or put it in its queue. Returns the professional.
+local function place(id)
+  local pro = find_professional(id)
+  if pro then
+    reserve(id, pro)
+    return pro
+  end
+  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created')
+  enqueue(id, h[1], h[2], h[3], h[4], h[5], h[6])
+  return nil
+end
+
+-- Pull: the best queued case for `pro` (emergencies of their team first, then the most urgent,
+-- earliest deadline among the channels where they have a free slot), reserved for them.
+local function pull(pro)
+  local pk = pro_key(pro)
+  local h = redis.call('HMGET', pk, 'presence', 'conn', 'team', 'prof', 'needs',
+    'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service')
+  if h[1] ~= 'available' or not h[2] or h[2] == '' then return nil end
+  local team, prof = h[3], ',' .. h[4] .. ','
+  local best, best_score, best_queue, best_sub
+  local function consider(queue, sub, check_prof)
+    local ids = redis.call('ZRANGE', sub_queue(team, queue, sub), 0, SCAN - 1, 'WITHSCORES')
+    for i = 1, #ids, 2 do
+      local s = tonumber(ids[i + 1])
+      if best_score and s >= best_score then return end
+      local c = redis.call('HMGET', case_key(ids[i]), 'profs', 'declined')
+      if (not check_prof or string.find(c[1] or '', prof, 1, true)) and not declined_by(c[2], pro) then
+        best, best_score, best_queue, best_sub = ids[i], s, queue, sub
+        return
+      end
+    end
+  end
+  consider('alert', 'any', true)
+  if not best then
+    for i, ch in ipairs(CHANNELS) do
+      if tonumber(h[8 + i] or '0') < tonumber(h[5 + i] or '0') then
+        for _, need in ipairs(csv(h[5])) do consider(ch, need, true) end
+      end
+    end
+  end
+  if not best then return nil end
+  dequeue(best, team, best_queue, best_sub)
+  reserve(best, pro)
+  return best
+end
+
+-- Fill every free slot the professional has.
+local function pull_all(pro)
+  local n = 0
+  while n < 200 and pull(pro) do n = n + 1 end
+  return n
 end
 
 local function release_load(pro, id, channel)
   redis.call('SREM', pro_key(pro) .. ':cases', id)
   local left = redis.call('HINCRBY', pro_key(pro), 'load:' .. channel, -1)
   if left < 0 then redis.call('HSET', pro_key(pro), 'load:' .. channel, 0) end
+  refresh(pro)
 end
 
--- Puts an offered case back in its queue at its own priority (the head, if it was the head).
--- `holder` '' accepts any holder; `due` non-nil only requeues when the offer expired by then.
+-- Takes an offered case back from its holder and places it again (at its own priority, so at
+-- the head if it was the head). `holder` '' accepts any holder; `due` non-nil only acts when
+-- the offer has expired by then. The holder, whose slot is now free, pulls again.
 local function requeue_offered(id, holder, reason, due)
   local key = case_key(id)
-  local h = redis.call('HMGET', key, 'status', 'pro', 'offer_exp', 'team', 'queue', 'score', 'deadline', 'created', 'channel')
+  local h = redis.call('HMGET', key, 'status', 'pro', 'offer_exp', 'channel')
   if h[1] ~= 'offered' then return 0 end
   if holder ~= '' and h[2] ~= holder then return 0 end
   if due and tonumber(h[3]) > tonumber(due) then return 0 end
@@ -68,23 +187,23 @@ local function requeue_offered(id, holder, reason, due)
     redis.call('HSET', key, 'declined', (redis.call('HGET', key, 'declined') or ',') .. h[2] .. ',')
   end
   redis.call('HINCRBY', key, 'requeues', 1)
-  enqueue(id, h[4], h[5], h[6], h[7], h[8])
   redis.call('ZREM', P .. 'offers', id)
-  release_load(h[2], id, h[9])
+  release_load(h[2], id, h[4])
   event('c', id, 'queued')
-  event('w', h[4])
+  place(id)
+  pull(h[2])
   return 1
 end
 
 -- What closing a case (completed or cancelled) clears: the free text and number, the citizen's
 -- open-case links that point here, and from now on everything about it expires.
-local function close_case(id, now, retention)
+local function close_case(id, retention)
   local key = case_key(id)
   local h = redis.call('HMGET', key, 'citizen', 'needs')
-  redis.call('HSET', key, 'closed', now)
+  redis.call('HSET', key, 'closed', NOW)
   redis.call('HDEL', key, 'text', 'callback')
   if h[1] and h[1] ~= '' then
-    for need in string.gmatch(h[2] or '', '[^,]+') do
+    for _, need in ipairs(csv(h[2])) do
       local link = P .. 'open:' .. h[1] .. ':' .. need
       if redis.call('GET', link) == id then redis.call('DEL', link) end
     end
