@@ -176,15 +176,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
     let all_secs = started.elapsed().as_secs_f64();
     let done = assigned.load(std::sync::atomic::Ordering::Relaxed);
 
-    let mut to_offer = Histogram::<u64>::new(3)?;
-    let subs = submitted_at.lock().expect("lock");
-    for (id, at) in offered_at.lock().expect("lock").iter() {
-        if let Some(s) = subs.get(id) {
-            to_offer
-                .record(at.saturating_duration_since(*s).as_micros() as u64)
-                .ok();
-        }
-    }
+    let to_offer = submit_to_offer(&submitted_at, &offered_at)?;
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
     println!(
         "luotsi bench: {} contacts, {} submitters over {} connections, {} professionals",
@@ -260,4 +252,20 @@ fn contact(i: usize, run: &str) -> pb::SubmitContactRequest {
             ..Default::default()
         }),
     }
+}
+
+/// Time from sending SubmitContact to the offer arriving on a professional's stream, per case.
+fn submit_to_offer(
+    submitted_at: &Times,
+    offered_at: &Times,
+) -> Result<Histogram<u64>, Box<dyn std::error::Error>> {
+    let mut h = Histogram::<u64>::new(3)?;
+    let subs = submitted_at.lock().expect("lock");
+    for (id, at) in offered_at.lock().expect("lock").iter() {
+        if let Some(s) = subs.get(id) {
+            h.record(at.saturating_duration_since(*s).as_micros() as u64)
+                .ok();
+        }
+    }
+    Ok(h)
 }
