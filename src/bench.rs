@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// HTTP/2 connections the submitters share.
     #[arg(long, default_value_t = 4)]
     connections: usize,
+    /// Cap on total submissions per second (0: as fast as the submitters go). Below the rate
+    /// the professionals can drain, submit→offer measures dispatch, not queueing.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
     /// A running Luotsi to drive (e.g. http://127.0.0.1:50051); by default one is started here.
     #[arg(long)]
     addr: Option<String>,
@@ -138,10 +142,20 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         let mut client = ContactServiceClient::new(channels[s % channels.len()].clone());
         let submitted_at = submitted_at.clone();
         let (n, step, run_id) = (args.contacts, args.submitters, run_id.clone());
+        let pace = (args.rate > 0)
+            .then(|| Duration::from_secs_f64(args.submitters as f64 / args.rate as f64));
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new(3).expect("histogram");
             let mut errors = 0u64;
+            let mut tick = pace.map(|p| {
+                let mut t = tokio::time::interval(p);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                t
+            });
             for i in (s..n).step_by(step) {
+                if let Some(t) = tick.as_mut() {
+                    t.tick().await;
+                }
                 let req = contact(i, &run_id);
                 let t = Instant::now();
                 match client.submit_contact(req).await {

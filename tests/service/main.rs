@@ -6,5 +6,6 @@ mod support;
 mod bad_input;
 mod flow;
 mod offers;
+mod privacy;
 mod resilience;
 mod scale;
