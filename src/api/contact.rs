@@ -429,13 +429,7 @@ impl ContactService for ContactApi {
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
         let id = parse_id("case_id", &request.get_ref().case_id)?;
-        let rec = self
-            .state
-            .store
-            .load_case(&id)
-            .await
-            .map_err(store_status)?;
-        Ok(Response::new(self.state.case_pb(&id, &rec, false)?))
+        Ok(Response::new(self.state.case(&id, false).await?))
     }
 
     type WatchCaseStream = CaseStream;
@@ -526,14 +520,9 @@ impl ContactService for ContactApi {
             .cancel(&contact, retention)
             .await
             .map_err(store_status)?;
-        let rec = self
-            .state
-            .store
-            .load_case(&case_id)
-            .await
-            .map_err(store_status)?;
-        tracing::info!(case_id = %case_id, status = rec.str("status"), "contact withdrawn");
-        Ok(Response::new(self.state.case_pb(&case_id, &rec, false)?))
+        let case = self.state.case(&case_id, false).await?;
+        tracing::info!(case_id = %case_id, status = case.status().as_str_name(), "contact withdrawn");
+        Ok(Response::new(case))
     }
 }
 

@@ -136,6 +136,12 @@ impl AppState {
         ))
     }
 
+    /// Reads a case and shows it as the API does.
+    pub async fn case(&self, id: &str, for_holder: bool) -> Result<pb::Case, Status> {
+        let rec = self.store.load_case(id).await.map_err(store_status)?;
+        self.case_pb(id, &rec, for_holder)
+    }
+
     /// The case as the API shows it. `for_holder` adds the free text and call-back number.
     pub fn case_pb(
         &self,

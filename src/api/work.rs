@@ -166,14 +166,8 @@ impl WorkService for WorkApi {
             .accept(&id, &member.id)
             .await
             .map_err(store_status)?;
-        let rec = self
-            .state
-            .store
-            .load_case(&id)
-            .await
-            .map_err(store_status)?;
         tracing::info!("offer accepted");
-        Ok(Response::new(self.state.case_pb(&id, &rec, true)?))
+        Ok(Response::new(self.state.case(&id, true).await?))
     }
 
     #[tracing::instrument(name = "DeclineOffer", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
@@ -219,13 +213,7 @@ impl WorkService for WorkApi {
             .complete(&id, &member.id, outcome, retention)
             .await
             .map_err(store_status)?;
-        let rec = self
-            .state
-            .store
-            .load_case(&id)
-            .await
-            .map_err(store_status)?;
         tracing::info!(outcome = outcome.code(), "case completed");
-        Ok(Response::new(self.state.case_pb(&id, &rec, false)?))
+        Ok(Response::new(self.state.case(&id, false).await?))
     }
 }
