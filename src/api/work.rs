@@ -6,7 +6,7 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use super::{AppState, channel_pb, invalid, now_ms, parse_id, store_status, timestamp};
+use super::{AppState, channel_pb, invalid, parse_id, store_status, timestamp};
 use crate::domain::routing::{Member, Team};
 use crate::domain::{Channel, Presence, Urgency};
 use crate::pb::{self, work_service_server::WorkService};
@@ -68,10 +68,10 @@ fn state_pb(pro: &str, team: &Team, m: &Member, s: &ProState) -> pb::Professiona
     }
 }
 
-fn offer_pb(r: crate::store::Reserved, expires_ms: i64) -> pb::Offer {
+fn offer_pb(r: crate::store::Reserved) -> pb::Offer {
     pb::Offer {
         case_id: r.case_id,
-        expires_at: Some(timestamp(expires_ms)),
+        expires_at: Some(timestamp(r.expires_ms)),
         channel: r.channel.parse().map(channel_pb).unwrap_or_default() as i32,
         needs: r
             .needs
@@ -143,12 +143,11 @@ impl WorkService for WorkApi {
             .await
             .map_err(store_status)?;
         tracing::info!("offers stream opened");
-        let ttl = self.state.config.routing.offer_timeout().as_millis() as i64;
         // The registration lives as long as the stream: when tonic drops the stream (the client
         // went away), the professional is disconnected and their pending offers are requeued.
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |r| {
             let _keep = &registration;
-            Ok(offer_pb(r, now_ms() + ttl))
+            Ok(offer_pb(r))
         });
         Ok(Response::new(Box::pin(stream)))
     }

@@ -47,6 +47,17 @@ async fn an_unanswered_offer_expires_back_to_the_head_of_its_queue() {
 
     let o = next_offer(&mut offers, WAIT).await.expect("offered");
     assert_eq!(o.case_id, first.case_id, "the earliest deadline goes first");
+    // The desktop is told the expiry Redis enforces.
+    let stored: i64 = redis::cmd("ZSCORE")
+        .arg("lu:{siun-sote}:offers")
+        .arg(&first.case_id)
+        .query(&mut redis.conn())
+        .unwrap();
+    let told = o.expires_at.unwrap();
+    assert_eq!(
+        told.seconds * 1000 + i64::from(told.nanos / 1_000_000),
+        stored
+    );
     let offered_at = Instant::now();
     assert_eq!(
         case(&svc, &first.case_id).await.status,
