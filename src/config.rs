@@ -76,6 +76,9 @@ pub struct RoutingConfig {
     pub idempotency_ttl_secs: u64,
     /// Longest free text accepted, in characters.
     pub max_text_chars: usize,
+    /// How long a case waits for a professional who speaks the citizen's language before anyone
+    /// may take it (with an interpreter). Emergencies never wait for language.
+    pub language_wait_secs: u64,
 }
 
 impl Default for RoutingConfig {
@@ -90,6 +93,7 @@ impl Default for RoutingConfig {
             closed_case_retention_days: 30,
             idempotency_ttl_secs: 86_400,
             max_text_chars: 8_000,
+            language_wait_secs: 300,
         }
     }
 }

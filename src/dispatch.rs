@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::domain::Profession;
+use crate::domain::routing::Member;
 use crate::store::{Connection, PresenceChange, Reserved, Store, StoreError};
 
 #[derive(Clone)]
@@ -44,18 +44,16 @@ struct Connected {
 /// offers not yet accepted are placed again.
 pub struct Registration {
     dispatcher: Dispatcher,
-    pro: String,
+    member: Member,
     team: String,
-    profession: Profession,
     token: String,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         let d = self.dispatcher.clone();
-        let (pro, team, token) = (self.pro.clone(), self.team.clone(), self.token.clone());
-        let profession = self.profession;
-        tokio::spawn(async move { d.disconnect(&pro, &team, profession, &token).await });
+        let (member, team, token) = (self.member.clone(), self.team.clone(), self.token.clone());
+        tokio::spawn(async move { d.disconnect(&member, &team, &token).await });
     }
 }
 
@@ -82,10 +80,10 @@ impl Dispatcher {
     /// offers them queued work up to their free capacity.
     pub async fn connect(
         &self,
-        pro: &str,
+        member: &Member,
         team: &str,
-        profession: Profession,
     ) -> Result<(Registration, mpsc::Receiver<Reserved>), StoreError> {
+        let pro = member.id.as_str();
         let n = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
         let token = format!("{}:{n}", self.inner.instance);
         // Room for every offer a professional could be announced before they read any.
@@ -103,19 +101,16 @@ impl Dispatcher {
         };
         let registration = Registration {
             dispatcher: self.clone(),
-            pro: pro.to_string(),
+            member: member.clone(),
             team: team.to_string(),
-            profession,
             token: token.clone(),
         };
-        self.inner
-            .store
-            .set_presence(pro, team, profession, &change)
-            .await?;
+        self.inner.store.set_presence(member, team, &change).await?;
         Ok((registration, rx))
     }
 
-    async fn disconnect(&self, pro: &str, team: &str, profession: Profession, token: &str) {
+    async fn disconnect(&self, member: &Member, team: &str, token: &str) {
+        let pro = member.id.as_str();
         {
             let mut c = self.inner.connected.lock().expect("lock");
             if c.get(pro).is_some_and(|c| c.token == token) {
@@ -126,12 +121,7 @@ impl Dispatcher {
             connection: Some(Connection::Clear(token)),
             ..Default::default()
         };
-        match self
-            .inner
-            .store
-            .set_presence(pro, team, profession, &change)
-            .await
-        {
+        match self.inner.store.set_presence(member, team, &change).await {
             Ok(_) => tracing::info!(professional = pro, "offers stream closed"),
             // The reaper places the offers again when they expire.
             Err(e) => tracing::warn!(professional = pro, error = %e, "disconnect not recorded"),

@@ -330,6 +330,10 @@ impl ContactService for ContactApi {
             ("score", b(&score.to_string())),
             ("deadline", b(&deadline_ms.to_string())),
             ("created", b(&now_ms.to_string())),
+            (
+                "lang_until",
+                b(&(now_ms + 1000 * cfg.routing.language_wait_secs as i64).to_string()),
+            ),
             ("citizen", b(&c.citizen_key)),
             ("declined", b(",")),
             ("active", b("1")),

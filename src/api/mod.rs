@@ -192,6 +192,7 @@ impl AppState {
             } else {
                 String::new()
             },
+            interpreter_needed: rec.str("interpreter") == "1",
             callback_number: if for_holder {
                 rec.str("callback").to_string()
             } else {

@@ -87,6 +87,7 @@ fn offer_pb(r: crate::store::Reserved) -> pb::Offer {
         language: r.language,
         deadline: Some(timestamp(r.deadline_ms)),
         team_id: r.team,
+        interpreter_needed: r.interpreter_needed,
     }
 }
 
@@ -121,7 +122,7 @@ impl WorkService for WorkApi {
         let s = self
             .state
             .store
-            .set_presence(&member.id, &team.id, member.profession, &change)
+            .set_presence(member, &team.id, &change)
             .await
             .map_err(store_status)?;
         tracing::info!(presence = presence.code(), "presence set");
@@ -139,7 +140,7 @@ impl WorkService for WorkApi {
         let (registration, rx) = self
             .state
             .dispatcher
-            .connect(&member.id, &team.id, member.profession)
+            .connect(member, &team.id)
             .await
             .map_err(store_status)?;
         tracing::info!("offers stream opened");

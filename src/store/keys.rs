@@ -11,6 +11,7 @@
 //! | `qd:<team>:<queue>` | zset | the queue's cases (all needs) by deadline |
 //! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
 //! | `offers` | zset | offered cases by offer expiry |
+//! | `langwait` | zset | queued cases by the end of their language wait |
 //! | `pro:<pro>` | hash | presence, connection token, capacity and load per channel |
 //! | `pro:<pro>:cases` | set | cases offered to or held by the professional |
 //! | `on:<team>:<profession>` | set | professionals available and connected (emergencies) |

@@ -14,7 +14,8 @@ use redis::{AsyncCommands, Script};
 
 pub use keys::Keys;
 
-use crate::domain::{CaseStatus, Channel, Need, Outcome, Presence, Profession};
+use crate::domain::routing::Member;
+use crate::domain::{CaseStatus, Channel, Need, Outcome, Presence};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -111,6 +112,7 @@ pub enum Submitted {
 #[derive(Debug, Clone)]
 pub struct Reserved {
     pub expires_ms: i64,
+    pub interpreter_needed: bool,
     pub case_id: String,
     pub channel: String,
     pub needs: String,
@@ -121,7 +123,7 @@ pub struct Reserved {
 }
 
 impl Reserved {
-    /// Parses `o|<pro>|<case>|<expires>|<channel>|<needs>|<urgency>|<lang>|<deadline>|<team>`
+    /// Parses `o|<pro>|<case>|<expires>|<channel>|<needs>|<urgency>|<lang>|<deadline>|<team>|<interpreter>`
     /// into the professional and the offer.
     pub fn parse_event(text: &str) -> Option<(&str, Reserved)> {
         let mut p = text.split('|');
@@ -143,6 +145,7 @@ impl Reserved {
                 language: next()?,
                 deadline_ms: next()?.parse().ok()?,
                 team: next()?,
+                interpreter_needed: next().as_deref() == Some("1"),
             },
         ))
     }
@@ -401,11 +404,11 @@ impl Store {
 
     pub async fn set_presence(
         &self,
-        pro: &str,
+        member: &Member,
         team: &str,
-        profession: Profession,
         change: &PresenceChange<'_>,
     ) -> Result<ProState> {
+        let (pro, profession) = (member.id.as_str(), member.profession);
         // The needs this profession serves: the sub-queues the professional pulls from.
         let needs: Vec<&str> = Need::ALL
             .iter()
@@ -431,6 +434,15 @@ impl Store {
             .arg(opt(change.capacity[2]))
             .arg(op)
             .arg(token)
+            .arg(format!(
+                ",{},",
+                member
+                    .languages
+                    .iter()
+                    .map(|l| l.code())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
             .invoke_async(&mut conn)
             .await?;
         Ok(pro_state(&r))

@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod flow;
+mod language;
 mod offers;
 mod privacy;
 mod resilience;

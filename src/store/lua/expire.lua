@@ -1,4 +1,5 @@
--- Return every offer that expired by now to its queue (or straight to another professional).
+-- Return every offer that expired by now to its queue (or straight to another professional), and
+-- open cases whose language wait ran out to every professional who fits.
 -- Any instance may run it; a case accepted in the meantime is left alone.
 -- ARGV: P, now, ttl, limit
 local ids = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
@@ -9,5 +10,8 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', P .. 'offers', id) -- stale entry: the case moved on
   end
   n = n + done
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'langwait', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))) do
+  n = n + relax_language(id)
 end
 return n

@@ -74,23 +74,35 @@ local function declined_by(declined, pro)
   return declined and string.find(declined, ',' .. pro .. ',', 1, true)
 end
 
+-- Language rights: until `lang_until` only a professional who speaks the case's language may
+-- take it; after that anyone may, and the case is marked as needing an interpreter.
+local function language_ok(langs, lang, lang_until)
+  if not lang or lang == '' then return true end
+  if langs and string.find(langs, ',' .. lang .. ',', 1, true) then return true end
+  return (tonumber(lang_until) or 0) <= tonumber(NOW)
+end
+
 -- Reserve case `id` (already out of any queue) for `pro`, and announce the offer.
 local function reserve(id, pro)
   local key = case_key(id)
   local c = redis.call('HMGET', key, 'channel', 'needs', 'urgency', 'lang', 'deadline', 'team')
   local expires = ms(tonumber(NOW) + OFFER_TTL)
   redis.call('HSET', key, 'status', 'offered', 'pro', pro, 'offer_exp', expires)
+  local langs = redis.call('HGET', pro_key(pro), 'langs') or ''
+  local interpreter = (c[4] and c[4] ~= '' and not string.find(langs, ',' .. c[4] .. ',', 1, true)) and '1' or '0'
+  redis.call('HSET', key, 'interpreter', interpreter)
+  redis.call('ZREM', P .. 'langwait', id)
   redis.call('ZADD', P .. 'offers', expires, id)
   redis.call('SADD', pro_key(pro) .. ':cases', id)
   redis.call('HINCRBY', pro_key(pro), 'load:' .. c[1], 1)
   refresh(pro)
   event('c', id, 'offered')
-  event('o', pro, id, expires, c[1], c[2], c[3], c[4], c[5], c[6])
+  event('o', pro, id, expires, c[1], c[2], c[3], c[4], c[5], c[6], interpreter)
 end
 
 -- Push: the least-loaded free professional who fits case `id`, or nil.
 local function find_professional(id)
-  local c = redis.call('HMGET', case_key(id), 'team', 'queue', 'channel', 'profs', 'declined')
+  local c = redis.call('HMGET', case_key(id), 'team', 'queue', 'channel', 'profs', 'declined', 'lang', 'lang_until')
   local best, best_load
   for _, prof in ipairs(csv(c[4])) do
     if c[2] == 'alert' then
@@ -101,7 +113,8 @@ local function find_professional(id)
     else
       local cands = redis.call('ZRANGE', P .. 'free:' .. c[1] .. ':' .. c[3] .. ':' .. prof, 0, SCAN - 1, 'WITHSCORES')
       for i = 1, #cands, 2 do
-        if not declined_by(c[5], cands[i]) then
+        if not declined_by(c[5], cands[i])
+          and language_ok(redis.call('HGET', pro_key(cands[i]), 'langs'), c[6], c[7]) then
           local load = tonumber(cands[i + 1])
           if not best_load or load < best_load then best, best_load = cands[i], load end
           break
@@ -119,9 +132,23 @@ local function place(id)
     reserve(id, pro)
     return pro
   end
-  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created')
+  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created', 'lang_until')
   enqueue(id, h[1], h[2], h[3], h[4], h[5], h[6])
+  -- When the language wait runs out the reaper places it again, open to every professional.
+  if h[7] and tonumber(h[7]) > tonumber(NOW) then redis.call('ZADD', P .. 'langwait', h[7], id) end
   return nil
+end
+
+-- A queued case whose language wait ran out: offer it to anyone who fits now.
+local function relax_language(id)
+  redis.call('ZREM', P .. 'langwait', id)
+  local h = redis.call('HMGET', case_key(id), 'status', 'team', 'queue', 'sub')
+  if h[1] ~= 'queued' then return 0 end
+  local pro = find_professional(id)
+  if not pro then return 0 end
+  dequeue(id, h[2], h[3], h[4])
+  reserve(id, pro)
+  return 1
 end
 
 -- Pull: the best queued case for `pro` (emergencies of their team first, then the most urgent,
@@ -129,7 +156,7 @@ end
 local function pull(pro)
   local pk = pro_key(pro)
   local h = redis.call('HMGET', pk, 'presence', 'conn', 'team', 'prof', 'needs',
-    'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service')
+    'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service', 'langs')
   if h[1] ~= 'available' or not h[2] or h[2] == '' then return nil end
   local team, prof = h[3], ',' .. h[4] .. ','
   local best, best_score, best_queue, best_sub
@@ -138,8 +165,9 @@ local function pull(pro)
     for i = 1, #ids, 2 do
       local s = tonumber(ids[i + 1])
       if best_score and s >= best_score then return end
-      local c = redis.call('HMGET', case_key(ids[i]), 'profs', 'declined')
-      if (not check_prof or string.find(c[1] or '', prof, 1, true)) and not declined_by(c[2], pro) then
+      local c = redis.call('HMGET', case_key(ids[i]), 'profs', 'declined', 'lang', 'lang_until')
+      local lang_fits = queue == 'alert' or language_ok(h[12], c[3], c[4])
+      if (not check_prof or string.find(c[1] or '', prof, 1, true)) and not declined_by(c[2], pro) and lang_fits then
         best, best_score, best_queue, best_sub = ids[i], s, queue, sub
         return
       end
