@@ -9,7 +9,20 @@
 local P = ARGV[1]
 local NOW = ARGV[2]
 local OFFER_TTL = tonumber(ARGV[3])
-local SCAN = 16
+local SCAN = 16 -- how far past the head to look for a case or professional that fits
+local PAGE = 4  -- read that far in pages: the head almost always fits
+
+-- Calls `visit(member, score)` over the first SCAN members of a sorted set, a page at a time,
+-- until it returns true.
+local function scan_zset(key, visit)
+  for start = 0, SCAN - 1, PAGE do
+    local page = redis.call('ZRANGE', key, start, start + PAGE - 1, 'WITHSCORES')
+    for i = 1, #page, 2 do
+      if visit(page[i], tonumber(page[i + 1])) then return end
+    end
+    if #page < 2 * PAGE then return end
+  end
+end
 local CHANNELS = {'phone', 'chat', 'e_service'}
 
 local function case_key(id) return P .. 'case:' .. id end
@@ -111,15 +124,13 @@ local function find_professional(id)
         if not declined_by(c[5], pro) then return pro end
       end
     else
-      local cands = redis.call('ZRANGE', P .. 'free:' .. c[1] .. ':' .. c[3] .. ':' .. prof, 0, SCAN - 1, 'WITHSCORES')
-      for i = 1, #cands, 2 do
-        if not declined_by(c[5], cands[i])
-          and language_ok(redis.call('HGET', pro_key(cands[i]), 'langs'), c[6], c[7]) then
-          local load = tonumber(cands[i + 1])
-          if not best_load or load < best_load then best, best_load = cands[i], load end
-          break
+      scan_zset(P .. 'free:' .. c[1] .. ':' .. c[3] .. ':' .. prof, function(pro, load)
+        if best_load and load >= best_load then return true end
+        if not declined_by(c[5], pro) and language_ok(redis.call('HGET', pro_key(pro), 'langs'), c[6], c[7]) then
+          best, best_load = pro, load
+          return true
         end
-      end
+      end)
     end
   end
   return best
@@ -161,17 +172,15 @@ local function pull(pro)
   local team, prof = h[3], ',' .. h[4] .. ','
   local best, best_score, best_queue, best_sub
   local function consider(queue, sub, check_prof)
-    local ids = redis.call('ZRANGE', sub_queue(team, queue, sub), 0, SCAN - 1, 'WITHSCORES')
-    for i = 1, #ids, 2 do
-      local s = tonumber(ids[i + 1])
-      if best_score and s >= best_score then return end
-      local c = redis.call('HMGET', case_key(ids[i]), 'profs', 'declined', 'lang', 'lang_until')
+    scan_zset(sub_queue(team, queue, sub), function(id, s)
+      if best_score and s >= best_score then return true end
+      local c = redis.call('HMGET', case_key(id), 'profs', 'declined', 'lang', 'lang_until')
       local lang_fits = queue == 'alert' or language_ok(h[12], c[3], c[4])
       if (not check_prof or string.find(c[1] or '', prof, 1, true)) and not declined_by(c[2], pro) and lang_fits then
-        best, best_score, best_queue, best_sub = ids[i], s, queue, sub
-        return
+        best, best_score, best_queue, best_sub = id, s, queue, sub
+        return true
       end
-    end
+    end)
   end
   consider('alert', 'any', true)
   if not best then
