@@ -10,6 +10,8 @@
 //! | `q:<team>:<queue>:<need>` | zset | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies) |
 //! | `qd:<team>:<queue>` | zset | the queue's cases (all needs) by deadline |
 //! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
+//! | `alerts` | zset | every emergency waiting anywhere in the county |
+//! | `teams` | set | teams that have had a professional online |
 //! | `offers` | zset | offered cases by offer expiry |
 //! | `langwait` | zset | queued cases by the end of their language wait |
 //! | `pro:<pro>` | hash | presence, connection token, capacity and load per channel |

@@ -332,3 +332,74 @@ async fn health_is_serving() {
     }
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn an_emergency_in_a_team_with_nobody_connected_reaches_a_clinician_of_another_team() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut contact = svc.contact().await;
+    // Nobody of the northern team (Lieksa) is online; a Joensuu nurse is.
+    let mut joensuu_nurse = go_online(&svc, "jns-sh-1").await;
+    let mut req = contact_req(
+        pb::Channel::Chat,
+        "em-far",
+        "Äidillä on kova rintakipu ja hän hikoilee",
+        "acute_symptoms",
+    );
+    req.citizen.as_mut().unwrap().municipality = "Lieksa".into();
+    let sent = contact.submit_contact(req).await.unwrap().into_inner();
+    assert_eq!(sent.team_id, "pohjoinen");
+    assert!(sent.call_emergency_number);
+    let o = next_offer(&mut joensuu_nurse, WAIT)
+        .await
+        .expect("offered across teams at once");
+    assert_eq!(o.case_id, sent.case_id);
+    let c = case(&svc, &sent.case_id).await;
+    assert!(
+        c.routing_reasons
+            .iter()
+            .any(|r| r.contains("offered to team joensuu-keskus")),
+        "{:?}",
+        c.routing_reasons
+    );
+
+    // With nobody connected at all, it waits in the alert queue and the first clinician of any
+    // team who comes online takes it before any other work.
+    let mut req = contact_req(
+        pb::Channel::Phone,
+        "em-none",
+        "Isä on tajuton eikä herää",
+        "acute_symptoms",
+    );
+    req.citizen.as_mut().unwrap().municipality = "Kitee".into();
+    drop(joensuu_nurse);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let routine = contact
+        .submit_contact(contact_req(
+            pb::Channel::EService,
+            "routine-first",
+            "Reseptin uusinta",
+            "medication",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let waiting = contact.submit_contact(req).await.unwrap().into_inner();
+    assert_eq!(waiting.status, pb::CaseStatus::Queued as i32);
+    let mut doctor = go_online(&svc, "jns-lk-1").await;
+    // The first emergency came back when its nurse's stream dropped: both emergencies, oldest
+    // first, are offered before the routine case that arrived earlier than the second.
+    let first = next_offer(&mut doctor, WAIT)
+        .await
+        .expect("an emergency first");
+    let second = next_offer(&mut doctor, WAIT).await.expect("then the other");
+    assert_eq!(
+        (first.case_id, second.case_id),
+        (sent.case_id.clone(), waiting.case_id.clone())
+    );
+    let third = next_offer(&mut doctor, WAIT)
+        .await
+        .expect("then routine work");
+    assert_eq!(third.case_id, routine.case_id);
+    svc.stop().await;
+}

@@ -47,11 +47,14 @@ local function index_keys(team, queue)
   return P .. 'qd:' .. team .. ':' .. queue, P .. 'qa:' .. team .. ':' .. queue
 end
 
+-- Emergencies waiting anywhere in the county are also indexed in `alerts`, which every
+-- professional's pull reads first, whatever their team.
 local function enqueue(id, team, queue, sub, score, deadline, created)
   local qd, qa = index_keys(team, queue)
   redis.call('ZADD', sub_queue(team, queue, sub), score, id)
   redis.call('ZADD', qd, deadline, id)
   redis.call('ZADD', qa, created, id)
+  if queue == 'alert' then redis.call('ZADD', P .. 'alerts', score, id) end
 end
 
 local function dequeue(id, team, queue, sub)
@@ -59,6 +62,7 @@ local function dequeue(id, team, queue, sub)
   redis.call('ZREM', sub_queue(team, queue, sub), id)
   redis.call('ZREM', qd, id)
   redis.call('ZREM', qa, id)
+  if queue == 'alert' then redis.call('ZREM', P .. 'alerts', id) end
 end
 
 -- Keeps the professional's set memberships true to their hash:
@@ -98,7 +102,12 @@ end
 -- Reserve case `id` (already out of any queue) for `pro`, and announce the offer.
 local function reserve(id, pro)
   local key = case_key(id)
-  local c = redis.call('HMGET', key, 'channel', 'needs', 'urgency', 'lang', 'deadline', 'team')
+  local c = redis.call('HMGET', key, 'channel', 'needs', 'urgency', 'lang', 'deadline', 'team', 'queue')
+  local pro_team = redis.call('HGET', pro_key(pro), 'team')
+  if c[7] == 'alert' and pro_team and pro_team ~= c[6] and redis.call('HGET', key, 'escalated') ~= pro_team then
+    redis.call('HSET', key, 'escalated', pro_team, 'reasons',
+      (redis.call('HGET', key, 'reasons') or '') .. '\nemergency offered to team ' .. pro_team .. ': no one of team ' .. c[6] .. ' free')
+  end
   local expires = ms(tonumber(NOW) + OFFER_TTL)
   redis.call('HSET', key, 'status', 'offered', 'pro', pro, 'offer_exp', expires)
   local langs = redis.call('HGET', pro_key(pro), 'langs') or ''
@@ -117,21 +126,30 @@ end
 local function find_professional(id)
   local c = redis.call('HMGET', case_key(id), 'team', 'queue', 'channel', 'profs', 'declined', 'lang', 'lang_until')
   local best, best_load
-  for _, prof in ipairs(csv(c[4])) do
-    if c[2] == 'alert' then
-      -- An emergency goes to anyone connected with the profession, busy or not.
-      for _, pro in ipairs(redis.call('SMEMBERS', P .. 'on:' .. c[1] .. ':' .. prof)) do
-        if not declined_by(c[5], pro) then return pro end
-      end
-    else
-      scan_zset(P .. 'free:' .. c[1] .. ':' .. c[3] .. ':' .. prof, function(pro, load)
-        if best_load and load >= best_load then return true end
-        if not declined_by(c[5], pro) and language_ok(redis.call('HGET', pro_key(pro), 'langs'), c[6], c[7]) then
-          best, best_load = pro, load
-          return true
-        end
-      end)
+  if c[2] == 'alert' then
+    -- An emergency goes to anyone connected with the profession, busy or not: its own team
+    -- first, then any team of the county. It never waits while a clinician is connected.
+    local teams = {c[1]}
+    for _, t in ipairs(redis.call('SMEMBERS', P .. 'teams')) do
+      if t ~= c[1] then teams[#teams + 1] = t end
     end
+    for _, team in ipairs(teams) do
+      for _, prof in ipairs(csv(c[4])) do
+        for _, pro in ipairs(redis.call('SMEMBERS', P .. 'on:' .. team .. ':' .. prof)) do
+          if not declined_by(c[5], pro) then return pro end
+        end
+      end
+    end
+    return nil
+  end
+  for _, prof in ipairs(csv(c[4])) do
+    scan_zset(P .. 'free:' .. c[1] .. ':' .. c[3] .. ':' .. prof, function(pro, load)
+      if best_load and load >= best_load then return true end
+      if not declined_by(c[5], pro) and language_ok(redis.call('HGET', pro_key(pro), 'langs'), c[6], c[7]) then
+        best, best_load = pro, load
+        return true
+      end
+    end)
   end
   return best
 end
@@ -162,7 +180,7 @@ local function relax_language(id)
   return 1
 end
 
--- Pull: the best queued case for `pro` (emergencies of their team first, then the most urgent,
+-- Pull: the best queued case for `pro` (emergencies anywhere in the county first, then the most urgent,
 -- earliest deadline among the channels where they have a free slot), reserved for them.
 local function pull(pro)
   local pk = pro_key(pro)
@@ -170,28 +188,29 @@ local function pull(pro)
     'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service', 'langs')
   if h[1] ~= 'available' or not h[2] or h[2] == '' then return nil end
   local team, prof = h[3], ',' .. h[4] .. ','
-  local best, best_score, best_queue, best_sub
-  local function consider(queue, sub, check_prof)
-    scan_zset(sub_queue(team, queue, sub), function(id, s)
+  local best, best_score
+  local function consider(key, emergency)
+    scan_zset(key, function(id, s)
       if best_score and s >= best_score then return true end
       local c = redis.call('HMGET', case_key(id), 'profs', 'declined', 'lang', 'lang_until')
-      local lang_fits = queue == 'alert' or language_ok(h[12], c[3], c[4])
-      if (not check_prof or string.find(c[1] or '', prof, 1, true)) and not declined_by(c[2], pro) and lang_fits then
-        best, best_score, best_queue, best_sub = id, s, queue, sub
+      local lang_fits = emergency or language_ok(h[12], c[3], c[4])
+      if string.find(c[1] or '', prof, 1, true) and not declined_by(c[2], pro) and lang_fits then
+        best, best_score = id, s
         return true
       end
     end)
   end
-  consider('alert', 'any', true)
+  consider(P .. 'alerts', true)
   if not best then
     for i, ch in ipairs(CHANNELS) do
       if tonumber(h[8 + i] or '0') < tonumber(h[5 + i] or '0') then
-        for _, need in ipairs(csv(h[5])) do consider(ch, need, true) end
+        for _, need in ipairs(csv(h[5])) do consider(sub_queue(team, ch, need), false) end
       end
     end
   end
   if not best then return nil end
-  dequeue(best, team, best_queue, best_sub)
+  local q = redis.call('HMGET', case_key(best), 'team', 'queue', 'sub')
+  dequeue(best, q[1], q[2], q[3])
   reserve(best, pro)
   return best
 end

@@ -8,6 +8,7 @@ local pro, team, prof, needs, presence = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARG
 local op, token = ARGV[12], ARGV[13]
 local pk = pro_key(pro)
 redis.call('HSET', pk, 'team', team, 'prof', prof, 'needs', needs, 'langs', ARGV[14])
+redis.call('SADD', P .. 'teams', team)
 if presence ~= '' then redis.call('HSET', pk, 'presence', presence) end
 for i, ch in ipairs(CHANNELS) do
   if ARGV[8 + i] ~= '' then redis.call('HSET', pk, 'cap:' .. ch, ARGV[8 + i]) end
