@@ -38,6 +38,14 @@ struct TermFile {
     urgency: Option<Urgency>,
     /// Whether the word may be found inside a compound (default: 4+ letters in fi/sv).
     compound: Option<bool>,
+    /// Whether a negation before it cancels it (default yes; "ei laske" must not cancel
+    /// the child in "kuume ei laske lapsella").
+    #[serde(default = "yes")]
+    negatable: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn one() -> f32 {
@@ -62,6 +70,8 @@ pub struct Scoring {
     pub phone_menu_weight: f32,
     /// Weight factor for a word that is negated or in a past-tense sentence.
     pub negated_factor: f32,
+    /// Weight factor for a word in a sentence about the distant past ("vuosi sitten").
+    pub past_factor: f32,
     /// Below this confidence the contact goes to human triage.
     pub triage_below: f32,
     /// A second need is reported when its score is at least this share of the best.
@@ -100,6 +110,7 @@ pub struct Term {
     pub weight: f32,
     pub concepts: u128,
     pub urgency: Option<Urgency>,
+    pub negatable: bool,
 }
 
 /// One word of a form, as matched against a folded token.
@@ -166,6 +177,10 @@ pub struct Model {
     pub default_urgency: FastMap<Need, Urgency>,
     pub scoring: Scoring,
 }
+
+/// Shortest key matched with a typo: five-letter keys drew too many neighbours
+/// ("laske" ~ "laake"), so typos are tolerated from six letters of stem on.
+const TYPO_MIN_KEY: usize = 6;
 
 const LANGS: [(&str, Language, Algorithm); 3] = [
     ("fi.toml", Language::Finnish, Algorithm::Finnish),
@@ -247,6 +262,7 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
             form_category_weight: 0.0,
             phone_menu_weight: 0.0,
             negated_factor: 0.0,
+            past_factor: 0.0,
             triage_below: 0.0,
             secondary_share: 0.0,
             secondary_min: 0.0,
@@ -350,6 +366,7 @@ fn add_term(
         weight: t.weight,
         concepts: bits,
         urgency: t.urgency,
+        negatable: t.negatable,
     });
     let compounding = matches!(lang, Language::Finnish | Language::Swedish);
     for form in &t.forms {
@@ -367,7 +384,7 @@ fn add_term(
         if k.compound {
             model.by_infix.entry(k.text.clone()).or_default().push(v);
         }
-        if words.len() == 1 && k.text.len() >= 5 {
+        if words.len() == 1 && k.text.len() >= TYPO_MIN_KEY {
             let b = k.text.as_bytes()[0];
             let bucket = if b.is_ascii_lowercase() {
                 usize::from(b - b'a')

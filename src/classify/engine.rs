@@ -170,10 +170,11 @@ fn word_matches(token: &str, key: &Key) -> bool {
         || (k.len() >= 3 && token.starts_with(k))
         || (key.compound && token.contains(k))
         || (token.len() >= 5 && k.len() >= 5 && prefix_within_one(token.as_bytes(), k.as_bytes()))
+        || (k.len() >= 4 && within_one(token.as_bytes(), k.as_bytes()))
 }
 
 /// Records variant `v` starting at token `i` if the rest of its phrase follows (each next
-/// word within two tokens, in the same sentence).
+/// word directly or after one other word, in the same sentence).
 fn try_variant(
     model: &Model,
     p: &Prepared,
@@ -186,7 +187,7 @@ fn try_variant(
     let sentence = p.tokens[i].sentence;
     let mut at = i;
     for key in &variant.words[1..] {
-        let found = (at + 1..p.tokens.len().min(at + 4))
+        let found = (at + 1..p.tokens.len().min(at + 3))
             .take_while(|&j| p.tokens[j].sentence == sentence)
             .find(|&j| word_matches(p.folded(&p.tokens[j]), key));
         match found {
@@ -274,18 +275,19 @@ fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, match
     let mut past_sentences = 0u64;
     for m in matches.iter() {
         if model.terms[m.term as usize].concepts & model.concept_past != 0 {
-            past_sentences |= 1u64 << (p.tokens[usize::from(m.start)].sentence.min(63));
+            past_sentences |= 1u64 << (p.tokens[usize::from(m.start)].clause.min(63));
         }
     }
     for m in matches.iter_mut() {
         let start = usize::from(m.start);
         let tok = &p.tokens[start];
-        m.negated = (start.saturating_sub(window)..start).any(|j| {
-            p.tokens[j].clause == tok.clause && lang.negations.contains(p.folded(&p.tokens[j]))
-        });
         let term = &model.terms[m.term as usize];
+        m.negated = term.negatable
+            && (start.saturating_sub(window)..start).any(|j| {
+                p.tokens[j].clause == tok.clause && lang.negations.contains(p.folded(&p.tokens[j]))
+            });
         m.past = term.concepts & model.concept_past == 0
-            && past_sentences & (1u64 << tok.sentence.min(63)) != 0;
+            && past_sentences & (1u64 << tok.clause.min(63)) != 0;
     }
 }
 
@@ -312,6 +314,9 @@ fn decide(
         }
     }
     let mut term_urgency: Vec<(Need, Urgency)> = Vec::new();
+    // (need, token) pairs already credited: a word matched by several lexicons (fi "influenssa"
+    // and sv "influensa") counts once per need.
+    let mut credited: Vec<(Need, u16, f32)> = Vec::new();
     for (k, m) in matches.iter().enumerate() {
         let term = &model.terms[m.term as usize];
         if m.live() {
@@ -332,8 +337,30 @@ fn decide(
             continue;
         }
         if let Some(need) = term.need {
-            let factor = if m.live() { 1.0 } else { sc.negated_factor };
-            score[need_index(need)] += term.weight * factor;
+            let factor = if m.negated {
+                sc.negated_factor
+            } else if m.past {
+                sc.past_factor
+            } else {
+                1.0
+            };
+            let w = term.weight * factor;
+            let add = match credited
+                .iter_mut()
+                .find(|(n, t, _)| *n == need && *t == m.start)
+            {
+                Some((_, _, prev)) if *prev >= w => continue,
+                Some((_, _, prev)) => {
+                    let add = w - *prev;
+                    *prev = w;
+                    add
+                }
+                None => {
+                    credited.push((need, m.start, w));
+                    w
+                }
+            };
+            score[need_index(need)] += add;
             let mut detail = format!("{} [{}]", term.id, m.kind.label());
             if m.negated {
                 detail.push_str(" negated");
@@ -496,4 +523,28 @@ fn rule_sources(model: &Model, matches: &[Match], bits: u128) -> String {
         out.push_str("fact:age");
     }
     out
+}
+
+/// Debug aid for tests: which token matched which term, and how.
+#[cfg(test)]
+pub fn debug_matches(model: &Model, text: &str) -> Vec<String> {
+    let mut s = Scratch::default();
+    let input = Input {
+        text,
+        ..Input::default()
+    };
+    let _ = run(model, &input, &mut s);
+    s.matches
+        .iter()
+        .map(|m| {
+            format!(
+                "{} -> {} [{}]{}{}",
+                s.text.folded(&s.text.tokens[usize::from(m.start)]),
+                model.terms[m.term as usize].id,
+                m.kind.label(),
+                if m.negated { " neg" } else { "" },
+                if m.past { " past" } else { "" }
+            )
+        })
+        .collect()
 }

@@ -30,3 +30,12 @@ fn loads_shipped_data() {
     let c = text("minulla on hammassärkyä");
     assert_eq!(c.needs[0].need, Need::OralHealth);
 }
+
+#[test]
+#[ignore = "debug aid: LUOTSI_DEBUG_TEXT=... prints token matches"]
+fn debug_text() {
+    let t = std::env::var("LUOTSI_DEBUG_TEXT").unwrap_or_default();
+    for line in engine::debug_matches(&clf().model, &t) {
+        println!("{line}");
+    }
+}
