@@ -93,3 +93,43 @@ pub fn classify_jsonl(
     writer.flush()?;
     Ok(ok)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn classifies_lines_and_reports_bad_ones() {
+        let c = Classifier::load(Path::new("config/classifier")).unwrap();
+        let input = concat!(
+            r#"{"text": "rintakipua nyt", "channel": "phone", "lang": "fi"}"#,
+            "\n",
+            "this is not json\n",
+            "\n",
+            r#"{"text": "", "channel": "e_service", "form_category": "oral_health"}"#,
+            "\n",
+            r#"{"text": "x", "channel": "fax"}"#,
+            "\n",
+        );
+        let mut out = Vec::new();
+        let n = classify_jsonl(input.as_bytes(), &mut out, &c).unwrap();
+        assert_eq!(n, 2);
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["urgency"], "emergency");
+        assert_eq!(lines[0]["needs"][0]["need"], "acute_symptoms");
+        assert_eq!(lines[0]["red_flags"][0], "chest_pain");
+        assert!(lines[0]["evidence"].as_array().unwrap().len() >= 2);
+        assert_eq!(lines[1]["line"], 2);
+        assert!(lines[1]["error"].is_string());
+        assert_eq!(lines[2]["needs"][0]["need"], "oral_health");
+        assert_eq!(lines[3]["line"], 5);
+        assert!(lines[3]["error"].as_str().unwrap().contains("fax"));
+    }
+}
