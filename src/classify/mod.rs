@@ -4,10 +4,21 @@
 //! It is pure and synchronous: no I/O after `Classifier::load`, no Redis. It must never guess
 //! silently: low confidence routes to `service_guidance` for a person to triage.
 //!
-//! This is the starter rule set of the core issue; the full engine replaces the internals
-//! behind the same `Classifier::load` / `Classifier::classify` interface.
+//! How it works: the lexicons (`config/classifier/{fi,sv,en}.toml`) map stemmed, folded word
+//! forms to needs (with weights) and to *concepts*; `rules.toml` combines concepts into urgency
+//! rules and red flags. Matching is compound-, inflection-, typo- and diacritic-tolerant
+//! (`text.rs`, `data.rs`); negation and past-tense sentences weaken a word and keep it out of
+//! the rules, so "ei rintakipua" is not a red flag. Everything is precomputed at load.
+
+pub mod batch;
+mod data;
+mod engine;
+#[cfg(test)]
+mod tests;
+mod text;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -101,125 +112,22 @@ pub enum ClassifyError {
     },
 }
 
-/// A loaded classifier. Cheap to share behind an `Arc`.
+/// A loaded classifier. Cheap to clone and share behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct Classifier {
-    rules: Vec<(&'static str, Need)>,
-    red_flags: Vec<(&'static str, &'static str)>,
+    model: Arc<data::Model>,
 }
 
 impl Classifier {
-    /// Loads the lexicon and rules from `dir` (the starter set is built in).
-    pub fn load(_dir: &Path) -> Result<Self, ClassifyError> {
-        Ok(Self::starter())
+    /// Loads the lexicons (`fi.toml`, `sv.toml`, `en.toml`) and `rules.toml` from `dir`.
+    pub fn load(dir: &Path) -> Result<Self, ClassifyError> {
+        Ok(Self {
+            model: Arc::new(data::load(dir)?),
+        })
     }
 
-    fn starter() -> Self {
-        use Need::*;
-        Self {
-            rules: vec![
-                ("hammas", OralHealth),
-                ("tand", OralHealth),
-                ("tooth", OralHealth),
-                ("kuume", AcuteSymptoms),
-                ("feber", AcuteSymptoms),
-                ("fever", AcuteSymptoms),
-                ("resept", Medication),
-                ("recept", Medication),
-                ("prescription", Medication),
-                ("rokot", Vaccination),
-                ("masenn", MentalHealth),
-                ("ahdist", MentalHealth),
-                ("toimeentulo", SocialSupport),
-                ("kotihoi", ElderlyServices),
-                ("neuvola", FamilyServices),
-            ],
-            red_flags: vec![
-                ("rintakip", "chest_pain"),
-                ("bröstsmärt", "chest_pain"),
-                ("chest pain", "chest_pain"),
-                ("en saa henkeä", "cannot_breathe"),
-                ("can't breathe", "cannot_breathe"),
-                ("tajuton", "unconscious"),
-            ],
-        }
-    }
-
+    /// Names the needs, urgency and red flags of one contact, with the evidence for each.
     pub fn classify(&self, input: &Input<'_>) -> Classification {
-        let text = input.text.to_lowercase();
-        let mut evidence = Vec::new();
-        let mut needs: Vec<NeedScore> = Vec::new();
-        for (hint, need) in [
-            ("form_category", input.form_category),
-            ("phone_menu", input.phone_menu),
-        ] {
-            if let Some(need) = need {
-                evidence.push(Evidence {
-                    kind: EvidenceKind::Hint,
-                    detail: format!("{hint}={need}"),
-                    supports: need.code().into(),
-                });
-                push_need(&mut needs, need, 0.9);
-            }
-        }
-        for (stem, need) in &self.rules {
-            if text.contains(stem) {
-                evidence.push(Evidence {
-                    kind: EvidenceKind::Word,
-                    detail: (*stem).into(),
-                    supports: need.code().into(),
-                });
-                push_need(&mut needs, *need, 0.7);
-            }
-        }
-        let red_flags: Vec<String> = self
-            .red_flags
-            .iter()
-            .filter(|(p, _)| text.contains(p))
-            .map(|(p, flag)| {
-                evidence.push(Evidence {
-                    kind: EvidenceKind::RedFlag,
-                    detail: (*p).into(),
-                    supports: Urgency::Emergency.code().into(),
-                });
-                (*flag).to_string()
-            })
-            .collect();
-        let needs_triage = needs.is_empty();
-        if needs_triage {
-            evidence.push(Evidence {
-                kind: EvidenceKind::Fallback,
-                detail: "no confident need: human triage".into(),
-                supports: Need::ServiceGuidance.code().into(),
-            });
-            needs.push(NeedScore {
-                need: Need::ServiceGuidance,
-                confidence: 0.3,
-            });
-        }
-        let urgency = if !red_flags.is_empty() {
-            Urgency::Emergency
-        } else if needs.iter().any(|n| n.need == Need::AcuteSymptoms) {
-            Urgency::Soon
-        } else {
-            Urgency::Routine
-        };
-        Classification {
-            needs,
-            urgency,
-            red_flags,
-            language: input.language.unwrap_or(Language::Finnish),
-            evidence,
-            needs_triage,
-            suggestions: Vec::new(),
-        }
+        engine::classify(&self.model, input)
     }
-}
-
-fn push_need(needs: &mut Vec<NeedScore>, need: Need, confidence: f32) {
-    match needs.iter_mut().find(|n| n.need == need) {
-        Some(n) => n.confidence = n.confidence.max(confidence),
-        None => needs.push(NeedScore { need, confidence }),
-    }
-    needs.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
 }

@@ -1,0 +1,421 @@
+//! Loading the classifier's data files (`<lang>.toml` lexicons and `rules.toml`) and
+//! precomputing everything matching needs: stemmed and folded keys, hash indexes, concept
+//! bit sets. A broken file is reported with its path and line; nothing here runs per contact.
+
+use std::path::Path;
+
+use rust_stemmers::{Algorithm, Stemmer};
+use serde::Deserialize;
+
+use super::ClassifyError;
+use super::text::{FastMap, FastSet, fold};
+use crate::domain::{Language, Need, Urgency};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LexiconFile {
+    language: Language,
+    #[serde(default)]
+    stopwords: Vec<String>,
+    #[serde(default)]
+    negations: Vec<String>,
+    #[serde(default)]
+    clause_breaks: Vec<String>,
+    #[serde(default)]
+    term: Vec<TermFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TermFile {
+    /// Word forms or phrases. A form ending in `*` is a literal prefix, not stemmed.
+    forms: Vec<String>,
+    need: Option<Need>,
+    #[serde(default = "one")]
+    weight: f32,
+    #[serde(default)]
+    concepts: Vec<String>,
+    urgency: Option<Urgency>,
+    /// Whether the word may be found inside a compound (default: 4+ letters in fi/sv).
+    compound: Option<bool>,
+    /// Whether a negation before it cancels it (default yes; "ei laske" must not cancel
+    /// the child in "kuume ei laske lapsella").
+    #[serde(default = "yes")]
+    negatable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    scoring: Scoring,
+    #[serde(default)]
+    default_urgency: FastMap<Need, Urgency>,
+    #[serde(default)]
+    rule: Vec<RuleFile>,
+}
+
+/// Tunable numbers of the scoring, all in `rules.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scoring {
+    pub form_category_weight: f32,
+    pub phone_menu_weight: f32,
+    /// Weight factor for a word that is negated or in a past-tense sentence.
+    pub negated_factor: f32,
+    /// Weight factor for a word in a sentence about the distant past ("vuosi sitten").
+    pub past_factor: f32,
+    /// Below this confidence the contact goes to human triage.
+    pub triage_below: f32,
+    /// A second need is reported when its score is at least this share of the best.
+    pub secondary_share: f32,
+    /// …and at least this score.
+    pub secondary_min: f32,
+    /// How many words before a term a negation reaches.
+    pub negation_window: usize,
+    pub child_age_below: u32,
+    pub elderly_age_from: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    id: String,
+    #[serde(default)]
+    all: Vec<String>,
+    #[serde(default)]
+    any: Vec<String>,
+    #[serde(default)]
+    none: Vec<String>,
+    urgency: Option<Urgency>,
+    red_flag: Option<String>,
+    need: Option<Need>,
+    #[serde(default)]
+    boost: f32,
+}
+
+/// One lexicon entry, as evidence names it (`fi:rintakipu`).
+#[derive(Debug)]
+pub struct Term {
+    pub id: Box<str>,
+    pub lang: Language,
+    pub need: Option<Need>,
+    pub weight: f32,
+    pub concepts: u128,
+    pub urgency: Option<Urgency>,
+    pub negatable: bool,
+}
+
+/// One word of a form, as matched against a folded token.
+#[derive(Debug)]
+pub struct Key {
+    pub text: Box<str>,
+    pub prefix: bool,
+    pub compound: bool,
+}
+
+/// One form of a term: one word, or a phrase of several.
+#[derive(Debug)]
+pub struct Variant {
+    pub term: u32,
+    pub words: Vec<Key>,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub id: Box<str>,
+    pub all: u128,
+    pub any: u128,
+    pub none: u128,
+    pub urgency: Option<Urgency>,
+    pub red_flag: Option<Box<str>>,
+    pub need: Option<Need>,
+    pub boost: f32,
+}
+
+pub struct LangData {
+    pub lang: Language,
+    pub stemmer: Stemmer,
+    pub stopwords: FastSet<Box<str>>,
+    pub negations: FastSet<Box<str>>,
+    pub clause_breaks: FastSet<Box<str>>,
+}
+
+impl std::fmt::Debug for LangData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LangData")
+            .field("lang", &self.lang)
+            .finish()
+    }
+}
+
+/// Everything `classify` reads, built once by `load`.
+#[derive(Debug)]
+pub struct Model {
+    pub langs: Vec<LangData>,
+    pub terms: Vec<Term>,
+    pub variants: Vec<Variant>,
+    /// First-word key → variants, for whole-word and prefix matches.
+    pub by_key: FastMap<Box<str>, Vec<u32>>,
+    /// First-word key → variants that may sit inside a compound.
+    pub by_infix: FastMap<Box<str>, Vec<u32>>,
+    /// Single-word variants of 5+ letters by first letter, for typo matching.
+    pub typo_buckets: Vec<Vec<u32>>,
+    pub max_key_len: usize,
+    pub concepts: Vec<Box<str>>,
+    pub concept_child: u128,
+    pub concept_elderly: u128,
+    pub concept_past: u128,
+    pub rules: Vec<Rule>,
+    pub default_urgency: FastMap<Need, Urgency>,
+    pub scoring: Scoring,
+}
+
+/// Shortest key matched with a typo: five-letter keys drew too many neighbours
+/// ("laske" ~ "laake"), so typos are tolerated from six letters of stem on.
+const TYPO_MIN_KEY: usize = 6;
+
+const LANGS: [(&str, Language, Algorithm); 3] = [
+    ("fi.toml", Language::Finnish, Algorithm::Finnish),
+    ("sv.toml", Language::Swedish, Algorithm::Swedish),
+    ("en.toml", Language::English, Algorithm::English),
+];
+
+fn read(path: &Path) -> Result<String, ClassifyError> {
+    std::fs::read_to_string(path).map_err(|source| ClassifyError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn line_of(src: &str, offset: usize) -> usize {
+    src[..offset.min(src.len())].matches('\n').count() + 1
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path, src: &str) -> Result<T, ClassifyError> {
+    toml::from_str(src).map_err(|e| ClassifyError::Data {
+        path: path.display().to_string(),
+        line: e.span().map(|s| line_of(src, s.start)).unwrap_or(0),
+        message: e.message().to_string(),
+    })
+}
+
+/// A semantic error (not a syntax error): points at the first line mentioning `needle`.
+fn data_error(path: &Path, src: &str, needle: &str, message: String) -> ClassifyError {
+    let line = src
+        .lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    ClassifyError::Data {
+        path: path.display().to_string(),
+        line,
+        message,
+    }
+}
+
+struct Concepts(Vec<Box<str>>);
+
+impl Concepts {
+    fn id(&mut self, name: &str) -> Option<u128> {
+        let i = match self.0.iter().position(|c| &**c == name) {
+            Some(i) => i,
+            None => {
+                self.0.push(name.into());
+                self.0.len() - 1
+            }
+        };
+        (i < 128).then(|| 1u128 << i)
+    }
+    fn known(&self, name: &str) -> Option<u128> {
+        self.0.iter().position(|c| &**c == name).map(|i| 1u128 << i)
+    }
+}
+
+pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
+    let mut concepts = Concepts(Vec::new());
+    let concept_child = concepts.id("child").unwrap_or(0);
+    let concept_elderly = concepts.id("elderly").unwrap_or(0);
+    let concept_past = concepts.id("past").unwrap_or(0);
+    let mut model = Model {
+        langs: Vec::new(),
+        terms: Vec::new(),
+        variants: Vec::new(),
+        by_key: FastMap::default(),
+        by_infix: FastMap::default(),
+        typo_buckets: vec![Vec::new(); 27],
+        max_key_len: 0,
+        concepts: Vec::new(),
+        concept_child,
+        concept_elderly,
+        concept_past,
+        rules: Vec::new(),
+        default_urgency: FastMap::default(),
+        scoring: Scoring {
+            form_category_weight: 0.0,
+            phone_menu_weight: 0.0,
+            negated_factor: 0.0,
+            past_factor: 0.0,
+            triage_below: 0.0,
+            secondary_share: 0.0,
+            secondary_min: 0.0,
+            negation_window: 0,
+            child_age_below: 0,
+            elderly_age_from: 0,
+        },
+    };
+    for (file, lang, algorithm) in LANGS {
+        let path = dir.join(file);
+        let src = read(&path)?;
+        let lex: LexiconFile = parse(&path, &src)?;
+        if lex.language != lang {
+            return Err(data_error(
+                &path,
+                &src,
+                "language",
+                format!("expected language = \"{lang}\""),
+            ));
+        }
+        let stemmer = Stemmer::create(algorithm);
+        for t in &lex.term {
+            add_term(&mut model, &mut concepts, &stemmer, lang, t)
+                .map_err(|m| data_error(&path, &src, t.forms.first().map_or("", |f| f), m))?;
+        }
+        let set = |v: &[String]| v.iter().map(|w| fold(w).into_boxed_str()).collect();
+        model.langs.push(LangData {
+            lang,
+            stemmer,
+            stopwords: set(&lex.stopwords),
+            negations: set(&lex.negations),
+            clause_breaks: set(&lex.clause_breaks),
+        });
+    }
+    let path = dir.join("rules.toml");
+    let src = read(&path)?;
+    let rules: RulesFile = parse(&path, &src)?;
+    for r in rules.rule {
+        let bits = |names: &[String]| -> Result<u128, ClassifyError> {
+            names.iter().try_fold(0u128, |acc, n| {
+                concepts.known(n).map(|b| acc | b).ok_or_else(|| {
+                    data_error(
+                        &path,
+                        &src,
+                        &format!("\"{n}\""),
+                        format!("rule `{}`: no lexicon term has concept `{n}`", r.id),
+                    )
+                })
+            })
+        };
+        let all = bits(&r.all)?;
+        let any = bits(&r.any)?;
+        let none = bits(&r.none)?;
+        if all == 0 && any == 0 {
+            return Err(data_error(
+                &path,
+                &src,
+                &r.id,
+                format!("rule `{}` needs `all` or `any`", r.id),
+            ));
+        }
+        model.rules.push(Rule {
+            id: r.id.into(),
+            all,
+            any,
+            none,
+            urgency: r.urgency,
+            red_flag: r.red_flag.map(Into::into),
+            need: r.need,
+            boost: r.boost,
+        });
+    }
+    model.default_urgency = rules.default_urgency;
+    model.scoring = rules.scoring;
+    model.concepts = concepts.0;
+    Ok(model)
+}
+
+fn add_term(
+    model: &mut Model,
+    concepts: &mut Concepts,
+    stemmer: &Stemmer,
+    lang: Language,
+    t: &TermFile,
+) -> Result<(), String> {
+    let first = t.forms.first().ok_or("a term needs at least one form")?;
+    if t.need.is_none() && t.concepts.is_empty() {
+        return Err(format!("term `{first}` has neither need nor concepts"));
+    }
+    let mut bits = 0u128;
+    for c in &t.concepts {
+        bits |= concepts
+            .id(c)
+            .ok_or_else(|| format!("too many concepts at `{c}` (at most 128)"))?;
+    }
+    let term = model.terms.len() as u32;
+    model.terms.push(Term {
+        id: format!("{lang}:{}", first.trim_end_matches('*')).into(),
+        lang,
+        need: t.need,
+        weight: t.weight,
+        concepts: bits,
+        urgency: t.urgency,
+        negatable: t.negatable,
+    });
+    let compounding = matches!(lang, Language::Finnish | Language::Swedish);
+    for form in &t.forms {
+        let words: Vec<Key> = form
+            .split_whitespace()
+            .map(|w| make_key(stemmer, w, compounding, t.compound))
+            .collect();
+        if words.is_empty() {
+            return Err(format!("term `{first}` has an empty form"));
+        }
+        let v = model.variants.len() as u32;
+        let k = &words[0];
+        model.max_key_len = model.max_key_len.max(k.text.len());
+        model.by_key.entry(k.text.clone()).or_default().push(v);
+        if k.compound {
+            model.by_infix.entry(k.text.clone()).or_default().push(v);
+        }
+        if words.len() == 1 && k.text.len() >= TYPO_MIN_KEY {
+            let b = k.text.as_bytes()[0];
+            let bucket = if b.is_ascii_lowercase() {
+                usize::from(b - b'a')
+            } else {
+                26
+            };
+            model.typo_buckets[bucket].push(v);
+        }
+        model.variants.push(Variant { term, words });
+    }
+    Ok(())
+}
+
+/// Stems (unless the form ends in `*`) and folds one word of a lexicon form.
+fn make_key(stemmer: &Stemmer, word: &str, compounding: bool, compound: Option<bool>) -> Key {
+    let lower = word.to_lowercase();
+    let (text, literal) = match lower.strip_suffix('*') {
+        Some(raw) => (fold(raw), true),
+        None => {
+            let stem = fold(&stemmer.stem(&lower));
+            if stem.chars().count() >= 3 {
+                (stem, false)
+            } else {
+                (fold(&lower), false)
+            }
+        }
+    };
+    let len = text.chars().count();
+    Key {
+        prefix: literal || len >= 4,
+        compound: compound.unwrap_or(compounding && len >= 4),
+        text: text.into(),
+    }
+}

@@ -1,0 +1,550 @@
+//! The per-contact pass: match lexicon terms in the text, decide language, negation and past
+//! tense, fire rules, score needs and pick urgency. Reads only the precomputed `Model`; its
+//! scratch buffers are reused per thread so a classification allocates little.
+
+use std::cell::RefCell;
+
+use super::data::{Key, Model};
+use super::text::{Prepared, prefix_within_one, prepare, within_one};
+use super::{Classification, Evidence, EvidenceKind, Input, NeedScore};
+use crate::domain::{Language, Need, Urgency};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MatchKind {
+    Exact,
+    Prefix,
+    Compound,
+    Typo,
+    Stem,
+}
+
+impl MatchKind {
+    fn label(self) -> &'static str {
+        match self {
+            MatchKind::Exact => "exact",
+            MatchKind::Prefix => "inflected",
+            MatchKind::Compound => "compound",
+            MatchKind::Typo => "typo",
+            MatchKind::Stem => "stem",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Match {
+    term: u32,
+    start: u16,
+    kind: MatchKind,
+    negated: bool,
+    past: bool,
+}
+
+impl Match {
+    fn live(&self) -> bool {
+        !self.negated && !self.past
+    }
+}
+
+#[derive(Default)]
+struct Scratch {
+    text: Prepared,
+    matches: Vec<Match>,
+    matched: Vec<bool>,
+    stem: String,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+const NEEDS: usize = 16;
+
+pub fn classify(model: &Model, input: &Input<'_>) -> Classification {
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => run(model, input, &mut s),
+        Err(_) => run(model, input, &mut Scratch::default()),
+    })
+}
+
+fn run(model: &Model, input: &Input<'_>, s: &mut Scratch) -> Classification {
+    prepare(input.text, &mut s.text);
+    s.matches.clear();
+    s.matched.clear();
+    s.matched.resize(s.text.tokens.len(), false);
+    apply_clause_words(model, &mut s.text);
+
+    for i in 0..s.text.tokens.len() {
+        match_token(model, &s.text, i, &mut s.matches, &mut s.matched);
+    }
+    let language = detect_language(model, &s.text, &s.matches, input.language);
+    stem_fallback(model, language, s);
+    mark_negation_and_past(model, language, &s.text, &mut s.matches);
+    decide(model, input, language, &s.matches)
+}
+
+/// Clause-break words ("mutta", "men", "but") start a new clause for negation scope.
+fn apply_clause_words(model: &Model, p: &mut Prepared) {
+    let mut shift = 0u16;
+    for i in 0..p.tokens.len() {
+        let w = &p.folded[p.tokens[i].folded.clone()];
+        if model.langs.iter().any(|l| l.clause_breaks.contains(w)) {
+            shift += 1;
+        }
+        p.tokens[i].clause += shift;
+    }
+}
+
+/// Byte offsets where a prefix of `s` may end (every char boundary after the first char).
+fn char_ends(s: &str) -> impl DoubleEndedIterator<Item = usize> + '_ {
+    s.char_indices().map(|(i, c)| i + c.len_utf8())
+}
+
+fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>, matched: &mut [bool]) {
+    let word = p.folded(&p.tokens[i]);
+    let before = out.len();
+    // Whole word or an inflected form of it (the key is a prefix of the word).
+    for end in char_ends(word).rev() {
+        if end > model.max_key_len {
+            continue;
+        }
+        if let Some(vs) = model.by_key.get(&word[..end]) {
+            let kind = if end == word.len() {
+                MatchKind::Exact
+            } else {
+                MatchKind::Prefix
+            };
+            for &v in vs {
+                if kind == MatchKind::Exact || model.variants[v as usize].words[0].prefix {
+                    try_variant(model, p, v, i, kind, out);
+                }
+            }
+        }
+    }
+    // Inside a compound: "hammas" in "viisaudenhammas", "kivu" in "rintakivun".
+    for (start, _) in word.char_indices().skip(1) {
+        let rest = &word[start..];
+        for end in char_ends(rest) {
+            if end < 4 {
+                continue;
+            }
+            if end > model.max_key_len {
+                break;
+            }
+            if let Some(vs) = model.by_infix.get(&rest[..end]) {
+                for &v in vs {
+                    try_variant(model, p, v, i, MatchKind::Compound, out);
+                }
+            }
+        }
+    }
+    if out.len() == before && word.len() >= 5 && !is_stopword(model, word) {
+        let b = word.as_bytes()[0];
+        let bucket = if b.is_ascii_lowercase() {
+            usize::from(b - b'a')
+        } else {
+            26
+        };
+        for &v in &model.typo_buckets[bucket] {
+            let key = &model.variants[v as usize].words[0];
+            let ok = if key.prefix {
+                prefix_within_one(word.as_bytes(), key.text.as_bytes())
+            } else {
+                within_one(word.as_bytes(), key.text.as_bytes())
+            };
+            if ok {
+                try_variant(model, p, v, i, MatchKind::Typo, out);
+            }
+        }
+    }
+    matched[i] = out.len() > before;
+}
+
+fn is_stopword(model: &Model, word: &str) -> bool {
+    model.langs.iter().any(|l| l.stopwords.contains(word))
+}
+
+/// Whether a later word of a phrase matches a token.
+fn word_matches(token: &str, key: &Key) -> bool {
+    let k = &*key.text;
+    token == k
+        || (k.len() >= 3 && token.starts_with(k))
+        || (key.compound && token.contains(k))
+        || (token.len() >= 5 && k.len() >= 5 && prefix_within_one(token.as_bytes(), k.as_bytes()))
+        || (k.len() >= 4 && within_one(token.as_bytes(), k.as_bytes()))
+}
+
+/// Records variant `v` starting at token `i` if the rest of its phrase follows (each next
+/// word directly or after one other word, in the same sentence).
+fn try_variant(
+    model: &Model,
+    p: &Prepared,
+    v: u32,
+    i: usize,
+    kind: MatchKind,
+    out: &mut Vec<Match>,
+) {
+    let variant = &model.variants[v as usize];
+    let sentence = p.tokens[i].sentence;
+    let mut at = i;
+    for key in &variant.words[1..] {
+        let found = (at + 1..p.tokens.len().min(at + 3))
+            .take_while(|&j| p.tokens[j].sentence == sentence)
+            .find(|&j| word_matches(p.folded(&p.tokens[j]), key));
+        match found {
+            Some(j) => at = j,
+            None => return,
+        }
+    }
+    if out
+        .iter()
+        .any(|m| m.term == variant.term && usize::from(m.start) == i)
+    {
+        return;
+    }
+    out.push(Match {
+        term: variant.term,
+        start: i as u16,
+        kind,
+        negated: false,
+        past: false,
+    });
+}
+
+fn detect_language(
+    model: &Model,
+    p: &Prepared,
+    matches: &[Match],
+    chosen: Option<Language>,
+) -> Language {
+    let mut score = [0f32; 3];
+    let idx = |l: Language| match l {
+        Language::Swedish => 1,
+        Language::English => 2,
+        _ => 0,
+    };
+    for t in &p.tokens {
+        let w = p.folded(t);
+        for l in &model.langs {
+            if l.stopwords.contains(w) || l.negations.contains(w) {
+                score[idx(l.lang)] += 1.0;
+            }
+        }
+    }
+    for m in matches {
+        score[idx(model.terms[m.term as usize].lang)] += 0.5;
+    }
+    score[0] += 0.2 * f32::from(p.umlauts);
+    score[1] += f32::from(p.ring_a);
+    let fallback = match chosen {
+        Some(l @ (Language::Finnish | Language::Swedish | Language::English)) => l,
+        _ => Language::Finnish,
+    };
+    let best = score.iter().cloned().fold(0f32, f32::max);
+    if best <= 0.0 || score[idx(fallback)] >= best {
+        return fallback;
+    }
+    [Language::Finnish, Language::Swedish, Language::English]
+        [score.iter().position(|&x| x == best).unwrap_or(0)]
+}
+
+/// Words nothing else matched: try their Snowball stem as a whole key.
+fn stem_fallback(model: &Model, language: Language, s: &mut Scratch) {
+    let Some(lang) = model.langs.iter().find(|l| l.lang == language) else {
+        return;
+    };
+    for i in 0..s.text.tokens.len() {
+        if s.matched[i] || s.text.lower(&s.text.tokens[i]).len() < 4 {
+            continue;
+        }
+        let stem = lang.stemmer.stem(s.text.lower(&s.text.tokens[i]));
+        s.stem.clear();
+        s.stem.extend(stem.chars().map(super::text::fold_char));
+        if let Some(vs) = model.by_key.get(s.stem.as_str()) {
+            for &v in vs {
+                try_variant(model, &s.text, v, i, MatchKind::Stem, &mut s.matches);
+            }
+        }
+    }
+}
+
+fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, matches: &mut [Match]) {
+    let Some(lang) = model.langs.iter().find(|l| l.lang == language) else {
+        return;
+    };
+    let window = model.scoring.negation_window;
+    let mut past_sentences = 0u64;
+    for m in matches.iter() {
+        if model.terms[m.term as usize].concepts & model.concept_past != 0 {
+            past_sentences |= 1u64 << (p.tokens[usize::from(m.start)].clause.min(63));
+        }
+    }
+    for m in matches.iter_mut() {
+        let start = usize::from(m.start);
+        let tok = &p.tokens[start];
+        let term = &model.terms[m.term as usize];
+        m.negated = term.negatable
+            && (start.saturating_sub(window)..start).any(|j| {
+                p.tokens[j].clause == tok.clause && lang.negations.contains(p.folded(&p.tokens[j]))
+            });
+        m.past = term.concepts & model.concept_past == 0
+            && past_sentences & (1u64 << tok.clause.min(63)) != 0;
+    }
+}
+
+fn need_index(n: Need) -> usize {
+    n as usize
+}
+
+fn decide(
+    model: &Model,
+    input: &Input<'_>,
+    language: Language,
+    matches: &[Match],
+) -> Classification {
+    let sc = &model.scoring;
+    let mut evidence = Vec::new();
+    let mut score = [0f32; NEEDS];
+    let mut live = 0u128;
+    if let Some(age) = input.age {
+        if age < sc.child_age_below {
+            live |= model.concept_child;
+        }
+        if age >= sc.elderly_age_from {
+            live |= model.concept_elderly;
+        }
+    }
+    let mut term_urgency: Vec<(Need, Urgency)> = Vec::new();
+    // (need, token) pairs already credited: a word matched by several lexicons (fi "influenssa"
+    // and sv "influensa") counts once per need.
+    let mut credited: Vec<(Need, u16, f32)> = Vec::new();
+    for (k, m) in matches.iter().enumerate() {
+        let term = &model.terms[m.term as usize];
+        if m.live() {
+            live |= term.concepts;
+        }
+        // Each term counts once: its first live match, else its first match.
+        let first_of_term = matches[..k].iter().all(|o| o.term != m.term);
+        let better_later = !m.live()
+            && matches[k + 1..]
+                .iter()
+                .any(|o| o.term == m.term && o.live());
+        let counted = if m.live() {
+            matches[..k].iter().all(|o| o.term != m.term || !o.live())
+        } else {
+            first_of_term && !better_later
+        };
+        if !counted {
+            continue;
+        }
+        if let Some(need) = term.need {
+            let factor = if m.negated {
+                sc.negated_factor
+            } else if m.past {
+                sc.past_factor
+            } else {
+                1.0
+            };
+            let w = term.weight * factor;
+            let add = match credited
+                .iter_mut()
+                .find(|(n, t, _)| *n == need && *t == m.start)
+            {
+                Some((_, _, prev)) if *prev >= w => continue,
+                Some((_, _, prev)) => {
+                    let add = w - *prev;
+                    *prev = w;
+                    add
+                }
+                None => {
+                    credited.push((need, m.start, w));
+                    w
+                }
+            };
+            score[need_index(need)] += add;
+            let mut detail = format!("{} [{}]", term.id, m.kind.label());
+            if m.negated {
+                detail.push_str(" negated");
+            } else if m.past {
+                detail.push_str(" past");
+            }
+            evidence.push(Evidence {
+                kind: EvidenceKind::Word,
+                detail,
+                supports: need.code().into(),
+            });
+            if let (true, Some(u)) = (m.live(), term.urgency) {
+                term_urgency.push((need, u));
+            }
+        }
+    }
+    for (name, hint, weight) in [
+        (
+            "form_category",
+            input.form_category,
+            sc.form_category_weight,
+        ),
+        ("phone_menu", input.phone_menu, sc.phone_menu_weight),
+    ] {
+        if let Some(need) = hint {
+            score[need_index(need)] += weight;
+            evidence.push(Evidence {
+                kind: EvidenceKind::Hint,
+                detail: format!("{name}={need}"),
+                supports: need.code().into(),
+            });
+        }
+    }
+
+    let mut urgency = Urgency::Routine;
+    let mut red_flags: Vec<String> = Vec::new();
+    for rule in &model.rules {
+        let fires = live & rule.all == rule.all
+            && (rule.any == 0 || live & rule.any != 0)
+            && live & rule.none == 0;
+        if !fires {
+            continue;
+        }
+        if let Some(need) = rule.need {
+            score[need_index(need)] += rule.boost;
+        }
+        let via = rule_sources(model, matches, rule.all | rule.any);
+        if let Some(flag) = &rule.red_flag {
+            if !red_flags.iter().any(|f| f == &**flag) {
+                red_flags.push(flag.to_string());
+            }
+            evidence.push(Evidence {
+                kind: EvidenceKind::RedFlag,
+                detail: format!("{flag}: rule:{} via {via}", rule.id),
+                supports: Urgency::Emergency.code().into(),
+            });
+            urgency = urgency.min(Urgency::Emergency);
+        } else {
+            let supports = rule
+                .urgency
+                .map(|u| u.code())
+                .or(rule.need.map(|n| n.code()))
+                .unwrap_or("");
+            evidence.push(Evidence {
+                kind: EvidenceKind::Rule,
+                detail: format!("rule:{} via {via}", rule.id),
+                supports: supports.into(),
+            });
+        }
+        if let Some(u) = rule.urgency {
+            urgency = urgency.min(u);
+        }
+    }
+
+    // Rank needs.
+    let mut ranked: Vec<NeedScore> = Need::ALL
+        .iter()
+        .filter(|n| score[need_index(**n)] > 0.0)
+        .map(|&need| NeedScore {
+            need,
+            confidence: confidence(score[need_index(need)]),
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let top = ranked.first().copied();
+    let needs_triage = red_flags.is_empty() && top.is_none_or(|t| t.confidence < sc.triage_below);
+    let (needs, suggestions) = if needs_triage {
+        evidence.push(Evidence {
+            kind: EvidenceKind::Fallback,
+            detail: format!("best confidence below {:.2}: human triage", sc.triage_below),
+            supports: Need::ServiceGuidance.code().into(),
+        });
+        let conf = top.map_or(0.0, |t| t.confidence);
+        ranked.retain(|n| n.need != Need::ServiceGuidance);
+        (
+            vec![NeedScore {
+                need: Need::ServiceGuidance,
+                confidence: conf.max(0.3),
+            }],
+            ranked,
+        )
+    } else {
+        let best = score[need_index(ranked[0].need)];
+        let split = ranked
+            .iter()
+            .position(|n| {
+                let s = score[need_index(n.need)];
+                s < best * sc.secondary_share || s < sc.secondary_min
+            })
+            .unwrap_or(ranked.len())
+            .max(1);
+        let suggestions = ranked.split_off(split);
+        (ranked, suggestions)
+    };
+
+    if let Some(u) = model.default_urgency.get(&needs[0].need) {
+        urgency = urgency.min(*u);
+    }
+    for (need, u) in term_urgency {
+        if needs.iter().any(|n| n.need == need) {
+            urgency = urgency.min(u);
+        }
+    }
+
+    Classification {
+        needs,
+        urgency,
+        red_flags,
+        language,
+        evidence,
+        needs_triage,
+        suggestions,
+    }
+}
+
+fn confidence(score: f32) -> f32 {
+    let c = score / (score + 1.0);
+    (c * 100.0).round() / 100.0
+}
+
+/// Names the terms that gave a rule its concepts, e.g. `fi:lapsi, fi:kuume`.
+fn rule_sources(model: &Model, matches: &[Match], bits: u128) -> String {
+    let mut out = String::new();
+    let mut seen = 0u128;
+    for m in matches.iter().filter(|m| m.live()) {
+        let term = &model.terms[m.term as usize];
+        let hit = term.concepts & bits & !seen;
+        if hit != 0 {
+            seen |= hit;
+            if !out.is_empty() {
+                out.push_str(", ");
+            }
+            out.push_str(&term.id);
+        }
+    }
+    if bits & !seen & (model.concept_child | model.concept_elderly) != 0 {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str("fact:age");
+    }
+    out
+}
+
+/// Debug aid for tests: which token matched which term, and how.
+#[cfg(test)]
+pub fn debug_matches(model: &Model, text: &str) -> Vec<String> {
+    let mut s = Scratch::default();
+    let input = Input {
+        text,
+        ..Input::default()
+    };
+    let _ = run(model, &input, &mut s);
+    s.matches
+        .iter()
+        .map(|m| {
+            format!(
+                "{} -> {} [{}]{}{}",
+                s.text.folded(&s.text.tokens[usize::from(m.start)]),
+                model.terms[m.term as usize].id,
+                m.kind.label(),
+                if m.negated { " neg" } else { "" },
+                if m.past { " past" } else { "" }
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,217 @@
+//! Unit tests of the classifier against the shipped data in `config/classifier`.
+
+use std::path::Path;
+
+use super::*;
+
+fn clf() -> Classifier {
+    Classifier::load(Path::new("config/classifier")).expect("shipped data loads")
+}
+
+fn text(t: &str) -> Classification {
+    clf().classify(&Input {
+        text: t,
+        ..Input::default()
+    })
+}
+
+#[test]
+#[ignore = "debug aid: prints the stemmed keys"]
+fn dump_keys() {
+    let c = clf();
+    for v in &c.model.variants {
+        let words: Vec<&str> = v.words.iter().map(|k| &*k.text).collect();
+        println!("{} => {:?}", c.model.terms[v.term as usize].id, words);
+    }
+}
+
+#[test]
+fn loads_shipped_data() {
+    let c = text("minulla on hammassärkyä");
+    assert_eq!(c.needs[0].need, Need::OralHealth);
+}
+
+#[test]
+#[ignore = "debug aid: LUOTSI_DEBUG_TEXT=... prints token matches"]
+fn debug_text() {
+    let t = std::env::var("LUOTSI_DEBUG_TEXT").unwrap_or_default();
+    for line in engine::debug_matches(&clf().model, &t) {
+        println!("{line}");
+    }
+}
+
+fn top(t: &str) -> Need {
+    text(t).needs[0].need
+}
+
+#[test]
+fn inflected_forms_and_gradation_match() {
+    for t in [
+        "rintakipu",
+        "rintakipua",
+        "rintakivun takia soitan",
+        "rintakipuja",
+    ] {
+        assert_eq!(text(t).urgency, Urgency::Emergency, "{t}");
+    }
+    assert_eq!(top("tandvärken är hemsk"), Need::OralHealth);
+    assert_eq!(top("vaccinations for my kids"), Need::Vaccination);
+}
+
+#[test]
+fn compounds_match_their_parts() {
+    let c = text("viisaudenhampaan takia soitan");
+    assert_eq!(c.needs[0].need, Need::OralHealth);
+    let c = text("hammassärky");
+    assert_eq!(c.needs[0].need, Need::OralHealth);
+    assert!(c.evidence.iter().any(|e| e.detail.starts_with("fi:hammas")));
+}
+
+#[test]
+fn typos_are_tolerated() {
+    assert_eq!(text("rintakpiua").urgency, Urgency::Emergency);
+    assert_eq!(top("prescripton renewal please"), Need::Medication);
+    let c = text("vacine please");
+    assert!(
+        c.evidence.iter().any(|e| e.detail.contains("[typo]")),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn missing_diacritics_are_folded() {
+    assert_eq!(top("paansarky ja kuumetta"), Need::AcuteSymptoms);
+    assert_eq!(
+        text("brostsmarta sedan en timme").urgency,
+        Urgency::Emergency
+    );
+}
+
+#[test]
+fn negation_keeps_red_flags_off() {
+    for t in [
+        "ei rintakipua, mutta yskää",
+        "inte bröstsmärta, men hosta",
+        "no chest pain, just a cough",
+        "Ei ole ollut rintakipua",
+    ] {
+        let c = text(t);
+        assert_ne!(c.urgency, Urgency::Emergency, "{t}: {c:?}");
+        assert!(c.red_flags.is_empty(), "{t}");
+    }
+    // A negation in another clause does not cancel the red flag.
+    assert_eq!(
+        text("en tiedä mitä tehdä, rintakipua on ollut tunnin").urgency,
+        Urgency::Emergency
+    );
+}
+
+#[test]
+fn past_red_flag_is_not_an_emergency() {
+    let c = text("Minulla oli aivoinfarkti vuosia sitten, nyt tarvitsisin fysioterapiaa");
+    assert_ne!(c.urgency, Urgency::Emergency);
+    assert_eq!(c.needs[0].need, Need::Rehabilitation);
+}
+
+#[test]
+fn hints_alone_route() {
+    let c = clf().classify(&Input {
+        text: "",
+        form_category: Some(Need::Medication),
+        ..Input::default()
+    });
+    assert_eq!(c.needs[0].need, Need::Medication);
+    assert!(!c.needs_triage);
+    assert!(c.evidence.iter().any(|e| e.kind == EvidenceKind::Hint));
+}
+
+#[test]
+fn low_confidence_goes_to_triage_with_suggestions() {
+    let c = text("Hei, voisitteko soittaa");
+    assert_eq!(c.needs[0].need, Need::ServiceGuidance);
+    assert!(c.needs_triage);
+    let c = text("sattuu vähän");
+    assert!(c.needs_triage);
+    assert!(c.suggestions.iter().any(|s| s.need == Need::AcuteSymptoms));
+    assert!(c.evidence.iter().any(|e| e.kind == EvidenceKind::Fallback));
+}
+
+#[test]
+fn several_needs_are_reported() {
+    let c = text("Vauva itkee koko ajan ja rahat on ihan loppu, vuokrakin maksamatta");
+    let needs = c.need_codes();
+    assert!(needs.contains(&Need::FamilyServices), "{needs:?}");
+    assert!(needs.contains(&Need::SocialSupport), "{needs:?}");
+}
+
+#[test]
+fn urgent_rules_fire() {
+    let c = text("3-vuotiaalla kuume 40 eikä laske panadolilla");
+    assert_eq!(c.urgency, Urgency::Urgent);
+    assert!(c.evidence.iter().any(|e| e.kind == EvidenceKind::Rule));
+    assert_eq!(
+        text("I have suicidal thoughts but no plan").urgency,
+        Urgency::Urgent
+    );
+    assert_eq!(
+        text("I have suicidal thoughts and a plan for tonight").urgency,
+        Urgency::Emergency
+    );
+}
+
+#[test]
+fn language_is_detected() {
+    assert_eq!(text("Jag har ont i magen").language, Language::Swedish);
+    assert_eq!(text("I have a sore throat").language, Language::English);
+    assert_eq!(text("Minulla on kurkku kipeä").language, Language::Finnish);
+}
+
+#[test]
+fn evidence_never_echoes_free_text() {
+    let c = text("Matti Meikäläinen, rintakipua ja hengenahdistusta");
+    for e in &c.evidence {
+        assert!(!e.detail.to_lowercase().contains("matti"), "{e:?}");
+    }
+}
+
+#[test]
+fn broken_data_file_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["fi.toml", "sv.toml", "en.toml", "rules.toml"] {
+        std::fs::copy(Path::new("config/classifier").join(f), dir.path().join(f)).unwrap();
+    }
+    let path = dir.path().join("rules.toml");
+    let mut src = std::fs::read_to_string(&path).unwrap();
+    src.push_str("\n[[rule]]\nid = \"broken\"\nall = [\"child\"\nurgency = \"urgent\"\n");
+    let broken_line = src.lines().count() - 1;
+    std::fs::write(&path, &src).unwrap();
+    match Classifier::load(dir.path()) {
+        Err(ClassifyError::Data { path, line, .. }) => {
+            assert!(path.ends_with("rules.toml"), "{path}");
+            assert!(
+                (broken_line..=broken_line + 1).contains(&line),
+                "line {line}, expected about {broken_line}"
+            );
+        }
+        other => panic!("expected a data error, got {other:?}"),
+    }
+    // An unknown need code is a data error too, with its line.
+    std::fs::copy("config/classifier/rules.toml", &path).unwrap();
+    let fi = dir.path().join("fi.toml");
+    let src = std::fs::read_to_string(&fi).unwrap().replace(
+        "need = \"oral_health\", weight = 2.0",
+        "need = \"teeth\", weight = 2.0",
+    );
+    std::fs::write(&fi, &src).unwrap();
+    let want = src.lines().position(|l| l.contains("\"teeth\"")).unwrap() + 1;
+    match Classifier::load(dir.path()) {
+        Err(ClassifyError::Data { line, .. }) => assert_eq!(line, want),
+        other => panic!("expected a data error, got {other:?}"),
+    }
+}
+
+#[test]
+fn classifier_is_shareable() {
+    fn assert_send_sync<T: Clone + Send + Sync>() {}
+    assert_send_sync::<Classifier>();
+}

@@ -1,0 +1,211 @@
+//! Evaluation of the classifier on hand-written contacts (`tests/data/classify_*.jsonl`).
+//!
+//! `classify_tune.jsonl` is what the lexicon and rules were tuned against;
+//! `classify_heldout.jsonl` was written before tuning and is never tuned against. Both must
+//! pass the same bars: need top-1 ≥ 90 %, urgency exact ≥ 85 %, every emergency recognised,
+//! and at most 2 % of non-emergencies flagged as emergencies.
+//!
+//! Labelling policy: `emergency` = a red flag now (DOMAIN.md §3); `urgent` = the same-day
+//! examples of §3 (child's high or unresponsive fever, suicidal thoughts without plan,
+//! withdrawal, a child in danger, a carer suddenly gone, no roof or food today); `soon` =
+//! acute symptoms, toothache or a broken tooth, medicine running out within days;
+//! `routine` = the rest. Run with `--nocapture` to see the confusion summary.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use luotsi::classify::{Classifier, Input};
+use luotsi::domain::{Channel, Language, Need, Urgency};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Case {
+    text: String,
+    channel: Channel,
+    lang: Language,
+    form_category: Option<Need>,
+    phone_menu: Option<Need>,
+    age: Option<u32>,
+    need: Need,
+    #[serde(default)]
+    also: Vec<Need>,
+    urgency: Urgency,
+}
+
+struct Report {
+    n: usize,
+    need_ok: usize,
+    urgency_ok: usize,
+    lang_ok: usize,
+    also_found: usize,
+    also_total: usize,
+    emergencies: usize,
+    emergencies_found: usize,
+    non_emergencies: usize,
+    false_emergencies: usize,
+}
+
+fn evaluate(file: &str) -> Report {
+    let classifier = Classifier::load(Path::new("config/classifier")).expect("classifier loads");
+    let src = std::fs::read_to_string(file).expect("eval file");
+    let mut r = Report {
+        n: 0,
+        need_ok: 0,
+        urgency_ok: 0,
+        lang_ok: 0,
+        also_found: 0,
+        also_total: 0,
+        emergencies: 0,
+        emergencies_found: 0,
+        non_emergencies: 0,
+        false_emergencies: 0,
+    };
+    let mut per_need: BTreeMap<Need, (usize, usize)> = BTreeMap::new();
+    let mut confusion = [[0usize; 4]; 4];
+    let mut misses = Vec::new();
+    for (i, line) in src.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let case: Case =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}:{}: {e}", i + 1));
+        let c = classifier.classify(&Input {
+            text: &case.text,
+            channel: Some(case.channel),
+            form_category: case.form_category,
+            phone_menu: case.phone_menu,
+            language: None,
+            age: case.age,
+            municipality: None,
+        });
+        r.n += 1;
+        let top = c.needs[0].need;
+        let entry = per_need.entry(case.need).or_default();
+        entry.1 += 1;
+        if top == case.need {
+            r.need_ok += 1;
+            entry.0 += 1;
+        }
+        if c.urgency == case.urgency {
+            r.urgency_ok += 1;
+        }
+        if c.language == case.lang || case.text.is_empty() {
+            r.lang_ok += 1;
+        }
+        for a in &case.also {
+            r.also_total += 1;
+            if c.needs.iter().any(|n| n.need == *a) {
+                r.also_found += 1;
+            }
+        }
+        confusion[case.urgency.rank() as usize][c.urgency.rank() as usize] += 1;
+        if case.urgency == Urgency::Emergency {
+            r.emergencies += 1;
+            if c.urgency == Urgency::Emergency {
+                r.emergencies_found += 1;
+            }
+        } else {
+            r.non_emergencies += 1;
+            if c.urgency == Urgency::Emergency {
+                r.false_emergencies += 1;
+            }
+        }
+        if top != case.need || c.urgency != case.urgency {
+            misses.push(format!(
+                "  line {}: want {}/{} got {}/{} {:?}",
+                i + 1,
+                case.need,
+                case.urgency,
+                top,
+                c.urgency,
+                c.evidence
+                    .iter()
+                    .map(|e| e.detail.as_str())
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    println!("== {file}: {} contacts", r.n);
+    println!(
+        "need top-1 {:.1}%  urgency exact {:.1}%  language {:.1}%  secondary needs found {}/{}",
+        pct(r.need_ok, r.n),
+        pct(r.urgency_ok, r.n),
+        pct(r.lang_ok, r.n),
+        r.also_found,
+        r.also_total
+    );
+    println!(
+        "emergency recall {}/{}  false emergencies {}/{} ({:.1}%)",
+        r.emergencies_found,
+        r.emergencies,
+        r.false_emergencies,
+        r.non_emergencies,
+        pct(r.false_emergencies, r.non_emergencies)
+    );
+    println!("per-need top-1:");
+    for (need, (ok, n)) in &per_need {
+        println!("  {:<18} {ok:>3}/{n:<3} {:.0}%", need.code(), pct(*ok, *n));
+    }
+    println!("urgency confusion (rows = expected, columns = got):");
+    println!(
+        "  {:<10} {:>9} {:>9} {:>9} {:>9}",
+        "", "emergency", "urgent", "soon", "routine"
+    );
+    for (u, row) in Urgency::ALL.iter().zip(confusion) {
+        println!(
+            "  {:<10} {:>9} {:>9} {:>9} {:>9}",
+            u.code(),
+            row[0],
+            row[1],
+            row[2],
+            row[3]
+        );
+    }
+    if !misses.is_empty() {
+        println!("misses:");
+        for m in &misses {
+            println!("{m}");
+        }
+    }
+    r
+}
+
+fn pct(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        100.0
+    } else {
+        100.0 * a as f64 / b as f64
+    }
+}
+
+fn assert_bars(r: &Report, file: &str) {
+    assert!(pct(r.need_ok, r.n) >= 90.0, "{file}: need top-1 below 90%");
+    assert!(
+        pct(r.urgency_ok, r.n) >= 85.0,
+        "{file}: urgency exact below 85%"
+    );
+    assert_eq!(
+        r.emergencies_found, r.emergencies,
+        "{file}: an emergency was missed"
+    );
+    assert!(
+        pct(r.false_emergencies, r.non_emergencies) <= 2.0,
+        "{file}: too many false emergencies"
+    );
+}
+
+#[test]
+fn tune_set_meets_the_bars() {
+    let file = "tests/data/classify_tune.jsonl";
+    let r = evaluate(file);
+    assert!(r.n >= 300, "tune set has {} items", r.n);
+    assert_bars(&r, file);
+}
+
+#[test]
+fn heldout_set_meets_the_bars() {
+    let file = "tests/data/classify_heldout.jsonl";
+    let r = evaluate(file);
+    assert!(r.n >= 100, "held-out set has {} items", r.n);
+    assert_bars(&r, file);
+}
