@@ -21,6 +21,9 @@ struct LexiconFile {
     negations: Vec<String>,
     #[serde(default)]
     clause_breaks: Vec<String>,
+    /// Phrases that negate the word just before them ("ei ole").
+    #[serde(default)]
+    post_negations: Vec<String>,
     #[serde(default)]
     term: Vec<TermFile>,
 }
@@ -72,6 +75,10 @@ pub struct Scoring {
     pub negated_factor: f32,
     /// Weight factor for a word in a sentence about the distant past ("vuosi sitten").
     pub past_factor: f32,
+    /// Weight factor for a word matched only with a typo.
+    pub typo_factor: f32,
+    /// Weight factor for a word from another language's lexicon than the detected one.
+    pub foreign_factor: f32,
     /// Below this confidence the contact goes to human triage.
     pub triage_below: f32,
     /// A second need is reported when its score is at least this share of the best.
@@ -146,6 +153,7 @@ pub struct LangData {
     pub stopwords: FastSet<Box<str>>,
     pub negations: FastSet<Box<str>>,
     pub clause_breaks: FastSet<Box<str>>,
+    pub post_negations: Vec<Vec<Box<str>>>,
 }
 
 impl std::fmt::Debug for LangData {
@@ -263,6 +271,8 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
             phone_menu_weight: 0.0,
             negated_factor: 0.0,
             past_factor: 0.0,
+            typo_factor: 0.0,
+            foreign_factor: 0.0,
             triage_below: 0.0,
             secondary_share: 0.0,
             secondary_min: 0.0,
@@ -295,6 +305,11 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
             stopwords: set(&lex.stopwords),
             negations: set(&lex.negations),
             clause_breaks: set(&lex.clause_breaks),
+            post_negations: lex
+                .post_negations
+                .iter()
+                .map(|p| p.split_whitespace().map(|w| fold(w).into()).collect())
+                .collect(),
         });
     }
     let path = dir.join("rules.toml");

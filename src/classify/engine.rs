@@ -282,10 +282,18 @@ fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, match
         let start = usize::from(m.start);
         let tok = &p.tokens[start];
         let term = &model.terms[m.term as usize];
-        m.negated = term.negatable
-            && (start.saturating_sub(window)..start).any(|j| {
-                p.tokens[j].clause == tok.clause && lang.negations.contains(p.folded(&p.tokens[j]))
-            });
+        let before = (start.saturating_sub(window)..start).any(|j| {
+            p.tokens[j].clause == tok.clause && lang.negations.contains(p.folded(&p.tokens[j]))
+        });
+        // "astmaa ei ole": a negating phrase right after the word.
+        let after = lang.post_negations.iter().any(|phrase| {
+            phrase.iter().enumerate().all(|(k, w)| {
+                p.tokens
+                    .get(start + 1 + k)
+                    .is_some_and(|t| t.clause == tok.clause && p.folded(t) == &**w)
+            })
+        });
+        m.negated = term.negatable && (before || after);
         m.past = term.concepts & model.concept_past == 0
             && past_sentences & (1u64 << tok.clause.min(63)) != 0;
     }
@@ -317,65 +325,71 @@ fn decide(
     // (need, token) pairs already credited: a word matched by several lexicons (fi "influenssa"
     // and sv "influensa") counts once per need.
     let mut credited: Vec<(Need, u16, f32)> = Vec::new();
-    for (k, m) in matches.iter().enumerate() {
+    // How many times each term has been credited: repeats add less (1, 1/2, 1/4).
+    let mut repeats: Vec<(u32, u8)> = Vec::new();
+    for m in matches {
         let term = &model.terms[m.term as usize];
         if m.live() {
             live |= term.concepts;
         }
-        // Each term counts once: its first live match, else its first match.
-        let first_of_term = matches[..k].iter().all(|o| o.term != m.term);
-        let better_later = !m.live()
-            && matches[k + 1..]
-                .iter()
-                .any(|o| o.term == m.term && o.live());
-        let counted = if m.live() {
-            matches[..k].iter().all(|o| o.term != m.term || !o.live())
-        } else {
-            first_of_term && !better_later
+        let Some(need) = term.need else { continue };
+        if let (true, Some(u)) = (m.live(), term.urgency) {
+            term_urgency.push((need, u));
+        }
+        let seen = match repeats.iter_mut().find(|(t, _)| *t == m.term) {
+            Some((_, n)) => {
+                *n += 1;
+                *n - 1
+            }
+            None => {
+                repeats.push((m.term, 1));
+                0
+            }
         };
-        if !counted {
+        if seen > 2 {
             continue;
         }
-        if let Some(need) = term.need {
-            let factor = if m.negated {
-                sc.negated_factor
-            } else if m.past {
-                sc.past_factor
-            } else {
-                1.0
-            };
-            let w = term.weight * factor;
-            let add = match credited
-                .iter_mut()
-                .find(|(n, t, _)| *n == need && *t == m.start)
-            {
-                Some((_, _, prev)) if *prev >= w => continue,
-                Some((_, _, prev)) => {
-                    let add = w - *prev;
-                    *prev = w;
-                    add
-                }
-                None => {
-                    credited.push((need, m.start, w));
-                    w
-                }
-            };
-            score[need_index(need)] += add;
-            let mut detail = format!("{} [{}]", term.id, m.kind.label());
-            if m.negated {
-                detail.push_str(" negated");
-            } else if m.past {
-                detail.push_str(" past");
-            }
-            evidence.push(Evidence {
-                kind: EvidenceKind::Word,
-                detail,
-                supports: need.code().into(),
-            });
-            if let (true, Some(u)) = (m.live(), term.urgency) {
-                term_urgency.push((need, u));
-            }
+        let mut factor = if m.negated {
+            sc.negated_factor
+        } else if m.past {
+            sc.past_factor
+        } else {
+            1.0
+        };
+        if m.kind == MatchKind::Typo {
+            factor *= sc.typo_factor;
         }
+        if term.lang != language {
+            factor *= sc.foreign_factor;
+        }
+        let w = term.weight * factor / f32::from(1u8 << seen);
+        let add = match credited
+            .iter_mut()
+            .find(|(n, t, _)| *n == need && *t == m.start)
+        {
+            Some((_, _, prev)) if *prev >= w => continue,
+            Some((_, _, prev)) => {
+                let add = w - *prev;
+                *prev = w;
+                add
+            }
+            None => {
+                credited.push((need, m.start, w));
+                w
+            }
+        };
+        score[need_index(need)] += add;
+        let mut detail = format!("{} [{}]", term.id, m.kind.label());
+        if m.negated {
+            detail.push_str(" negated");
+        } else if m.past {
+            detail.push_str(" past");
+        }
+        evidence.push(Evidence {
+            kind: EvidenceKind::Word,
+            detail,
+            supports: need.code().into(),
+        });
     }
     for (name, hint, weight) in [
         (
