@@ -36,6 +36,9 @@ enum Command {
     Serve,
     /// Load-test: many concurrent submitters and professionals over real gRPC.
     Bench(bench::BenchArgs),
+    /// Classify JSON lines from stdin (`{"text": …, "channel": …, "lang": …}`), one JSON line
+    /// out per line in: needs, urgency, red flags, evidence. For the people who tune the lexicon.
+    Classify,
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Bench(args) => bench::run(config, args).await,
+            Command::Classify => classify(&config),
         }
     });
     match result {
@@ -97,6 +101,18 @@ pub(crate) async fn redis_for(
             Ok((e.url(), Some(e)))
         }
     }
+}
+
+fn classify(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    let classifier = luotsi::classify::Classifier::load(&config.classifier_dir)?;
+    let stdout = std::io::stdout();
+    let n = luotsi::classify::batch::classify_jsonl(
+        std::io::stdin().lock(),
+        stdout.lock(),
+        &classifier,
+    )?;
+    eprintln!("luotsi classify: {n} lines");
+    Ok(())
 }
 
 async fn shutdown_signal() {
