@@ -538,27 +538,3 @@ fn rule_sources(model: &Model, matches: &[Match], bits: u128) -> String {
     }
     out
 }
-
-/// Debug aid for tests: which token matched which term, and how.
-#[cfg(test)]
-pub fn debug_matches(model: &Model, text: &str) -> Vec<String> {
-    let mut s = Scratch::default();
-    let input = Input {
-        text,
-        ..Input::default()
-    };
-    let _ = run(model, &input, &mut s);
-    s.matches
-        .iter()
-        .map(|m| {
-            format!(
-                "{} -> {} [{}]{}{}",
-                s.text.folded(&s.text.tokens[usize::from(m.start)]),
-                model.terms[m.term as usize].id,
-                m.kind.label(),
-                if m.negated { " neg" } else { "" },
-                if m.past { " past" } else { "" }
-            )
-        })
-        .collect()
-}

@@ -16,28 +16,9 @@ fn text(t: &str) -> Classification {
 }
 
 #[test]
-#[ignore = "debug aid: prints the stemmed keys"]
-fn dump_keys() {
-    let c = clf();
-    for v in &c.model.variants {
-        let words: Vec<&str> = v.words.iter().map(|k| &*k.text).collect();
-        println!("{} => {:?}", c.model.terms[v.term as usize].id, words);
-    }
-}
-
-#[test]
 fn loads_shipped_data() {
     let c = text("minulla on hammassärkyä");
     assert_eq!(c.needs[0].need, Need::OralHealth);
-}
-
-#[test]
-#[ignore = "debug aid: LUOTSI_DEBUG_TEXT=... prints token matches"]
-fn debug_text() {
-    let t = std::env::var("LUOTSI_DEBUG_TEXT").unwrap_or_default();
-    for line in engine::debug_matches(&clf().model, &t) {
-        println!("{line}");
-    }
 }
 
 fn top(t: &str) -> Need {
