@@ -35,6 +35,12 @@ pub fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
 
 pub fn store_status(e: StoreError) -> Status {
     match e {
+        // A connection lost or Redis still loading is worth a retry; anything else (a script
+        // error, a wrong type) is a defect and must not be dressed up as a passing outage.
+        StoreError::Redis(e) if matches!(e.retry_method(), redis::RetryMethod::NoRetry) => {
+            tracing::error!(error = %e, "redis refused the request");
+            Status::internal("storage refused the request")
+        }
         StoreError::Redis(e) => {
             tracing::warn!(error = %e, "redis unavailable");
             Status::unavailable("storage is unavailable; retry shortly")

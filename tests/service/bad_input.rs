@@ -122,6 +122,60 @@ async fn each_bad_input_names_its_field_and_writes_nothing() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
+    let err = contact
+        .watch_case(pb::WatchCaseRequest {
+            case_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().starts_with("case_id:"), "{}", err.message());
+    let err = contact
+        .watch_case(pb::WatchCaseRequest {
+            case_id: uuid_like(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    let err = contact
+        .cancel_contact(pb::CancelContactRequest {
+            contact_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().starts_with("contact_id:"),
+        "{}",
+        err.message()
+    );
+    let err = contact
+        .cancel_contact(pb::CancelContactRequest {
+            contact_id: uuid_like(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn a_damaged_record_is_an_internal_error_not_a_passing_outage() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let _: () = redis::cmd("SET")
+        .arg(format!("lu:{{siun-sote}}:case:{}", uuid_like()))
+        .arg("not a hash")
+        .query(&mut redis.conn())
+        .unwrap();
+    let err = svc
+        .contact()
+        .await
+        .get_case(pb::GetCaseRequest {
+            case_id: uuid_like(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
     svc.stop().await;
 }
 
