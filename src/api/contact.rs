@@ -445,11 +445,21 @@ impl ContactService for ContactApi {
     ) -> Result<Response<Self::WatchCaseStream>, Status> {
         let id = parse_id("case_id", &request.get_ref().case_id)?;
         let state = self.state.clone();
+        let dispatcher = self.state.dispatcher.clone();
+        let store = self.state.store.clone();
         // Subscribe before the first read so that no change between the two is missed.
-        let mut changes = state.dispatcher.watch(&id);
-        let first = state.store.load_case(&id).await.map_err(store_status)?;
+        let mut changes = dispatcher.watch(&id);
+        let first = match store.load_case(&id).await {
+            Ok(rec) => rec,
+            Err(e) => {
+                drop(changes);
+                dispatcher.unwatch(&id);
+                return Err(store_status(e));
+            }
+        };
+        let case_id = id.clone();
         let update = move |rec: &crate::store::CaseRecord| -> Result<pb::CaseUpdate, Status> {
-            let case = state.case_pb(&id, rec, false)?;
+            let case = state.case_pb(&case_id, rec, false)?;
             Ok(pb::CaseUpdate {
                 case_id: case.case_id,
                 status: case.status,
@@ -459,9 +469,6 @@ impl ContactService for ContactApi {
                 at: Some(timestamp(now_ms())),
             })
         };
-        let store = self.state.store.clone();
-        let dispatcher = self.state.dispatcher.clone();
-        let id = parse_id("case_id", &request.get_ref().case_id)?;
         let stream = async_stream(move |tx| {
             async move {
                 let mut last = update(&first)?;
