@@ -55,13 +55,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(config).await,
-            Command::Bench(args) => bench::run(config, args).await,
-            Command::Classify => classify(&config),
-        }
-    });
+    // Classifying is synchronous stdin-to-stdout work: it needs no runtime.
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Classify => classify(&config),
+        Command::Serve => runtime.block_on(serve(config)),
+        Command::Bench(args) => runtime.block_on(bench::run(config, args)),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -86,7 +85,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     Ok(result?)
 }
 
-pub(crate) async fn redis_for(
+async fn redis_for(
     config: &Config,
 ) -> Result<(String, Option<EmbeddedRedis>), Box<dyn std::error::Error>> {
     match &config.redis.url {

@@ -13,8 +13,6 @@ use super::{Channel, Need, Urgency, calendar};
 pub struct DeadlinePolicy {
     /// Hour (local time) at which a working day's office hours end.
     pub office_close_hour: u32,
-    /// Hour at which office hours start.
-    pub office_open_hour: u32,
     /// An urgent case must be handled within this many hours.
     pub urgent_hours: i64,
     /// A chat must be answered within this many minutes.
@@ -29,7 +27,6 @@ impl Default for DeadlinePolicy {
     fn default() -> Self {
         Self {
             office_close_hour: 16,
-            office_open_hour: 8,
             urgent_hours: 3,
             chat_answer_minutes: 10,
             e_service_working_days: 1,

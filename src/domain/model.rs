@@ -201,16 +201,6 @@ impl Urgency {
     }
 }
 
-impl CaseStatus {
-    /// A case that still needs someone: queued, offered or being worked on.
-    pub fn is_open(self) -> bool {
-        matches!(
-            self,
-            CaseStatus::Queued | CaseStatus::Offered | CaseStatus::InProgress
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,10 +73,6 @@ impl Keys {
         format!("{}pro:{id}", self.prefix)
     }
 
-    pub fn professional_cases(&self, id: &str) -> String {
-        format!("{}pro:{id}:cases", self.prefix)
-    }
-
     pub fn available(&self, team: &str, channel: &str) -> String {
         format!("{}avail:{team}:{channel}", self.prefix)
     }

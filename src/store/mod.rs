@@ -9,8 +9,8 @@ pub mod keys;
 
 use std::collections::HashMap;
 
+use redis::Script;
 use redis::aio::ConnectionManager;
-use redis::{AsyncCommands, Script};
 
 pub use keys::Keys;
 
@@ -191,7 +191,6 @@ pub struct ProState {
     pub presence: Option<Presence>,
     pub capacity: [u32; 3],
     pub load: [u32; 3],
-    pub connected: bool,
 }
 
 /// Presence change: `None` fields are left as they are.
@@ -335,13 +334,6 @@ impl Store {
             .await?)
     }
 
-    /// Earliest offer expiry, if any offer is out.
-    pub async fn next_offer_expiry(&self) -> Result<Option<i64>> {
-        let mut conn = self.conn.clone();
-        let v: Vec<(String, f64)> = conn.zrange_withscores(self.keys.offers(), 0, 0).await?;
-        Ok(v.first().map(|(_, s)| *s as i64))
-    }
-
     fn check(reply: Vec<String>) -> Result<Vec<String>> {
         match reply.first().map(String::as_str) {
             Some("ok") => Ok(reply),
@@ -448,25 +440,6 @@ impl Store {
         Ok(pro_state(&r))
     }
 
-    pub async fn professional(&self, pro: &str) -> Result<ProState> {
-        let mut conn = self.conn.clone();
-        let r: Vec<Option<String>> = redis::cmd("HMGET")
-            .arg(self.keys.professional(pro))
-            .arg(&[
-                "presence",
-                "cap:phone",
-                "cap:chat",
-                "cap:e_service",
-                "load:phone",
-                "load:chat",
-                "load:e_service",
-                "conn",
-            ])
-            .query_async(&mut conn)
-            .await?;
-        Ok(pro_state(&r))
-    }
-
     /// The case, its contacts, and while queued its place and the professionals available.
     pub async fn load_case(&self, case_id: &str) -> Result<CaseRecord> {
         let mut conn = self.conn.clone();
@@ -562,10 +535,6 @@ fn pro_state(r: &[Option<String>]) -> ProState {
             .and_then(|p| p.parse().ok()),
         capacity: [num(1), num(2), num(3)],
         load: [num(4), num(5), num(6)],
-        connected: r
-            .get(7)
-            .and_then(|v| v.as_deref())
-            .is_some_and(|v| !v.is_empty()),
     }
 }
 
