@@ -44,12 +44,20 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub grpc_addr: SocketAddr,
+    /// The queue board, `/metrics`, `/healthz` and `/readyz`.
+    pub http_addr: SocketAddr,
+    /// Browser origins allowed to call the API with gRPC-Web (CORS), e.g.
+    /// `https://asiointi.example.fi`. Empty: gRPC-Web still works from the same origin or
+    /// non-browser clients, but browsers on other origins are refused.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             grpc_addr: "127.0.0.1:50051".parse().expect("valid address"),
+            http_addr: "127.0.0.1:8080".parse().expect("valid address"),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -258,7 +266,8 @@ fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError
 
 impl Config {
     /// Reads the service file and the county file it names, then applies environment
-    /// overrides: `LUOTSI_REDIS_URL`, `LUOTSI_GRPC_ADDR`, `LUOTSI_DATA_DIR`,
+    /// overrides: `LUOTSI_REDIS_URL`, `LUOTSI_GRPC_ADDR`, `LUOTSI_HTTP_ADDR`,
+    /// `LUOTSI_CORS_ORIGINS` (comma-separated), `LUOTSI_DATA_DIR`,
     /// `LUOTSI_PSEUDONYM_KEY`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let file: ServiceFile = read_toml(path)?;
@@ -285,6 +294,25 @@ impl Config {
             cfg.server.grpc_addr = addr
                 .parse()
                 .map_err(|e| ConfigError::Invalid(format!("LUOTSI_GRPC_ADDR `{addr}`: {e}")))?;
+        }
+        if let Some(addr) = env("LUOTSI_HTTP_ADDR") {
+            cfg.server.http_addr = addr
+                .parse()
+                .map_err(|e| ConfigError::Invalid(format!("LUOTSI_HTTP_ADDR `{addr}`: {e}")))?;
+        }
+        if let Some(origins) = env("LUOTSI_CORS_ORIGINS") {
+            cfg.server.cors_origins = origins
+                .split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+        for o in &cfg.server.cors_origins {
+            if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "server.cors_origins: `{o}` is not an origin (https://host[:port]) or `*`"
+                )));
+            }
         }
         if let Some(dir) = env("LUOTSI_DATA_DIR") {
             cfg.redis.data_dir = Some(dir.into());

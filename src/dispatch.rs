@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::domain::routing::Member;
+use crate::metrics::Metrics;
 use crate::store::{Connection, PresenceChange, Reserved, Store, StoreError};
 
 #[derive(Clone)]
@@ -33,6 +34,9 @@ struct Inner {
     connected: Mutex<HashMap<String, Connected>>,
     watchers: Mutex<HashMap<String, broadcast::Sender<()>>>,
     next_token: AtomicU64,
+    metrics: Arc<Metrics>,
+    /// Notified on every case or presence event (the queue board refreshes).
+    changes: Arc<Notify>,
 }
 
 struct Connected {
@@ -59,7 +63,7 @@ impl Drop for Registration {
 
 impl Dispatcher {
     /// Starts the event listener and the offer reaper for this instance.
-    pub fn start(store: Store, offer_ttl: Duration) -> Self {
+    pub fn start(store: Store, offer_ttl: Duration, metrics: Arc<Metrics>) -> Self {
         let d = Dispatcher {
             inner: Arc::new(Inner {
                 store,
@@ -69,6 +73,8 @@ impl Dispatcher {
                 connected: Mutex::default(),
                 watchers: Mutex::default(),
                 next_token: AtomicU64::new(1),
+                metrics,
+                changes: Arc::new(Notify::new()),
             }),
         };
         tokio::spawn(d.clone().listen());
@@ -169,10 +175,18 @@ impl Dispatcher {
         }
     }
 
+    /// Notified on every case or presence event in the county.
+    pub fn changes(&self) -> Arc<Notify> {
+        self.inner.changes.clone()
+    }
+
     fn on_event(&self, payload: &[u8]) {
         let Ok(text) = std::str::from_utf8(payload) else {
             return;
         };
+        if !text.starts_with("o|") {
+            self.inner.changes.notify_one();
+        }
         if let Some(rest) = text.strip_prefix("c|") {
             let case_id = rest.split('|').next().unwrap_or("");
             if let Some(tx) = self.inner.watchers.lock().expect("lock").get(case_id) {
@@ -194,10 +208,15 @@ impl Dispatcher {
         }
         // The stream is gone or hopelessly behind: give the case back now rather than at expiry.
         let store = self.inner.store.clone();
+        let metrics = self.inner.metrics.clone();
         let pro = pro.to_string();
         tokio::spawn(async move {
-            if let Err(e) = store.requeue(&offer.case_id, &pro, "released").await {
-                tracing::warn!(case_id = %offer.case_id, error = %e, "undeliverable offer left to expire");
+            match store.requeue(&offer.case_id, &pro, "released").await {
+                Ok(true) => metrics.offer("released"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(case_id = %offer.case_id, error = %e, "undeliverable offer left to expire");
+                }
             }
         });
     }
@@ -208,8 +227,15 @@ impl Dispatcher {
         loop {
             tick.tick().await;
             match self.inner.store.expire_offers(500).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(count = n, "expired offers placed again"),
+                Ok((0, 0)) => {}
+                Ok((expired, relaxed)) => {
+                    self.inner.metrics.offers_by("expired", expired);
+                    tracing::info!(
+                        expired,
+                        relaxed,
+                        "expired offers and language waits placed again"
+                    );
+                }
                 Err(e) => tracing::debug!(error = %e, "offer reaper could not run"),
             }
         }

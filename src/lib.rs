@@ -4,12 +4,15 @@
 //! layout and the invariants.
 
 pub mod api;
+pub mod board;
 pub mod classify;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod embedded;
+pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod telemetry;

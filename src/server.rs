@@ -9,10 +9,12 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 use crate::api::{AppState, contact::ContactApi, supervisor::SupervisorApi, work::WorkApi};
+use crate::board::BoardFeed;
 use crate::classify::Classifier;
 use crate::config::{Config, DEVELOPMENT_PSEUDONYM_KEY};
 use crate::dispatch::Dispatcher;
 use crate::identity::Pseudonymizer;
+use crate::metrics::{Metrics, RpcTimingLayer};
 use crate::pb;
 use crate::store::Store;
 
@@ -39,13 +41,27 @@ pub async fn state(config: Config, redis_url: &str) -> Result<AppState, StartErr
             "using the development pseudonym key: set LUOTSI_PSEUDONYM_KEY in production"
         );
     }
-    let dispatcher = Dispatcher::start(store.clone(), config.routing.offer_timeout());
+    let metrics = Arc::new(Metrics::new());
+    let dispatcher = Dispatcher::start(
+        store.clone(),
+        config.routing.offer_timeout(),
+        metrics.clone(),
+    );
+    let config = Arc::new(config);
+    let board = BoardFeed::start(
+        store.clone(),
+        config.clone(),
+        metrics.clone(),
+        dispatcher.changes(),
+    );
     Ok(AppState {
         pseudonyms: Pseudonymizer::new(config.pseudonym_key.clone()),
-        config: Arc::new(config),
+        config,
         classifier: Arc::new(classifier),
         store,
         dispatcher,
+        metrics,
+        board,
     })
 }
 
@@ -78,8 +94,15 @@ pub async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
-    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "gRPC listening");
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "gRPC and gRPC-Web listening");
+    let metrics = state.metrics.clone();
+    let cors = cors_layer(&state.config.server.cors_origins);
     tonic::transport::Server::builder()
+        // HTTP/1.1 for gRPC-Web from browsers; HTTP/2 clients are unaffected.
+        .accept_http1(true)
+        .layer(cors)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(RpcTimingLayer(metrics))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -120,4 +143,37 @@ async fn watch_redis(store: Store, health: tonic_health::server::HealthReporter)
             tracing::warn!(redis_up = ok, "redis availability changed");
         }
     }
+}
+
+/// CORS for gRPC-Web from the configured browser origins: the headers a gRPC-Web client sends
+/// and the grpc-status / grpc-message it must read.
+fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tonic::codegen::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok()),
+        )
+    };
+    let h = HeaderName::from_static;
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_headers([
+            h("content-type"),
+            h("x-grpc-web"),
+            h("x-user-agent"),
+            h("grpc-timeout"),
+            h("authorization"),
+        ])
+        .expose_headers([
+            h("grpc-status"),
+            h("grpc-message"),
+            h("grpc-status-details-bin"),
+        ])
+        .max_age(Duration::from_secs(86_400))
 }

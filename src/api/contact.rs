@@ -357,6 +357,20 @@ impl ContactService for ContactApi {
             fields,
         };
         let outcome = self.state.store.submit(&new).await.map_err(store_status)?;
+        self.state
+            .metrics
+            .contacts
+            .get_or_create(&crate::metrics::ContactLabels {
+                channel: c.channel.code().to_string(),
+                need: decision.need.code().to_string(),
+                result: match outcome {
+                    Submitted::New { .. } => "new",
+                    Submitted::Joined { .. } => "joined",
+                    Submitted::Duplicate { .. } => "duplicate",
+                }
+                .to_string(),
+            })
+            .inc();
         let answer = match outcome {
             Submitted::New {
                 position,

@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use tonic::Status;
 
+use crate::board::BoardFeed;
 use crate::classify::Classifier;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::domain::{self, CaseStatus, Channel, Outcome, Urgency};
 use crate::identity::Pseudonymizer;
+use crate::metrics::Metrics;
 use crate::pb;
 use crate::store::{CaseRecord, Store, StoreError};
 
@@ -26,6 +28,8 @@ pub struct AppState {
     pub store: Store,
     pub dispatcher: Dispatcher,
     pub pseudonyms: Pseudonymizer,
+    pub metrics: Arc<Metrics>,
+    pub board: BoardFeed,
 }
 
 /// `INVALID_ARGUMENT` naming the field.

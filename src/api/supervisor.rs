@@ -1,14 +1,23 @@
-//! SupervisorService: live queue figures for duty supervisors.
+//! SupervisorService: live queue figures for duty supervisors, the cases waiting, and the
+//! recorded actions that steer flow (move, urgency, release).
 
+use std::pin::Pin;
 use std::time::Duration;
 
+use futures::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{AppState, duration, now_ms, store_status};
-use crate::domain::Channel;
-use crate::domain::routing::ALERT_QUEUE;
+use super::{
+    AppState, channel_pb, duration, invalid, now_ms, parse_id, store_status, timestamp, urgency_pb,
+};
+use crate::board::Board;
+use crate::domain::deadline::DeadlineFacts;
+use crate::domain::routing::{self, ALERT_QUEUE};
+use crate::domain::{Channel, Need, Urgency};
 use crate::pb::{self, supervisor_service_server::SupervisorService};
-use crate::store::CHANNEL_ORDER;
+use crate::store::{Action, BOARD_QUEUES, CHANNEL_ORDER};
+
+type BoardStream = Pin<Box<dyn Stream<Item = Result<pb::QueueBoard, Status>> + Send>>;
 
 pub struct SupervisorApi {
     pub state: AppState,
@@ -16,6 +25,8 @@ pub struct SupervisorApi {
 
 #[tonic::async_trait]
 impl SupervisorService for SupervisorApi {
+    type WatchQueuesStream = BoardStream;
+
     #[tracing::instrument(name = "ListQueues", skip_all)]
     async fn list_queues(
         &self,
@@ -68,4 +79,361 @@ impl SupervisorService for SupervisorApi {
             .collect();
         Ok(Response::new(pb::ListQueuesResponse { queues: out }))
     }
+
+    #[tracing::instrument(name = "WatchQueues", skip_all)]
+    async fn watch_queues(
+        &self,
+        request: Request<pb::WatchQueuesRequest>,
+    ) -> Result<Response<Self::WatchQueuesStream>, Status> {
+        let req = request.into_inner();
+        let team = self.team_filter(&req.team_id)?;
+        let heartbeat = match req.heartbeat {
+            None => Duration::from_secs(5),
+            Some(d) if d.seconds >= 1 && d.seconds <= 3600 => Duration::from_secs(d.seconds as u64),
+            Some(_) => return Err(invalid("heartbeat", "must be between 1 s and 1 h")),
+        };
+        let mut rx = self.state.board.subscribe();
+        // The first snapshot may still be the empty one of a starting instance: wait for a read.
+        if rx.borrow().as_of_ms == 0 {
+            let _ = tokio::time::timeout(Duration::from_secs(3), rx.changed()).await;
+        }
+        let stream = async_stream_board(rx, team, heartbeat);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    #[tracing::instrument(name = "ListQueuedCases", skip_all)]
+    async fn list_queued_cases(
+        &self,
+        request: Request<pb::ListQueuedCasesRequest>,
+    ) -> Result<Response<pb::ListQueuedCasesResponse>, Status> {
+        let req = request.into_inner();
+        let team = self.team_filter(&req.team_id)?;
+        if team.is_empty() {
+            return Err(invalid("team_id", "required"));
+        }
+        let queues: Vec<&str> = match req.queue.trim() {
+            "" => BOARD_QUEUES.to_vec(),
+            q => vec![
+                *BOARD_QUEUES
+                    .iter()
+                    .find(|b| **b == q)
+                    .ok_or_else(|| invalid("queue", "must be alert, phone, chat or e_service"))?,
+            ],
+        };
+        let limit = match req.limit {
+            0 => 100,
+            n if n <= 1000 => n as usize,
+            _ => return Err(invalid("limit", "at most 1000")),
+        };
+        let rows = self
+            .state
+            .store
+            .queued_cases(&team, &queues, limit)
+            .await
+            .map_err(store_status)?;
+        let now = now_ms();
+        let cases = rows
+            .into_iter()
+            .map(|r| {
+                let int = |k: &str| r.str(k).parse::<i64>().unwrap_or(0);
+                pb::QueuedCase {
+                    case_id: r.case_id.clone(),
+                    queue: r.str("queue").to_string(),
+                    needs: r
+                        .str("needs")
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(String::from)
+                        .collect(),
+                    urgency: r.str("urgency").parse().map(urgency_pb).unwrap_or_default() as i32,
+                    channel: r.str("channel").parse().map(channel_pb).unwrap_or_default() as i32,
+                    language: r.str("lang").to_string(),
+                    deadline: Some(timestamp(int("deadline"))),
+                    deadline_rule: r.str("rule").to_string(),
+                    waited: Some(duration(Duration::from_millis(
+                        (now - int("created")).max(0) as u64,
+                    ))),
+                    routing_reasons: r.str("reasons").lines().map(String::from).collect(),
+                    interpreter_needed: r.str("interpreter") == "1",
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::ListQueuedCasesResponse { cases }))
+    }
+
+    #[tracing::instrument(name = "MoveCase", skip_all, fields(case_id = %request.get_ref().case_id))]
+    async fn move_case(
+        &self,
+        request: Request<pb::MoveCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let req = request.into_inner();
+        let id = parse_id("case_id", &req.case_id)?;
+        let (by, why) = actor(&req.supervisor_id, &req.reason)?;
+        let channel = match req.queue.trim() {
+            "" => None,
+            q => Some(
+                q.parse::<Channel>()
+                    .map_err(|_| invalid("queue", "must be phone, chat or e_service"))?,
+            ),
+        };
+        let team = req.team_id.trim();
+        if team.is_empty() && channel.is_none() {
+            return Err(invalid(
+                "team_id",
+                "name a team or a queue to move the case to",
+            ));
+        }
+        if !team.is_empty() {
+            let t = self
+                .state
+                .config
+                .county
+                .team(team)
+                .ok_or_else(|| invalid("team_id", format!("no team `{team}`")))?;
+            // The new team must have someone who can take the case.
+            let rec = self
+                .state
+                .store
+                .load_case(&id)
+                .await
+                .map_err(store_status)?;
+            let profs = rec.str("profs");
+            if !t
+                .members
+                .iter()
+                .any(|m| profs.contains(&format!(",{},", m.profession.code())))
+            {
+                return Err(invalid(
+                    "team_id",
+                    format!(
+                        "team `{team}` has no professional for this case ({})",
+                        profs.trim_matches(',')
+                    ),
+                ));
+            }
+        }
+        let did = self
+            .state
+            .store
+            .supervise(&id, by, why, &Action::Move { team, channel })
+            .await
+            .map_err(store_status)?;
+        tracing::info!(supervisor = by, action = %did, "case moved");
+        self.state.board.poke();
+        Ok(Response::new(self.state.case(&id, false).await?))
+    }
+
+    #[tracing::instrument(name = "SetUrgency", skip_all, fields(case_id = %request.get_ref().case_id))]
+    async fn set_urgency(
+        &self,
+        request: Request<pb::SetUrgencyRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let req = request.into_inner();
+        let id = parse_id("case_id", &req.case_id)?;
+        let (by, why) = actor(&req.supervisor_id, &req.reason)?;
+        let urgency = match pb::Urgency::try_from(req.urgency) {
+            Ok(pb::Urgency::Emergency) => Urgency::Emergency,
+            Ok(pb::Urgency::Urgent) => Urgency::Urgent,
+            Ok(pb::Urgency::Soon) => Urgency::Soon,
+            Ok(pb::Urgency::Routine) => Urgency::Routine,
+            _ => {
+                return Err(invalid(
+                    "urgency",
+                    "must be EMERGENCY, URGENT, SOON or ROUTINE",
+                ));
+            }
+        };
+        let rec = self
+            .state
+            .store
+            .load_case(&id)
+            .await
+            .map_err(store_status)?;
+        let needs: Vec<Need> = rec
+            .str("needs")
+            .split(',')
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let channel: Channel = rec
+            .str("channel")
+            .parse()
+            .map_err(|_| Status::internal("stored data is damaged"))?;
+        // The deadline follows the new urgency, counted from when the case arrived; raising
+        // never moves it later than it was.
+        let created = chrono::DateTime::from_timestamp_millis(rec.int("created"))
+            .unwrap_or_else(chrono::Utc::now);
+        let rule = self.state.config.deadlines.deadline(&DeadlineFacts {
+            needs: &needs,
+            urgency,
+            channel,
+            now: created,
+        });
+        let old: Urgency = rec.str("urgency").parse().unwrap_or(Urgency::Routine);
+        let (deadline_ms, rule_name) =
+            if urgency.rank() < old.rank() && rec.int("deadline") < rule.at.timestamp_millis() {
+                (rec.int("deadline"), rec.str("rule").to_string())
+            } else if urgency == Urgency::Emergency {
+                (now_ms(), rule.rule.to_string())
+            } else {
+                (rule.at.timestamp_millis(), rule.rule.to_string())
+            };
+        let (queue, sub) = if urgency == Urgency::Emergency {
+            (ALERT_QUEUE.to_string(), "any".to_string())
+        } else if rec.str("queue") == ALERT_QUEUE {
+            let primary = needs.first().copied().unwrap_or(Need::AcuteSymptoms);
+            (channel.code().to_string(), primary.code().to_string())
+        } else {
+            (rec.str("queue").to_string(), rec.str("sub").to_string())
+        };
+        let did = self
+            .state
+            .store
+            .supervise(
+                &id,
+                by,
+                why,
+                &Action::Urgency {
+                    urgency,
+                    score: routing::priority_score(urgency, deadline_ms),
+                    deadline_ms,
+                    rule: &rule_name,
+                    queue: &queue,
+                    sub: &sub,
+                },
+            )
+            .await
+            .map_err(store_status)?;
+        tracing::info!(supervisor = by, action = %did, "urgency set");
+        self.state.board.poke();
+        Ok(Response::new(self.state.case(&id, false).await?))
+    }
+
+    #[tracing::instrument(name = "ReleaseOffer", skip_all, fields(case_id = %request.get_ref().case_id))]
+    async fn release_offer(
+        &self,
+        request: Request<pb::ReleaseOfferRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let req = request.into_inner();
+        let id = parse_id("case_id", &req.case_id)?;
+        let (by, why) = actor(&req.supervisor_id, &req.reason)?;
+        let did = self
+            .state
+            .store
+            .supervise(&id, by, why, &Action::Release)
+            .await
+            .map_err(store_status)?;
+        self.state.metrics.offer("released");
+        tracing::info!(supervisor = by, action = %did, "offer released");
+        self.state.board.poke();
+        Ok(Response::new(self.state.case(&id, false).await?))
+    }
+}
+
+impl SupervisorApi {
+    /// A team id to filter on: empty for all, else a configured team.
+    fn team_filter(&self, team_id: &str) -> Result<String, Status> {
+        let t = team_id.trim();
+        if !t.is_empty() && self.state.config.county.team(t).is_none() {
+            return Err(invalid("team_id", format!("no team `{t}`")));
+        }
+        Ok(t.to_string())
+    }
+}
+
+/// Who takes an action and why: both required, the id a plain identifier, the reason short.
+fn actor<'a>(supervisor_id: &'a str, reason: &'a str) -> Result<(&'a str, &'a str), Status> {
+    let by = supervisor_id.trim();
+    if by.is_empty() {
+        return Err(invalid(
+            "supervisor_id",
+            "required: every action is recorded with who took it",
+        ));
+    }
+    if by.len() > 64
+        || !by
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(invalid(
+            "supervisor_id",
+            "at most 64 letters, digits, `-`, `_` or `.`",
+        ));
+    }
+    let why = reason.trim();
+    if why.is_empty() {
+        return Err(invalid(
+            "reason",
+            "required: every action is recorded with why",
+        ));
+    }
+    if why.chars().count() > 300 || why.contains(['\n', '\r']) {
+        return Err(invalid("reason", "one line of at most 300 characters"));
+    }
+    Ok((by, why))
+}
+
+/// The board as the API shows it.
+pub fn board_pb(b: &Board) -> pb::QueueBoard {
+    pb::QueueBoard {
+        as_of: Some(timestamp(b.as_of_ms)),
+        stale: b.stale,
+        teams: b
+            .teams
+            .iter()
+            .map(|t| pb::TeamBoard {
+                team_id: t.team_id.clone(),
+                name: t.name.clone(),
+                queues: t
+                    .queues
+                    .iter()
+                    .map(|q| pb::QueueTile {
+                        queue: q.queue.clone(),
+                        depth: q.depth as u32,
+                        oldest_wait: q.oldest_wait_secs.map(|s| duration(Duration::from_secs(s))),
+                        emergency: q.emergency as u32,
+                        urgent: q.urgent as u32,
+                        soon: q.soon as u32,
+                        routine: q.routine as u32,
+                        due_within_hour: q.due_within_hour as u32,
+                        past_deadline: q.past_deadline as u32,
+                        available_professionals: q.available_professionals as u32,
+                    })
+                    .collect(),
+                staff: t
+                    .staff
+                    .iter()
+                    .map(|s| pb::StaffFigures {
+                        profession: s.profession.clone(),
+                        available: s.available,
+                        busy: s.busy,
+                        on_break: s.on_break,
+                        offline: s.offline,
+                    })
+                    .collect(),
+                taken_today: t.taken_today as u32,
+                taken_late_today: t.taken_late_today as u32,
+            })
+            .collect(),
+    }
+}
+
+/// Sends the board at once, on every change, and after `heartbeat` of quiet.
+fn async_stream_board(
+    rx: tokio::sync::watch::Receiver<std::sync::Arc<Board>>,
+    team: String,
+    heartbeat: Duration,
+) -> impl Stream<Item = Result<pb::QueueBoard, Status>> + Send {
+    futures::stream::unfold((rx, true), move |(mut rx, first)| {
+        let team = team.clone();
+        async move {
+            if !first {
+                match tokio::time::timeout(heartbeat, rx.changed()).await {
+                    Ok(Err(_)) => return None, // the instance is shutting down
+                    Ok(Ok(())) | Err(_) => {}
+                }
+            }
+            let board = rx.borrow_and_update().only(&team);
+            Some((Ok(board_pb(&board)), (rx, false)))
+        }
+    })
 }

@@ -161,12 +161,17 @@ impl WorkService for WorkApi {
         let req = request.into_inner();
         let (_, member) = self.professional(&req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
-        self.state
+        let late = self
+            .state
             .store
             .accept(&id, &member.id)
             .await
             .map_err(store_status)?;
-        tracing::info!("offer accepted");
+        self.state.metrics.offer("accepted");
+        if late {
+            self.state.metrics.deadline_misses.inc();
+        }
+        tracing::info!(late, "offer accepted");
         Ok(Response::new(self.state.case(&id, true).await?))
     }
 
@@ -189,6 +194,7 @@ impl WorkService for WorkApi {
                 "the case is not offered to this professional",
             ));
         }
+        self.state.metrics.offer("declined");
         tracing::info!("offer declined");
         Ok(Response::new(pb::DeclineOfferResponse {}))
     }
@@ -213,6 +219,13 @@ impl WorkService for WorkApi {
             .complete(&id, &member.id, outcome, retention)
             .await
             .map_err(store_status)?;
+        self.state
+            .metrics
+            .completed
+            .get_or_create(&crate::metrics::OutcomeLabels {
+                outcome: outcome.code().to_string(),
+            })
+            .inc();
         tracing::info!(outcome = outcome.code(), "case completed");
         Ok(Response::new(self.state.case(&id, false).await?))
     }

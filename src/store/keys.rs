@@ -10,6 +10,7 @@
 //! | `q:<team>:<queue>:<need>` | zset | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies) |
 //! | `qd:<team>:<queue>` | zset | the queue's cases (all needs) by deadline |
 //! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
+//! | `qp:<team>:<queue>` | zset | the queue's cases (all needs) by priority, for the supervisors' list and urgency counts |
 //! | `alerts` | zset | every emergency waiting anywhere in the county |
 //! | `teams` | set | teams that have had a professional online |
 //! | `offers` | zset | offered cases by offer expiry |
@@ -21,6 +22,8 @@
 //! | `free:<team>:<channel>:<profession>` | zset | ... with a free slot, scored by load |
 //! | `idem:<key>` | string | contact id answered for an idempotency key (expires) |
 //! | `open:<citizen>:<need>` | string | the citizen's open case for a need |
+//! | `day:<date>:<team>` | hash | today's cases taken and taken late (service level; expires after 2 days) |
+//! | `audit` | stream | supervisors' actions: at, by, action, case, detail, reason (capped ~100 000) |
 //! | `events` | pub/sub | `c|<case>|<status>` (case changed), `o|<pro>|<case>|…` (offer made) |
 
 /// Key builder for one county.
@@ -63,6 +66,18 @@ impl Keys {
 
     pub fn queue_by_arrival(&self, team: &str, queue: &str) -> String {
         format!("{}qa:{team}:{queue}", self.prefix)
+    }
+
+    pub fn queue_by_priority(&self, team: &str, queue: &str) -> String {
+        format!("{}qp:{team}:{queue}", self.prefix)
+    }
+
+    pub fn day(&self, date: &str, team: &str) -> String {
+        format!("{}day:{date}:{team}", self.prefix)
+    }
+
+    pub fn audit(&self) -> String {
+        format!("{}audit", self.prefix)
     }
 
     pub fn offers(&self) -> String {

@@ -6,6 +6,7 @@
 //! pipelined.
 
 pub mod keys;
+mod supervision;
 
 use std::collections::HashMap;
 
@@ -13,6 +14,10 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 
 pub use keys::Keys;
+pub use supervision::{
+    Action, AuditEntry, BOARD_QUEUES, QueuedCaseRecord, StaffState, TeamFigures, TeamQuery,
+    TileFigures,
+};
 
 use crate::domain::routing::Member;
 use crate::domain::{CaseStatus, Channel, Need, Outcome, Presence};
@@ -46,6 +51,7 @@ struct Scripts {
     complete: Script,
     cancel: Script,
     presence: Script,
+    supervise: Script,
 }
 
 impl Scripts {
@@ -60,6 +66,7 @@ impl Scripts {
             complete: with_prelude(include_str!("lua/complete.lua")),
             cancel: with_prelude(include_str!("lua/cancel.lua")),
             presence: with_prelude(include_str!("lua/presence.lua")),
+            supervise: with_prelude(include_str!("lua/supervise.lua")),
         }
     }
 }
@@ -324,8 +331,9 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Returns expired offers to their queues; how many.
-    pub async fn expire_offers(&self, limit: u32) -> Result<u64> {
+    /// Returns expired offers to their queues, and opens cases whose language wait ran out to
+    /// everyone: how many of each.
+    pub async fn expire_offers(&self, limit: u32) -> Result<(u64, u64)> {
         let mut conn = self.conn.clone();
         Ok(self
             .invoke(&self.scripts.expire, self.keys.offers())
@@ -349,15 +357,17 @@ impl Store {
         }
     }
 
-    pub async fn accept(&self, case_id: &str, pro: &str) -> Result<()> {
+    /// Accepts an offer; returns whether the case was taken after its deadline.
+    pub async fn accept(&self, case_id: &str, pro: &str) -> Result<bool> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self
             .invoke(&self.scripts.accept, self.keys.case(case_id))
             .arg(case_id)
             .arg(pro)
+            .arg(today())
             .invoke_async(&mut conn)
             .await?;
-        Self::check(r).map(drop)
+        Self::check(r).map(|r| r.get(1).map(String::as_str) == Some("1"))
     }
 
     pub async fn complete(
@@ -519,6 +529,14 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Today's date in Helsinki, as the per-day keys name it.
+pub fn today() -> String {
+    chrono::Utc::now()
+        .with_timezone(&crate::domain::deadline::TZ)
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 fn pro_state(r: &[Option<String>]) -> ProState {

@@ -1,5 +1,5 @@
 -- The professional takes the case offered to them. Accepting again is harmless.
--- ARGV: P, now, ttl, case_id, pro
+-- ARGV: P, now, ttl, case_id, pro, day (YYYY-MM-DD, Helsinki)
 local id, pro = ARGV[4], ARGV[5]
 local key = case_key(id)
 local h = redis.call('HMGET', key, 'status', 'pro', 'offer_exp')
@@ -12,5 +12,13 @@ if tonumber(h[3]) < tonumber(NOW) then
 end
 redis.call('HSET', key, 'status', 'in_progress', 'accepted', NOW)
 redis.call('ZREM', P .. 'offers', id)
+-- Today's service level per team (ARGV[6] is the Helsinki date). An emergency's deadline is
+-- "now", so it is counted as taken, never as late.
+local d = redis.call('HMGET', key, 'team', 'deadline', 'urgency')
+local day = P .. 'day:' .. ARGV[6] .. ':' .. d[1]
+local late = d[3] ~= 'emergency' and tonumber(NOW) > tonumber(d[2]) and '1' or '0'
+redis.call('HINCRBY', day, 'taken', 1)
+if late == '1' then redis.call('HINCRBY', day, 'late', 1) end
+redis.call('EXPIRE', day, 172800)
 event('c', id, 'in_progress')
-return {'ok'}
+return {'ok', late}

@@ -1,9 +1,9 @@
 -- Return every offer that expired by now to its queue (or straight to another professional), and
 -- open cases whose language wait ran out to every professional who fits.
 -- Any instance may run it; a case accepted in the meantime is left alone.
--- ARGV: P, now, ttl, limit
+-- ARGV: P, now, ttl, limit. Returns {offers returned, cases opened to every language}.
 local ids = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
-local n = 0
+local n, relaxed = 0, 0
 for _, id in ipairs(ids) do
   local done = requeue_offered(id, '', 'expired', NOW)
   if done == 0 and redis.call('HGET', case_key(id), 'status') ~= 'offered' then
@@ -12,6 +12,6 @@ for _, id in ipairs(ids) do
   n = n + done
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'langwait', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))) do
-  n = n + relax_language(id)
+  relaxed = relaxed + relax_language(id)
 end
-return n
+return {n, relaxed}

@@ -42,26 +42,29 @@ end
 -- Priority sub-queue of a case: per team, channel (or alert) and primary need.
 local function sub_queue(team, queue, sub) return P .. 'q:' .. team .. ':' .. queue .. ':' .. sub end
 
--- Queue-level indexes by deadline and by arrival, for supervisors.
+-- Queue-level indexes (all needs) by deadline, by arrival and by priority, for supervisors.
 local function index_keys(team, queue)
-  return P .. 'qd:' .. team .. ':' .. queue, P .. 'qa:' .. team .. ':' .. queue
+  local base = team .. ':' .. queue
+  return P .. 'qd:' .. base, P .. 'qa:' .. base, P .. 'qp:' .. base
 end
 
 -- Emergencies waiting anywhere in the county are also indexed in `alerts`, which every
 -- professional's pull reads first, whatever their team.
 local function enqueue(id, team, queue, sub, score, deadline, created)
-  local qd, qa = index_keys(team, queue)
+  local qd, qa, qp = index_keys(team, queue)
   redis.call('ZADD', sub_queue(team, queue, sub), score, id)
   redis.call('ZADD', qd, deadline, id)
   redis.call('ZADD', qa, created, id)
+  redis.call('ZADD', qp, score, id)
   if queue == 'alert' then redis.call('ZADD', P .. 'alerts', score, id) end
 end
 
 local function dequeue(id, team, queue, sub)
-  local qd, qa = index_keys(team, queue)
+  local qd, qa, qp = index_keys(team, queue)
   redis.call('ZREM', sub_queue(team, queue, sub), id)
   redis.call('ZREM', qd, id)
   redis.call('ZREM', qa, id)
+  redis.call('ZREM', qp, id)
   if queue == 'alert' then redis.call('ZREM', P .. 'alerts', id) end
 end
 
@@ -269,4 +272,12 @@ local function close_case(id, retention)
   end
   redis.call('EXPIRE', key, retention)
   redis.call('EXPIRE', key .. ':contacts', retention)
+end
+
+-- Appends a line to the case's routing reasons (what GetCase and supervisors see).
+local function add_reason(id, line)
+  local key = case_key(id)
+  local r = redis.call('HGET', key, 'reasons') or ''
+  if r ~= '' then r = r .. '\n' end
+  redis.call('HSET', key, 'reasons', r .. line)
 end

@@ -27,4 +27,5 @@ else
     requeue_offered(id, pro, 'released', nil)
   end
 end
+event('p', pro)
 return redis.call('HMGET', pk, 'presence', 'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service', 'conn')

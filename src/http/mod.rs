@@ -1,0 +1,89 @@
+//! The HTTP port (default 127.0.0.1:8080): the queue board for wall screens and laptops, its
+//! JSON, Prometheus metrics, and liveness / readiness for orchestrators.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Json, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+
+use crate::api::AppState;
+
+const BOARD_PAGE: &str = include_str!("board.html");
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(board_page))
+        .route("/board", get(board_page))
+        .route("/api/board", get(board_json))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// Serves the HTTP port until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening (queue board, metrics, health)");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn board_page() -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "no-cache")], Html(BOARD_PAGE))
+}
+
+#[derive(Deserialize)]
+struct BoardQuery {
+    #[serde(default)]
+    team: String,
+}
+
+async fn board_json(State(s): State<AppState>, Query(q): Query<BoardQuery>) -> Response {
+    let board = s.board.current();
+    if !q.team.is_empty() && s.config.county.team(&q.team).is_none() {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("team: no team `{}`", q.team),
+        )
+            .into_response();
+    }
+    (
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(board.only(&q.team)),
+    )
+        .into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(),
+    )
+}
+
+/// Alive: the process answers.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready: Redis answers, as the gRPC health service's overall status.
+async fn readyz(State(s): State<AppState>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(1), s.store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n").into_response(),
+    }
+}

@@ -1,0 +1,243 @@
+//! Prometheus metrics, served on the HTTP port at `/metrics`. Labels carry codes only (channel,
+//! need, team, queue, outcome, RPC method): never anything about a person.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tonic::codegen::http;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ContactLabels {
+    pub channel: String,
+    pub need: String,
+    /// `new`, `joined` or `duplicate`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OfferLabels {
+    /// `accepted`, `declined`, `expired` or `released`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabels {
+    pub team: String,
+    pub queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RpcLabels {
+    pub method: String,
+}
+
+/// Every metric of one Luotsi instance.
+pub struct Metrics {
+    registry: Registry,
+    pub contacts: Family<ContactLabels, Counter>,
+    pub completed: Family<OutcomeLabels, Counter>,
+    pub offers: Family<OfferLabels, Counter>,
+    pub deadline_misses: Counter,
+    pub queue_depth: Family<QueueLabels, Gauge>,
+    pub queue_oldest_wait: Family<QueueLabels, Gauge<f64, AtomicU64>>,
+    pub queue_past_deadline: Family<QueueLabels, Gauge>,
+    pub rpc_duration: Family<RpcLabels, Histogram>,
+    pub redis_roundtrip: Histogram,
+    pub board_stale: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("luotsi");
+        let m = Metrics {
+            contacts: Family::default(),
+            completed: Family::default(),
+            offers: Family::default(),
+            deadline_misses: Counter::default(),
+            queue_depth: Family::default(),
+            queue_oldest_wait: Family::default(),
+            queue_past_deadline: Family::default(),
+            rpc_duration: Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(0.0002, 2.0, 16))
+            }),
+            redis_roundtrip: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
+            board_stale: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "contacts_submitted",
+            "Contacts submitted, by channel, primary need and result",
+            m.contacts.clone(),
+        );
+        registry.register(
+            "cases_completed",
+            "Cases completed, by outcome",
+            m.completed.clone(),
+        );
+        registry.register(
+            "offers",
+            "Offers ended, by result (accepted, declined, expired, released)",
+            m.offers.clone(),
+        );
+        registry.register(
+            "deadline_misses",
+            "Cases taken by a professional after their deadline",
+            m.deadline_misses.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Cases waiting, per team and queue",
+            m.queue_depth.clone(),
+        );
+        registry.register(
+            "queue_oldest_wait_seconds",
+            "Wait of the longest-waiting case, per team and queue",
+            m.queue_oldest_wait.clone(),
+        );
+        registry.register(
+            "queue_past_deadline",
+            "Cases waiting past their deadline, per team and queue",
+            m.queue_past_deadline.clone(),
+        );
+        registry.register(
+            "rpc_duration_seconds",
+            "gRPC handling time to the response headers (a stream: until it is open), per method",
+            m.rpc_duration.clone(),
+        );
+        registry.register(
+            "redis_roundtrip_seconds",
+            "Redis PING round trip, measured at every board refresh",
+            m.redis_roundtrip.clone(),
+        );
+        registry.register(
+            "board_stale",
+            "1 while the queue figures cannot be refreshed from Redis",
+            m.board_stale.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    pub fn offer(&self, result: &str) {
+        self.offers
+            .get_or_create(&OfferLabels {
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn offers_by(&self, result: &str, n: u64) {
+        self.offers
+            .get_or_create(&OfferLabels {
+                result: result.to_string(),
+            })
+            .inc_by(n);
+    }
+}
+
+/// The RPC methods measured by name; anything else is counted as `other`, so a client cannot
+/// grow the label set.
+const METHODS: &[&str] = &[
+    "/luotsi.v1.ContactService/SubmitContact",
+    "/luotsi.v1.ContactService/Classify",
+    "/luotsi.v1.ContactService/GetCase",
+    "/luotsi.v1.ContactService/WatchCase",
+    "/luotsi.v1.ContactService/CancelContact",
+    "/luotsi.v1.WorkService/SetPresence",
+    "/luotsi.v1.WorkService/Offers",
+    "/luotsi.v1.WorkService/AcceptOffer",
+    "/luotsi.v1.WorkService/DeclineOffer",
+    "/luotsi.v1.WorkService/CompleteCase",
+    "/luotsi.v1.SupervisorService/ListQueues",
+    "/luotsi.v1.SupervisorService/WatchQueues",
+    "/luotsi.v1.SupervisorService/ListQueuedCases",
+    "/luotsi.v1.SupervisorService/MoveCase",
+    "/luotsi.v1.SupervisorService/SetUrgency",
+    "/luotsi.v1.SupervisorService/ReleaseOffer",
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+];
+
+/// A tower layer timing every gRPC request into `rpc_duration_seconds`.
+#[derive(Clone)]
+pub struct RpcTimingLayer(pub Arc<Metrics>);
+
+impl<S> tower::Layer<S> for RpcTimingLayer {
+    type Service = RpcTiming<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RpcTiming {
+            inner,
+            metrics: self.0.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RpcTiming<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for RpcTiming<S>
+where
+    S: tower::Service<http::Request<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let path = req.uri().path();
+        let method = METHODS
+            .iter()
+            .find(|m| **m == path)
+            .map_or("other", |m| m.rsplit('/').next().unwrap_or("other"));
+        let histogram = self
+            .metrics
+            .rpc_duration
+            .get_or_create(&RpcLabels {
+                method: method.to_string(),
+            })
+            .clone();
+        let start = Instant::now();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let r = fut.await;
+            histogram.observe(start.elapsed().as_secs_f64());
+            r
+        })
+    }
+}

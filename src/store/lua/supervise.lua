@@ -1,0 +1,59 @@
+-- A duty supervisor's action on one case, recorded on the case (a routing reason) and in the
+-- county's audit stream, in the same step as the change itself.
+-- ARGV: P, now, ttl, op, case_id, supervisor, reason, then by op:
+--   move:    team ('' keeps), channel ('' keeps), profession csv of the case (for the new team)
+--   urgency: urgency, rank, score, deadline, rule, queue, sub
+--   release: (nothing)
+-- Returns {'ok', what} or {'refused', status}.
+local op, id, by, why = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local key = case_key(id)
+local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub', 'channel', 'urgency', 'pro')
+if not h[1] then return {'missing'} end
+local status = h[1]
+local what
+
+local function audit(detail)
+  redis.call('XADD', P .. 'audit', 'MAXLEN', '~', 100000, '*',
+    'at', NOW, 'by', by, 'action', op, 'case', id, 'detail', detail, 'reason', why)
+  add_reason(id, op .. ' by supervisor ' .. by .. ': ' .. detail .. ' (' .. why .. ')')
+end
+
+if op == 'move' then
+  if status ~= 'queued' then return {'refused', status} end
+  local team = ARGV[8] ~= '' and ARGV[8] or h[2]
+  local channel = ARGV[9] ~= '' and ARGV[9] or h[5]
+  local queue = h[3] == 'alert' and 'alert' or channel
+  what = 'team ' .. h[2] .. ' queue ' .. h[3] .. ' -> team ' .. team .. ' queue ' .. queue
+  dequeue(id, h[2], h[3], h[4])
+  -- A case moved on purpose is not bounced back by the cross-team emergency rule's marker, and
+  -- no longer waits for its original language wait: the supervisor decided.
+  redis.call('HSET', key, 'team', team, 'queue', queue, 'channel', channel, 'escalated', '')
+  audit(what)
+  event('c', id, 'moved')
+  if not place(id) then event('c', id, 'queued') end
+elseif op == 'urgency' then
+  if status ~= 'queued' and status ~= 'offered' and status ~= 'in_progress' then
+    return {'refused', status}
+  end
+  local urgency, rank, score, deadline, rule, queue, sub =
+    ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+  what = 'urgency ' .. h[6] .. ' -> ' .. urgency
+  if status == 'queued' then dequeue(id, h[2], h[3], h[4]) end
+  redis.call('HSET', key, 'urgency', urgency, 'urank', rank, 'score', score, 'deadline', deadline,
+    'rule', rule)
+  if status == 'queued' then redis.call('HSET', key, 'queue', queue, 'sub', sub) end
+  audit(what)
+  event('c', id, 'urgency')
+  if status == 'queued' then
+    if not place(id) then event('c', id, 'queued') end
+  end
+elseif op == 'release' then
+  if status ~= 'offered' then return {'refused', status} end
+  what = 'offer taken back from ' .. h[7]
+  audit(what)
+  -- As a decline: the case goes to a colleague, not back to the one who did not answer.
+  requeue_offered(id, '', 'declined', nil)
+else
+  return redis.error_reply('unknown op ' .. op)
+end
+return {'ok', what}

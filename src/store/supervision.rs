@@ -1,0 +1,312 @@
+//! What duty supervisors read and do: the board's figures in one pipelined round trip, the
+//! cases waiting in priority order, and the recorded actions (move, urgency, release).
+
+use std::collections::HashMap;
+
+use super::{Result, Store, StoreError};
+use crate::domain::{Channel, Urgency};
+
+/// The queues of every team, in board order.
+pub const BOARD_QUEUES: [&str; 4] = ["alert", "phone", "chat", "e_service"];
+
+/// Figures of one queue of one team.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TileFigures {
+    pub depth: u64,
+    pub oldest_arrival_ms: Option<i64>,
+    /// Queued cases per urgency, in `Urgency::ALL` order.
+    pub by_urgency: [u64; 4],
+    pub due_within_hour: u64,
+    pub past_deadline: u64,
+    pub available: u64,
+}
+
+/// One professional's live state, as the board counts it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StaffState {
+    pub presence: String,
+    pub connected: bool,
+    pub load: u32,
+}
+
+/// Everything the board shows of one team.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TeamFigures {
+    pub tiles: Vec<TileFigures>,
+    /// In the order of the member ids asked.
+    pub staff: Vec<StaffState>,
+    pub taken_today: u64,
+    pub late_today: u64,
+}
+
+/// What the board asks about one team.
+pub struct TeamQuery<'a> {
+    pub team: &'a str,
+    pub members: Vec<&'a str>,
+}
+
+/// A waiting case as a supervisor sees it: routing facts only, no personal data.
+#[derive(Debug, Clone, Default)]
+pub struct QueuedCaseRecord {
+    pub case_id: String,
+    pub score: f64,
+    pub fields: HashMap<String, String>,
+}
+
+impl QueuedCaseRecord {
+    pub fn str(&self, k: &str) -> &str {
+        self.fields.get(k).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// The fields `queued_cases` reads: never `text`, `callback` or `citizen`.
+const ROUTING_FIELDS: [&str; 10] = [
+    "queue",
+    "needs",
+    "urgency",
+    "channel",
+    "lang",
+    "deadline",
+    "rule",
+    "created",
+    "reasons",
+    "interpreter",
+];
+
+/// A supervisor's action.
+#[derive(Debug, Clone)]
+pub enum Action<'a> {
+    Move {
+        team: &'a str,
+        channel: Option<Channel>,
+    },
+    Urgency {
+        urgency: Urgency,
+        score: f64,
+        deadline_ms: i64,
+        rule: &'a str,
+        queue: &'a str,
+        sub: &'a str,
+    },
+    Release,
+}
+
+/// One line of the county's audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEntry {
+    pub fields: HashMap<String, String>,
+}
+
+impl Store {
+    /// The board's figures for each team, in one pipelined round trip. `day` is today's
+    /// Helsinki date (`YYYY-MM-DD`).
+    pub async fn board_figures(
+        &self,
+        teams: &[TeamQuery<'_>],
+        now_ms: i64,
+        day: &str,
+    ) -> Result<Vec<TeamFigures>> {
+        let k = &self.keys;
+        let mut pipe = redis::pipe();
+        for t in teams {
+            for q in BOARD_QUEUES {
+                let (qa, qd, qp) = (
+                    k.queue_by_arrival(t.team, q),
+                    k.queue_by_deadline(t.team, q),
+                    k.queue_by_priority(t.team, q),
+                );
+                pipe.zcard(&qa)
+                    .zrange_withscores(&qa, 0, 0)
+                    .zcount(&qd, format!("({now_ms}"), now_ms + 3_600_000)
+                    .zcount(&qd, "-inf", now_ms);
+                for u in Urgency::ALL {
+                    let lo = u.rank() as f64 * 1e13;
+                    pipe.zcount(&qp, lo, format!("({}", lo + 1e13));
+                }
+                // The alert queue is answered by anyone connected; phone availability stands in.
+                let ch = if q == "alert" { "phone" } else { q };
+                pipe.scard(k.available(t.team, ch));
+            }
+            for m in &t.members {
+                pipe.cmd("HMGET").arg(k.professional(m)).arg(&[
+                    "presence",
+                    "conn",
+                    "load:phone",
+                    "load:chat",
+                    "load:e_service",
+                ]);
+            }
+            pipe.cmd("HMGET")
+                .arg(k.day(day, t.team))
+                .arg(&["taken", "late"]);
+        }
+        let mut conn = self.conn.clone();
+        let values: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut it = values.iter();
+        let mut next = || {
+            it.next()
+                .ok_or_else(|| StoreError::Corrupt("board reply".into()))
+        };
+        let mut out = Vec::with_capacity(teams.len());
+        for t in teams {
+            let mut f = TeamFigures::default();
+            for _ in BOARD_QUEUES {
+                let depth: u64 = redis::from_redis_value_ref(next()?)?;
+                let oldest: Vec<(String, f64)> = redis::from_redis_value_ref(next()?)?;
+                let due: u64 = redis::from_redis_value_ref(next()?)?;
+                let past: u64 = redis::from_redis_value_ref(next()?)?;
+                let mut by_urgency = [0u64; 4];
+                for slot in by_urgency.iter_mut() {
+                    *slot = redis::from_redis_value_ref(next()?)?;
+                }
+                let available: u64 = redis::from_redis_value_ref(next()?)?;
+                f.tiles.push(TileFigures {
+                    depth,
+                    oldest_arrival_ms: oldest.first().map(|(_, s)| *s as i64),
+                    by_urgency,
+                    due_within_hour: due,
+                    past_deadline: past,
+                    available,
+                });
+            }
+            for _ in &t.members {
+                let h: Vec<Option<String>> = redis::from_redis_value_ref(next()?)?;
+                let load = h[2..]
+                    .iter()
+                    .map(|v| {
+                        v.as_deref()
+                            .and_then(|x| x.parse::<u32>().ok())
+                            .unwrap_or(0)
+                    })
+                    .sum();
+                f.staff.push(StaffState {
+                    presence: h[0].clone().unwrap_or_default(),
+                    connected: h[1].as_deref().is_some_and(|c| !c.is_empty()),
+                    load,
+                });
+            }
+            let day: Vec<Option<u64>> = redis::from_redis_value_ref(next()?)?;
+            f.taken_today = day[0].unwrap_or(0);
+            f.late_today = day[1].unwrap_or(0);
+            out.push(f);
+        }
+        Ok(out)
+    }
+
+    /// The cases waiting in the given queues of a team, most urgent (then earliest deadline)
+    /// first, at most `limit`.
+    pub async fn queued_cases(
+        &self,
+        team: &str,
+        queues: &[&str],
+        limit: usize,
+    ) -> Result<Vec<QueuedCaseRecord>> {
+        let mut pipe = redis::pipe();
+        for q in queues {
+            pipe.zrange_withscores(self.keys.queue_by_priority(team, q), 0, limit as isize - 1);
+        }
+        let mut conn = self.conn.clone();
+        let heads: Vec<Vec<(String, f64)>> = pipe.query_async(&mut conn).await?;
+        let mut ids: Vec<(String, f64)> = heads.into_iter().flatten().collect();
+        ids.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        ids.truncate(limit);
+        let mut pipe = redis::pipe();
+        for (id, _) in &ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.case(id))
+                .arg(&ROUTING_FIELDS);
+        }
+        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+        Ok(ids
+            .into_iter()
+            .zip(rows)
+            .map(|((case_id, score), row)| QueuedCaseRecord {
+                case_id,
+                score,
+                fields: ROUTING_FIELDS
+                    .iter()
+                    .zip(row)
+                    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Carries out a supervisor's action, recorded in the same step. Returns what was done.
+    pub async fn supervise(
+        &self,
+        case_id: &str,
+        supervisor: &str,
+        reason: &str,
+        action: &Action<'_>,
+    ) -> Result<String> {
+        let mut inv = self.invoke(&self.scripts.supervise, self.keys.case(case_id));
+        let op = match action {
+            Action::Move { .. } => "move",
+            Action::Urgency { .. } => "urgency",
+            Action::Release => "release",
+        };
+        inv.arg(op).arg(case_id).arg(supervisor).arg(reason);
+        match action {
+            Action::Move { team, channel } => {
+                inv.arg(*team).arg(channel.map(|c| c.code()).unwrap_or(""));
+            }
+            Action::Urgency {
+                urgency,
+                score,
+                deadline_ms,
+                rule,
+                queue,
+                sub,
+            } => {
+                inv.arg(urgency.code())
+                    .arg(urgency.rank())
+                    .arg(score.to_string())
+                    .arg(deadline_ms)
+                    .arg(*rule)
+                    .arg(*queue)
+                    .arg(*sub);
+            }
+            Action::Release => {}
+        }
+        let mut conn = self.conn.clone();
+        let r: Vec<String> = inv.invoke_async(&mut conn).await?;
+        match r.first().map(String::as_str) {
+            Some("ok") => Ok(r.get(1).cloned().unwrap_or_default()),
+            Some("missing") => Err(StoreError::NotFound("case")),
+            Some("refused") => Err(StoreError::Conflict(format!(
+                "the case is {}: {op} does not apply",
+                r.get(1).map(String::as_str).unwrap_or("closed")
+            ))),
+            _ => Err(StoreError::Corrupt("supervise reply".into())),
+        }
+    }
+
+    /// The newest `count` entries of the audit log, newest first.
+    pub async fn audit_log(&self, count: usize) -> Result<Vec<AuditEntry>> {
+        let mut conn = self.conn.clone();
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(self.keys.audit())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut conn)
+            .await?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .map(|e| AuditEntry {
+                fields: e
+                    .map
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        redis::from_redis_value_ref::<String>(v)
+                            .ok()
+                            .map(|v| (k.clone(), v))
+                    })
+                    .collect(),
+            })
+            .collect())
+    }
+}
