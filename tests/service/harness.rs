@@ -89,10 +89,19 @@ impl RedisServer {
     /// Stops Redis cleanly (flushing the append-only file) and starts it again on the same port
     /// with the same files.
     pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Stops Redis cleanly; `start_again` brings it back on the same port with the same files.
+    pub fn stop(&mut self) {
         let _: Result<(), _> = redis::cmd("SHUTDOWN").query(&mut self.conn());
         if let Some(mut c) = self.child.take() {
             let _ = c.wait();
         }
+    }
+
+    pub fn start_again(&mut self) {
         assert!(self.spawn(), "redis-server restarted");
     }
 }
@@ -114,8 +123,11 @@ pub fn config() -> Config {
 
 pub struct Luotsi {
     pub addr: SocketAddr,
+    /// The HTTP port: queue board, metrics, health.
+    pub http_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    http_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Luotsi {
@@ -131,6 +143,14 @@ impl Luotsi {
             .expect("service state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http_addr = http_listener.local_addr().unwrap();
+        let http_state = state.clone();
+        let http_task = tokio::spawn(async move {
+            luotsi::http::serve(http_state, http_listener, std::future::pending())
+                .await
+                .expect("http serves");
+        });
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(async move {
             luotsi::server::serve(state, listener, async {
@@ -141,8 +161,10 @@ impl Luotsi {
         });
         Self {
             addr,
+            http_addr,
             stop: Some(tx),
             task: Some(task),
+            http_task: Some(http_task),
         }
     }
 
@@ -178,5 +200,46 @@ impl Luotsi {
             t.abort();
             let _ = t.await;
         }
+        if let Some(t) = self.http_task.take() {
+            t.abort();
+            let _ = t.await;
+        }
     }
+}
+
+/// A plain HTTP/1.1 GET on the HTTP port: status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("http port");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: luotsi\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response");
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let mut body = &raw[split + 4..];
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    if !head.contains("transfer-encoding: chunked") {
+        return (status, String::from_utf8_lossy(body).to_string());
+    }
+    let mut out = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let n = usize::from_str_radix(std::str::from_utf8(&body[..eol]).unwrap().trim(), 16)
+            .expect("chunk size");
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&body[eol + 2..eol + 2 + n]);
+        body = &body[eol + 4 + n..];
+    }
+    (status, String::from_utf8_lossy(&out).to_string())
 }

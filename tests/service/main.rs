@@ -10,3 +10,4 @@ mod offers;
 mod privacy;
 mod resilience;
 mod scale;
+mod supervisor;
