@@ -11,3 +11,4 @@ mod privacy;
 mod resilience;
 mod scale;
 mod supervisor;
+mod web;

@@ -1,0 +1,206 @@
+//! The browser side, for real: a gRPC-Web client from npm (Connect's gRPC-Web transport) calls
+//! ContactService through CORS, and Debian's Chromium, driven by playwright-core, watches the
+//! queue board change as contacts arrive and as Redis goes away and comes back.
+//!
+//! Needs Node.js with `tests/web/node_modules` (installed here with `npm ci` when missing) and
+//! Chromium at /usr/bin/chromium (`apt-get install -y chromium`; `.ci/run` installs it).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+
+use luotsi::pb;
+
+use crate::harness::{Luotsi, RedisServer};
+use crate::support::dental;
+
+fn web_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/web")
+}
+
+/// `npm ci` once per test run when the packages are not there yet.
+fn node_modules() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        if web_dir().join("node_modules/playwright-core").exists()
+            && web_dir()
+                .join("node_modules/@connectrpc/connect-node")
+                .exists()
+        {
+            return;
+        }
+        let ok = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(web_dir())
+            .status()
+            .expect("npm (Node.js) is needed for the browser tests");
+        assert!(ok.success(), "npm ci in tests/web failed");
+    });
+}
+
+fn artefact(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[tokio::test]
+async fn a_grpc_web_client_from_npm_submits_through_cors() {
+    node_modules();
+    let redis = RedisServer::start();
+    let svc = Luotsi::start_with(&redis, |c| {
+        c.server.cors_origins = vec!["https://asiointi.example.fi".into()];
+    })
+    .await;
+    let descriptor = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(descriptor.path(), luotsi::pb::FILE_DESCRIPTOR_SET).unwrap();
+    let base = format!("http://{}", svc.addr);
+    let path = descriptor.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(web_dir().join("grpc_web.mjs"))
+            .arg(&base)
+            .arg(&path)
+            .arg("https://asiointi.example.fi")
+            .current_dir(web_dir())
+            .output()
+            .expect("node runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "gRPC-Web client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(seen["classify_needs"][0], "oral_health", "{seen}");
+    assert_eq!(seen["team_id"], "suunterveys", "{seen}");
+    assert_eq!(
+        seen["get_case_status"],
+        pb::CaseStatus::Queued as i32,
+        "{seen}"
+    );
+    assert_eq!(seen["bad_request_code"], 3, "INVALID_ARGUMENT: {seen}");
+    assert!(
+        seen["bad_request_message"]
+            .as_str()
+            .unwrap()
+            .starts_with("channel"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["cors_allowed"], "https://asiointi.example.fi",
+        "{seen}"
+    );
+    assert!(
+        seen["cors_other"].is_null(),
+        "other origins refused: {seen}"
+    );
+    // The case the browser client made is there for native gRPC clients too.
+    let case_id = seen["case_id"].as_str().unwrap().to_string();
+    let c = crate::support::case(&svc, &case_id).await;
+    assert_eq!(c.team_id, "suunterveys");
+    svc.stop().await;
+}
+
+/// The Chromium puppet of `tests/web/board.mjs`.
+struct Browser {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Browser {
+    fn start(base: &str) -> Self {
+        assert!(
+            Path::new(&std::env::var("CHROMIUM").unwrap_or("/usr/bin/chromium".into())).exists(),
+            "Chromium is needed: apt-get install -y chromium"
+        );
+        let mut child = Command::new("node")
+            .arg(web_dir().join("board.mjs"))
+            .arg(base)
+            .current_dir(web_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut b = Browser {
+            child,
+            stdin,
+            stdout,
+        };
+        assert_eq!(b.answer(), "ready");
+        b
+    }
+
+    fn answer(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("browser answers");
+        line.trim().to_string()
+    }
+
+    /// Sends a command; panics unless the browser saw what was asked.
+    async fn expect(&mut self, cmd: &str) {
+        writeln!(self.stdin, "{cmd}").unwrap();
+        let answer = tokio::task::block_in_place(|| self.answer());
+        assert_eq!(answer, "ok", "browser: `{cmd}`");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_board_changes_live_in_chromium_and_survives_a_redis_restart() {
+    node_modules();
+    let mut redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut browser = Browser::start(&format!("http://{}", svc.http_addr));
+    browser.expect("goto /").await;
+    browser.expect("text Jonotilanne").await;
+    browser.expect("depth suunterveys 0").await;
+    browser.expect("risk suunterveys ok").await;
+
+    // Contacts arrive over gRPC: the tile changes without a reload.
+    let mut contacts = svc.contact().await;
+    for i in 0..3 {
+        contacts
+            .submit_contact(dental(pb::Channel::EService, &format!("chromium-{i}")))
+            .await
+            .unwrap();
+    }
+    browser.expect("depth suunterveys 3").await;
+    browser
+        .expect(&format!("shot {}", artefact("queue-board.png").display()))
+        .await;
+
+    // Redis goes away: the page says its figures are stale and keeps them.
+    redis.stop();
+    browser.expect("stale true").await;
+    browser.expect("depth suunterveys 3").await;
+    browser
+        .expect(&format!(
+            "shot {}",
+            artefact("queue-board-stale.png").display()
+        ))
+        .await;
+    redis.start_again();
+    browser.expect("stale false").await;
+    browser.expect("depth suunterveys 3").await;
+
+    // Swedish and English boards.
+    browser.expect("goto /?lang=sv").await;
+    browser.expect("text Kösituation").await;
+    browser.expect("goto /?lang=en").await;
+    browser.expect("text Queues").await;
+    drop(browser);
+    svc.stop().await;
+}
