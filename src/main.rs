@@ -10,6 +10,7 @@ use luotsi::config::Config;
 use luotsi::embedded::EmbeddedRedis;
 
 mod bench;
+mod queues;
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +37,8 @@ enum Command {
     Serve,
     /// Load-test: many concurrent submitters and professionals over real gRPC.
     Bench(bench::BenchArgs),
+    /// Print the queue board of a running Luotsi as a table (`--watch` keeps it live).
+    Queues(queues::QueuesArgs),
     /// Classify JSON lines from stdin (`{"text": …, "channel": …, "lang": …}`), one JSON line
     /// out per line in: needs, urgency, red flags, evidence. For the people who tune the lexicon.
     Classify,
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Classify => classify(&config),
         Command::Serve => runtime.block_on(serve(config)),
         Command::Bench(args) => runtime.block_on(bench::run(config, args)),
+        Command::Queues(args) => runtime.block_on(queues::run(config, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -93,11 +93,15 @@ impl SupervisorService for SupervisorApi {
             Some(_) => return Err(invalid("heartbeat", "must be between 1 s and 1 h")),
         };
         let mut rx = self.state.board.subscribe();
-        // The first snapshot may still be the empty one of a starting instance: wait for a read.
-        if rx.borrow().as_of_ms == 0 {
-            let _ = tokio::time::timeout(Duration::from_secs(3), rx.changed()).await;
-        }
-        let stream = async_stream_board(rx, team, heartbeat);
+        rx.mark_unchanged();
+        // The first snapshot is read now, so that a one-shot look (`luotsi queues`) sees what
+        // was just done; the shared refresh serves everything after it.
+        let s = &self.state;
+        let first = match crate::board::read_board(&s.store, &s.config, &s.metrics).await {
+            Ok(b) => std::sync::Arc::new(b),
+            Err(_) => s.board.current(),
+        };
+        let stream = async_stream_board(first, rx, team, heartbeat);
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -419,21 +423,23 @@ pub fn board_pb(b: &Board) -> pb::QueueBoard {
 
 /// Sends the board at once, on every change, and after `heartbeat` of quiet.
 fn async_stream_board(
+    first: std::sync::Arc<Board>,
     rx: tokio::sync::watch::Receiver<std::sync::Arc<Board>>,
     team: String,
     heartbeat: Duration,
 ) -> impl Stream<Item = Result<pb::QueueBoard, Status>> + Send {
-    futures::stream::unfold((rx, true), move |(mut rx, first)| {
+    futures::stream::unfold((rx, Some(first)), move |(mut rx, first)| {
         let team = team.clone();
         async move {
-            if !first {
-                match tokio::time::timeout(heartbeat, rx.changed()).await {
-                    Ok(Err(_)) => return None, // the instance is shutting down
-                    Ok(Ok(())) | Err(_) => {}
-                }
+            if let Some(b) = first {
+                return Some((Ok(board_pb(&b.only(&team))), (rx, None)));
+            }
+            match tokio::time::timeout(heartbeat, rx.changed()).await {
+                Ok(Err(_)) => return None, // the instance is shutting down
+                Ok(Ok(())) | Err(_) => {}
             }
             let board = rx.borrow_and_update().only(&team);
-            Some((Ok(board_pb(&board)), (rx, false)))
+            Some((Ok(board_pb(&board)), (rx, None)))
         }
     })
 }

@@ -645,3 +645,38 @@ async fn readiness_and_the_board_follow_redis_down_and_back() {
     assert_eq!(http_get(svc.http_addr, "/readyz").await.0, 200);
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn the_terminal_table_shows_the_same_figures() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    for i in 0..2 {
+        submit(&svc, dental(pb::Channel::EService, &format!("table-{i}"))).await;
+    }
+    let addr = svc.addr.to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_luotsi"))
+            .args(["queues", "--addr", &addr, "--team", "suunterveys"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("luotsi queues runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("suunterveys") && l.contains("e_service"))
+        .unwrap_or_else(|| panic!("no e_service row in\n{text}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[2], "2", "two waiting: {text}");
+    assert!(!text.contains("joensuu-keskus"), "only the team asked for");
+    assert!(text.contains("dental_nurse 0/0/0"), "{text}");
+    svc.stop().await;
+}
