@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// A running Luotsi to drive (e.g. http://127.0.0.1:50051); by default one is started here.
     #[arg(long)]
     addr: Option<String>,
+    /// Supervisors watching the whole board (`WatchQueues`) meanwhile; reports how old the
+    /// figures were when each update arrived, and the longest quiet gap.
+    #[arg(long, default_value_t = 0)]
+    watchers: usize,
 }
 
 type Times = Arc<Mutex<HashMap<String, Instant>>>;
@@ -134,6 +138,8 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         });
     }
 
+    let watch = Watchers::start(&channels, args.watchers).await?;
+
     let submitted_at: Times = Arc::default();
     let started = Instant::now();
     let run_id = uuid::Uuid::now_v7().simple().to_string();
@@ -224,6 +230,9 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         ms(&to_offer, 0.99),
         to_offer.len()
     );
+    if args.watchers > 0 {
+        watch.report(args.watchers);
+    }
     if let Some((redis, dir)) = _guard.take() {
         redis.stop().await;
         let _ = std::fs::remove_dir_all(dir);
@@ -282,4 +291,75 @@ fn submit_to_offer(
         }
     }
     Ok(h)
+}
+
+/// Supervisors watching the board: per update, how old its figures were on arrival (wall clock,
+/// same machine), and the longest gap between two updates of one watcher.
+struct Watchers {
+    age: Arc<Mutex<Histogram<u64>>>,
+    gap: Arc<Mutex<Histogram<u64>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watchers {
+    async fn start(channels: &[Channel], n: usize) -> Result<Self, Box<dyn std::error::Error>> {
+        use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
+        let w = Watchers {
+            age: Arc::new(Mutex::new(Histogram::new(3)?)),
+            gap: Arc::new(Mutex::new(Histogram::new(3)?)),
+            stop: Arc::default(),
+        };
+        for i in 0..n {
+            let mut client = SupervisorServiceClient::new(channels[i % channels.len()].clone());
+            let mut stream = client
+                .watch_queues(pb::WatchQueuesRequest::default())
+                .await?
+                .into_inner();
+            stream.message().await?; // the first, fresh snapshot
+            let (age, gap, stop) = (w.age.clone(), w.gap.clone(), w.stop.clone());
+            tokio::spawn(async move {
+                let mut last = Instant::now();
+                while let Ok(Some(board)) = stream.message().await {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let now_ms = chrono::Utc::now().timestamp_millis();
+                    let as_of = board
+                        .as_of
+                        .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+                        .unwrap_or(now_ms);
+                    age.lock()
+                        .expect("lock")
+                        .record((now_ms - as_of).max(0) as u64)
+                        .ok();
+                    gap.lock()
+                        .expect("lock")
+                        .record(last.elapsed().as_millis() as u64)
+                        .ok();
+                    last = Instant::now();
+                }
+            });
+        }
+        Ok(w)
+    }
+
+    fn report(&self, n: usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let age = self.age.lock().expect("lock");
+        let gap = self.gap.lock().expect("lock");
+        let under_1s = age.count_between(0, 999) as f64 / age.len().max(1) as f64 * 100.0;
+        println!(
+            "  WatchQueues   {n} watchers, {} updates: figures' age on arrival p50 {} ms  p99 {} ms  max {} ms ({under_1s:.1} % under 1 s)",
+            age.len(),
+            age.value_at_quantile(0.5),
+            age.value_at_quantile(0.99),
+            age.max()
+        );
+        println!(
+            "                gap between updates p50 {} ms  p99 {} ms  max {} ms",
+            gap.value_at_quantile(0.5),
+            gap.value_at_quantile(0.99),
+            gap.max()
+        );
+    }
 }
