@@ -122,14 +122,9 @@ pub fn table(b: &pb::QueueBoard) -> String {
             .iter()
             .map(|s| format!("{} {}/{}/{}", s.profession, s.available, s.busy, s.on_break))
             .collect();
-        let level = if t.taken_today == 0 {
-            "-".to_string()
-        } else {
-            format!(
-                "{}%",
-                100 * (t.taken_today - t.taken_late_today) / t.taken_today
-            )
-        };
+        let level = (100 * (t.taken_today - t.taken_late_today))
+            .checked_div(t.taken_today)
+            .map_or("-".to_string(), |p| format!("{p}%"));
         let _ = writeln!(
             out,
             "{:<24} service level today {level} ({} taken); staff free/busy/break: {}",

@@ -434,9 +434,9 @@ fn async_stream_board(
             if let Some(b) = first {
                 return Some((Ok(board_pb(&b.only(&team))), (rx, None)));
             }
-            match tokio::time::timeout(heartbeat, rx.changed()).await {
-                Ok(Err(_)) => return None, // the instance is shutting down
-                Ok(Ok(())) | Err(_) => {}
+            // A change or the heartbeat: send. The sender gone: the instance is shutting down.
+            if let Ok(Err(_)) = tokio::time::timeout(heartbeat, rx.changed()).await {
+                return None;
             }
             let board = rx.borrow_and_update().only(&team);
             Some((Ok(board_pb(&board)), (rx, None)))

@@ -558,7 +558,6 @@ async fn metrics_count_what_happened_and_name_no_one() {
         case_id: offer.case_id.clone(),
         professional_id: "suu-hh-1".into(),
         outcome: pb::Outcome::ResolvedAtFirstContact as i32,
-        ..Default::default()
     })
     .await
     .unwrap();
