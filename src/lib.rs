@@ -13,6 +13,7 @@ pub mod embedded;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod reload;
 pub mod server;
 pub mod store;
 pub mod telemetry;

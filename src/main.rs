@@ -86,6 +86,7 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("cannot listen on {http_addr}: {e}"))?;
     let state = luotsi::server::state(config, &url).await?;
+    state.classifier.clone().reload_on_sighup()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let http = tokio::spawn(luotsi::http::serve(state.clone(), http_listener, {
         let mut rx = stop_rx.clone();

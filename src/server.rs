@@ -10,12 +10,12 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::api::{AppState, contact::ContactApi, supervisor::SupervisorApi, work::WorkApi};
 use crate::board::BoardFeed;
-use crate::classify::Classifier;
 use crate::config::{Config, DEVELOPMENT_PSEUDONYM_KEY};
 use crate::dispatch::Dispatcher;
 use crate::identity::Pseudonymizer;
 use crate::metrics::{Metrics, RpcTimingLayer};
 use crate::pb;
+use crate::reload::ClassifierCell;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,7 @@ pub enum StartError {
 
 /// Builds the shared state: loads the classifier, connects to Redis, starts the dispatcher.
 pub async fn state(config: Config, redis_url: &str) -> Result<AppState, StartError> {
-    let classifier = Classifier::load(&config.classifier_dir)?;
+    let classifier = ClassifierCell::load(config.classifier_dir.clone())?;
     let store =
         Store::connect(redis_url, &config.county.id, config.routing.offer_timeout()).await?;
     store.ping().await?;

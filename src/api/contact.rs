@@ -132,7 +132,7 @@ impl ContactApi {
     }
 
     fn classify(&self, c: &Checked<'_>) -> Classification {
-        self.state.classifier.classify(&Input {
+        self.state.classifier.get().classify(&Input {
             text: c.text,
             channel: Some(c.channel),
             form_category: c.form_category,

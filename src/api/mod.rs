@@ -11,20 +11,21 @@ use std::time::Duration;
 use tonic::Status;
 
 use crate::board::BoardFeed;
-use crate::classify::Classifier;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::domain::{self, CaseStatus, Channel, Outcome, Urgency};
 use crate::identity::Pseudonymizer;
 use crate::metrics::Metrics;
 use crate::pb;
+use crate::reload::ClassifierCell;
 use crate::store::{CaseRecord, Store, StoreError};
 
 /// What every service shares. Built once at start.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub classifier: Arc<Classifier>,
+    /// The classifier in use (replaced on SIGHUP).
+    pub classifier: Arc<ClassifierCell>,
     pub store: Store,
     pub dispatcher: Dispatcher,
     pub pseudonyms: Pseudonymizer,

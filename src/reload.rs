@@ -1,0 +1,53 @@
+//! The classifier in use, replaceable while the service runs: a county edits its lexicon and
+//! sends SIGHUP; the new files are validated completely before they replace the old ones, and a
+//! broken file leaves the running classifier as it was, with the file and line in the log.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use crate::classify::{Classifier, ClassifyError};
+
+pub struct ClassifierCell {
+    dir: PathBuf,
+    current: RwLock<Arc<Classifier>>,
+}
+
+impl ClassifierCell {
+    pub fn load(dir: PathBuf) -> Result<Self, ClassifyError> {
+        let c = Classifier::load(&dir)?;
+        Ok(Self {
+            dir,
+            current: RwLock::new(Arc::new(c)),
+        })
+    }
+
+    /// The classifier to use for one request.
+    pub fn get(&self) -> Arc<Classifier> {
+        self.current.read().expect("classifier lock").clone()
+    }
+
+    /// Reads the lexicon and rules again; replaces the classifier only when all of it loads.
+    pub fn reload(&self) -> Result<(), ClassifyError> {
+        let c = Classifier::load(&self.dir)?;
+        *self.current.write().expect("classifier lock") = Arc::new(c);
+        Ok(())
+    }
+
+    /// Reloads on every SIGHUP, for as long as the process runs.
+    pub fn reload_on_sighup(self: Arc<Self>) -> std::io::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match self.reload() {
+                    Ok(()) => tracing::info!(dir = %self.dir.display(), "classifier reloaded"),
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        "classifier NOT reloaded: the files have an error; the previous lexicon stays in use"
+                    ),
+                }
+            }
+        });
+        Ok(())
+    }
+}
