@@ -61,7 +61,7 @@ async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
         &config,
     );
     let grpc = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_luotsi"))
+    let child = Command::new(env!("CARGO_BIN_EXE_luotsi"))
         .env("LUOTSI_CONFIG", config.join("luotsi.toml"))
         .env("LUOTSI_DATA_DIR", dir.path().join("data"))
         .env("LUOTSI_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
