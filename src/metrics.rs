@@ -182,6 +182,7 @@ const METHODS: &[&str] = &[
     "/luotsi.v1.SupervisorService/MoveCase",
     "/luotsi.v1.SupervisorService/SetUrgency",
     "/luotsi.v1.SupervisorService/ReleaseOffer",
+    "/luotsi.v1.SupervisorService/GetStats",
     "/grpc.health.v1.Health/Check",
     "/grpc.health.v1.Health/Watch",
 ];

@@ -209,6 +209,13 @@ impl AppState {
             } else {
                 String::new()
             },
+            linked_case_ids: rec
+                .str("linked")
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            recontact: rec.str("recontact") == "1",
         })
     }
 }

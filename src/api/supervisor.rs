@@ -80,6 +80,39 @@ impl SupervisorService for SupervisorApi {
         Ok(Response::new(pb::ListQueuesResponse { queues: out }))
     }
 
+    #[tracing::instrument(name = "GetStats", skip_all)]
+    async fn get_stats(
+        &self,
+        request: Request<pb::GetStatsRequest>,
+    ) -> Result<Response<pb::Stats>, Status> {
+        let req = request.into_inner();
+        let team = self.team_filter(&req.team_id)?;
+        let now = now_ms();
+        let ms = |t: &prost_types::Timestamp| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000;
+        let to = req.to.as_ref().map_or(now, ms);
+        let from = req.from.as_ref().map_or(to - 86_400_000, ms);
+        if from > to {
+            return Err(invalid("from", "must not be after `to`"));
+        }
+        if from < now - 31 * 86_400_000 {
+            return Err(invalid(
+                "from",
+                "at most 31 days back: older figures are not kept",
+            ));
+        }
+        let entries = self
+            .state
+            .store
+            .stats_entries(from, to)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(stats(
+            entries.iter().map(|e| &e.fields).filter(|f| {
+                team.is_empty() || f.get("team").map(String::as_str) == Some(team.as_str())
+            }),
+        )))
+    }
+
     #[tracing::instrument(name = "WatchQueues", skip_all)]
     async fn watch_queues(
         &self,
@@ -442,4 +475,60 @@ fn async_stream_board(
             Some((Ok(board_pb(&board)), (rx, None)))
         }
     })
+}
+
+/// Sums the statistics entries of a window.
+pub fn stats<'a>(
+    entries: impl Iterator<Item = &'a std::collections::HashMap<String, String>>,
+) -> pb::Stats {
+    let mut out = pb::Stats::default();
+    let mut waits: Vec<i64> = Vec::new();
+    for e in entries {
+        let get = |k: &str| e.get(k).map(String::as_str).unwrap_or("");
+        match get("k") {
+            "contact" => {
+                out.contacts += 1;
+                if get("joined") == "1" {
+                    out.joined_contacts += 1;
+                    out.recontacts_within_7_days += 1;
+                } else {
+                    out.cases += 1;
+                    if get("recontact") == "1" {
+                        out.recontacts_within_7_days += 1;
+                    }
+                }
+            }
+            "first" => {
+                waits.push(get("wait").parse().unwrap_or(0));
+                if get("late") == "1" {
+                    out.deadlines_missed += 1;
+                } else {
+                    out.deadlines_met += 1;
+                }
+            }
+            "done" => {
+                out.completed += 1;
+                *out.outcomes.entry(get("outcome").to_string()).or_default() += 1;
+                if get("outcome") == "resolved_at_first_contact" && get("contacts") == "1" {
+                    out.resolved_with_one_contact += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    if out.completed > 0 {
+        out.one_contact_share = f64::from(out.resolved_with_one_contact) / f64::from(out.completed);
+    }
+    waits.sort_unstable();
+    let pick = |q: f64| -> Option<prost_types::Duration> {
+        if waits.is_empty() {
+            return None;
+        }
+        // Nearest rank.
+        let i = ((q * waits.len() as f64).ceil() as usize).clamp(1, waits.len()) - 1;
+        Some(duration(Duration::from_millis(waits[i].max(0) as u64)))
+    };
+    out.first_response_median = pick(0.5);
+    out.first_response_p90 = pick(0.9);
+    out
 }

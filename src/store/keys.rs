@@ -23,6 +23,9 @@
 //! | `idem:<key>` | string | contact id answered for an idempotency key (expires) |
 //! | `open:<citizen>:<need>` | string | the citizen's open case for a need |
 //! | `day:<date>:<team>` | hash | today's cases taken and taken late (service level; expires after 2 days) |
+//! | `cit:<citizen>` | set | the citizen's open cases (linked to each other) |
+//! | `last:<citizen>:<need>` | string, expires after 7 days | a case about the need was completed (re-contacts) |
+//! | `stats` | stream, 31 days | per contact, first response and completion: codes and times (GetStats) |
 //! | `audit` | stream | supervisors' actions: at, by, action, case, detail, reason (capped ~100 000) |
 //! | `events` | pub/sub | `c|<case>|<status>` (case changed), `o|<pro>|<case>|…` (offer made) |
 
@@ -74,6 +77,10 @@ impl Keys {
 
     pub fn day(&self, date: &str, team: &str) -> String {
         format!("{}day:{date}:{team}", self.prefix)
+    }
+
+    pub fn stats(&self) -> String {
+        format!("{}stats", self.prefix)
     }
 
     pub fn audit(&self) -> String {

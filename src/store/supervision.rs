@@ -309,4 +309,41 @@ impl Store {
             })
             .collect())
     }
+
+    /// The statistics entries recorded between `from_ms` and `to_ms` (inclusive), oldest first,
+    /// read in pages.
+    pub async fn stats_entries(&self, from_ms: i64, to_ms: i64) -> Result<Vec<AuditEntry>> {
+        let mut conn = self.conn.clone();
+        let mut out = Vec::new();
+        let mut start = from_ms.to_string();
+        loop {
+            let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+                .arg(self.keys.stats())
+                .arg(&start)
+                .arg(format!("{to_ms}"))
+                .arg("COUNT")
+                .arg(5000)
+                .query_async(&mut conn)
+                .await?;
+            let n = reply.ids.len();
+            let last = reply.ids.last().map(|e| e.id.clone());
+            out.extend(reply.ids.into_iter().map(|e| {
+                AuditEntry {
+                    fields: e
+                        .map
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            redis::from_redis_value_ref::<String>(v)
+                                .ok()
+                                .map(|v| (k.clone(), v))
+                        })
+                        .collect(),
+                }
+            }));
+            match last {
+                Some(id) if n == 5000 => start = format!("({id}"),
+                _ => return Ok(out),
+            }
+        }
+    }
 }

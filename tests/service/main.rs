@@ -7,6 +7,7 @@ mod bad_input;
 mod flow;
 mod language;
 mod offers;
+mod policy;
 mod privacy;
 mod resilience;
 mod scale;

@@ -20,5 +20,9 @@ local late = d[3] ~= 'emergency' and tonumber(NOW) > tonumber(d[2]) and '1' or '
 redis.call('HINCRBY', day, 'taken', 1)
 if late == '1' then redis.call('HINCRBY', day, 'late', 1) end
 redis.call('EXPIRE', day, 172800)
+-- The first response (a case accepted again after a hand-over is not a first response).
+if redis.call('HSETNX', key, 'first', NOW) == 1 then
+  stat('k', 'first', 'team', d[1], 'wait', ms(tonumber(NOW) - tonumber(redis.call('HGET', key, 'created'))), 'late', late)
+end
 event('c', id, 'in_progress')
 return {'ok', late}

@@ -266,6 +266,7 @@ local function close_case(id, retention)
       local link = P .. 'open:' .. h[1] .. ':' .. need
       if redis.call('GET', link) == id then redis.call('DEL', link) end
     end
+    redis.call('SREM', P .. 'cit:' .. h[1], id)
   end
   for _, cid in ipairs(redis.call('SMEMBERS', key .. ':contacts')) do
     redis.call('EXPIRE', P .. 'contact:' .. cid, retention)
@@ -280,4 +281,10 @@ local function add_reason(id, line)
   local r = redis.call('HGET', key, 'reasons') or ''
   if r ~= '' then r = r .. '\n' end
   redis.call('HSET', key, 'reasons', r .. line)
+end
+
+-- The county's statistics stream (GetStats): one entry per contact, first response and
+-- completion, with codes and times only. Entries older than 31 days are trimmed.
+local function stat(...)
+  redis.call('XADD', P .. 'stats', 'MINID', '~', ms(tonumber(NOW) - 31 * 86400000), '*', ...)
 end

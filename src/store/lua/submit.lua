@@ -23,6 +23,7 @@ if citizen ~= '' then
       redis.call('HINCRBY', case_key(open), 'active', 1)
       redis.call('HSET', P .. 'contact:' .. cid, 'case', open, 'class', class, 'joined', '1', 'created', NOW)
       redis.call('SET', idem_key, cid, 'EX', idem_ttl)
+      stat('k', 'contact', 'team', redis.call('HGET', case_key(open), 'team') or '', 'need', needs[1], 'joined', '1')
       event('c', open, 'joined')
       return {'joined', cid, open}
     end
@@ -34,9 +35,28 @@ redis.call('HSET', key, unpack(ARGV, 12))
 redis.call('SADD', key .. ':contacts', cid)
 redis.call('HSET', P .. 'contact:' .. cid, 'case', id, 'class', class, 'joined', '0', 'created', NOW)
 redis.call('SET', idem_key, cid, 'EX', idem_ttl)
+local recontact = '0'
 if citizen ~= '' then
   for _, need in ipairs(needs) do redis.call('SET', P .. 'open:' .. citizen .. ':' .. need, id) end
+  -- The citizen's other open cases (other needs) are linked both ways.
+  local cit = P .. 'cit:' .. citizen
+  local others = redis.call('SMEMBERS', cit)
+  if #others > 0 then
+    redis.call('HSET', key, 'linked', table.concat(others, ','))
+    for _, o in ipairs(others) do
+      local l = redis.call('HGET', case_key(o), 'linked') or ''
+      redis.call('HSET', case_key(o), 'linked', l == '' and id or (l .. ',' .. id))
+    end
+  end
+  redis.call('SADD', cit, id)
+  if redis.call('EXISTS', P .. 'last:' .. citizen .. ':' .. needs[1]) == 1 then
+    recontact = '1'
+    redis.call('HSET', key, 'recontact', '1')
+    add_reason(id, 're-contact: a case about the same need was completed within the last 7 days')
+  end
 end
+stat('k', 'contact', 'team', redis.call('HGET', key, 'team'), 'need', needs[1], 'joined', '0',
+  'recontact', recontact)
 local pro = place(id)
 if pro then return {'new', cid, id, -1, 0} end
 event('c', id, 'queued')
