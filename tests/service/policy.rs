@@ -94,11 +94,11 @@ async fn one_contact_is_enough_is_measured_joins_links_and_recontacts() {
     // Linked both ways, so each professional sees the whole picture.
     assert_eq!(
         case(&svc, &medicine.case_id).await.linked_case_ids,
-        [first.case_id.clone()]
+        std::slice::from_ref(&first.case_id)
     );
     assert_eq!(
         case(&svc, &first.case_id).await.linked_case_ids,
-        [medicine.case_id.clone()]
+        std::slice::from_ref(&medicine.case_id)
     );
 
     let mut offers = go_online(&svc, "suu-hh-1").await;
