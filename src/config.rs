@@ -87,6 +87,16 @@ pub struct RoutingConfig {
     /// How long a case waits for a professional who speaks the citizen's language before anyone
     /// may take it (with an interpreter). Emergencies never wait for language.
     pub language_wait_secs: u64,
+    /// How long a case waits for the citizen's own professional (named on the contact, or
+    /// holding the citizen's open case) before colleagues may take it.
+    pub continuity_wait_secs: u64,
+    /// Overflow: after each of these waits (seconds, counted one after the other) a case nobody
+    /// has taken moves on — first to another team serving the citizen's municipality, then to
+    /// any team with the professions. Empty: no overflow.
+    pub overflow_after_secs: Vec<u64>,
+    /// Municipalities of the Sámi homeland: there a Sámi speaker goes first to Sámi-speaking
+    /// staff (Sámi Language Act 1086/2003); elsewhere Sámi speakers are served in Finnish.
+    pub sami_homeland: Vec<String>,
 }
 
 impl Default for RoutingConfig {
@@ -102,6 +112,11 @@ impl Default for RoutingConfig {
             idempotency_ttl_secs: 86_400,
             max_text_chars: 8_000,
             language_wait_secs: 300,
+            continuity_wait_secs: 600,
+            overflow_after_secs: vec![900, 1800],
+            sami_homeland: ["Enontekiö", "Inari", "Utsjoki", "Sodankylä"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }

@@ -227,13 +227,14 @@ impl Dispatcher {
         loop {
             tick.tick().await;
             match self.inner.store.expire_offers(500).await {
-                Ok((0, 0)) => {}
-                Ok((expired, relaxed)) => {
+                Ok((0, 0, 0)) => {}
+                Ok((expired, relaxed, overflowed)) => {
                     self.inner.metrics.offers_by("expired", expired);
                     tracing::info!(
                         expired,
                         relaxed,
-                        "expired offers and language waits placed again"
+                        overflowed,
+                        "expired offers, ended waits and overflow steps placed again"
                     );
                 }
                 Err(e) => tracing::debug!(error = %e, "offer reaper could not run"),

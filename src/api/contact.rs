@@ -30,6 +30,8 @@ struct Checked<'a> {
     municipality: Option<&'a str>,
     age: Option<u32>,
     citizen_key: String,
+    own_professional: Option<String>,
+    own_team: Option<String>,
     callback: Option<String>,
 }
 
@@ -118,7 +120,32 @@ impl ContactApi {
         {
             citizen_key = self.state.pseudonyms.phone(number);
         }
+        let own_professional = match citizen.own_professional_id.trim() {
+            "" => None,
+            p => Some(
+                cfg.county
+                    .member(p)
+                    .map(|(_, m)| m.id.clone())
+                    .ok_or_else(|| {
+                        invalid(
+                            "citizen.own_professional_id",
+                            format!("no professional `{p}`"),
+                        )
+                    })?,
+            ),
+        };
+        let own_team = match citizen.own_team_id.trim() {
+            "" => None,
+            t => Some(
+                cfg.county
+                    .team(t)
+                    .map(|t| t.id.clone())
+                    .ok_or_else(|| invalid("citizen.own_team_id", format!("no team `{t}`")))?,
+            ),
+        };
         Ok(Checked {
+            own_professional,
+            own_team,
             channel,
             text,
             form_category,
@@ -271,9 +298,32 @@ impl ContactService for ContactApi {
         span.record("channel", c.channel.code());
         let class = self.classify(&c);
         let needs = class.need_codes();
-        let language = c.language.unwrap_or(class.language);
         let cfg = &self.state.config;
-        let decision = routing::route(
+        let mut policy_reasons: Vec<String> = Vec::new();
+        let mut language = c.language.unwrap_or(class.language);
+        // Sámi language rights hold in the Sámi homeland; elsewhere a Sámi speaker is served in
+        // Finnish.
+        if language.is_sami() {
+            let homeland = c.municipality.is_some_and(|m| {
+                cfg.routing
+                    .sami_homeland
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(m))
+            });
+            if homeland {
+                policy_reasons.push(format!(
+                    "Sámi homeland ({}): Sámi-speaking staff first",
+                    c.municipality.unwrap_or_default()
+                ));
+            } else {
+                policy_reasons.push(format!(
+                    "{} speaker outside the Sámi homeland: served in Finnish",
+                    language.code()
+                ));
+                language = Language::Finnish;
+            }
+        }
+        let mut decision = routing::route(
             &cfg.county.teams,
             &RoutingRequest {
                 needs: &needs,
@@ -285,6 +335,71 @@ impl ContactService for ContactApi {
         )
         .ok_or_else(|| Status::failed_precondition("no team of the county can take this need"))?;
         let now = chrono::Utc::now();
+        // Continuity: the own team named on the contact, else the team of the citizen's open
+        // case; the own professional named, else the one holding that case.
+        let open = if c.citizen_key.is_empty() || c.own_team.is_some() {
+            None
+        } else {
+            self.state
+                .store
+                .open_case_of(&c.citizen_key)
+                .await
+                .map_err(store_status)?
+        };
+        let (own_team, own_why) = match (&c.own_team, &open) {
+            (Some(t), _) => (Some(t.clone()), "the citizen's own team"),
+            (None, Some((t, _))) => (Some(t.clone()), "the team of the citizen's open case"),
+            _ => (None, ""),
+        };
+        if let Some(t) = own_team.as_deref().and_then(|t| cfg.county.team(t))
+            && t.id != decision.team_id
+            && decision.queue != routing::ALERT_QUEUE
+            && t.members
+                .iter()
+                .any(|m| decision.professions.contains(&m.profession))
+        {
+            decision.reasons = vec![format!("team {}: continuity, {own_why}", t.id)];
+            decision.team_id = t.id.clone();
+        }
+        let own_pro = c
+            .own_professional
+            .clone()
+            .or_else(|| open.as_ref().map(|(_, p)| p.clone()))
+            .filter(|p| {
+                cfg.county.member(p).is_some_and(|(t, m)| {
+                    t.id == decision.team_id && decision.professions.contains(&m.profession)
+                })
+            });
+        let own_until = match &own_pro {
+            Some(p) if decision.queue != routing::ALERT_QUEUE => {
+                policy_reasons.push(format!(
+                    "continuity: offered first to own professional {p} for up to {} min",
+                    cfg.routing.continuity_wait_secs / 60
+                ));
+                now.timestamp_millis() + 1000 * cfg.routing.continuity_wait_secs as i64
+            }
+            _ => 0,
+        };
+        // Overflow steps: another team serving the municipality, then any team with the
+        // professions, each after its wait.
+        let overflow = if decision.queue == routing::ALERT_QUEUE {
+            Vec::new()
+        } else {
+            routing::overflow_teams(
+                &cfg.county.teams,
+                &decision.team_id,
+                &decision.professions,
+                c.municipality,
+                cfg.routing.overflow_after_secs.len(),
+            )
+        };
+        let mut overflow_at = Vec::new();
+        let mut t = now.timestamp_millis();
+        for secs in cfg.routing.overflow_after_secs.iter().take(overflow.len()) {
+            t += 1000 * *secs as i64;
+            overflow_at.push(t.to_string());
+        }
+        decision.reasons.extend(policy_reasons);
         let deadline = cfg.deadlines.deadline(&DeadlineFacts {
             needs: &needs,
             urgency: class.urgency,
@@ -338,6 +453,10 @@ impl ContactService for ContactApi {
             ("declined", b(",")),
             ("active", b("1")),
             ("rule", b(deadline.rule)),
+            ("own_pro", b(own_pro.as_deref().unwrap_or(""))),
+            ("own_until", b(&own_until.to_string())),
+            ("ovf_teams", b(&overflow.join(","))),
+            ("ovf_at", b(&overflow_at.join(","))),
             ("reasons", b(&decision.reasons.join("\n"))),
             ("class", class_bytes.clone()),
             ("text", b(c.text)),

@@ -194,6 +194,16 @@ impl Need {
     }
 }
 
+impl Language {
+    /// North, Inari or Skolt Sámi.
+    pub fn is_sami(self) -> bool {
+        matches!(
+            self,
+            Language::NorthSami | Language::InariSami | Language::SkoltSami
+        )
+    }
+}
+
 impl Urgency {
     /// Rank used in queue ordering: 0 is the most urgent.
     pub fn rank(self) -> u8 {

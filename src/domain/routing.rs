@@ -189,6 +189,47 @@ pub fn route(teams: &[Team], req: &RoutingRequest<'_>) -> Option<RoutingDecision
     None
 }
 
+/// The overflow steps of a case routed to `team`: first another team serving the citizen's
+/// municipality, then any team of the county — each with someone of the professions, the team
+/// with the most such members first, no team twice. At most `steps` teams.
+pub fn overflow_teams(
+    teams: &[Team],
+    team: &str,
+    professions: &[Profession],
+    municipality: Option<&str>,
+    steps: usize,
+) -> Vec<String> {
+    let able = |t: &Team| {
+        t.members
+            .iter()
+            .filter(|m| professions.contains(&m.profession))
+            .count()
+    };
+    let mut out: Vec<String> = Vec::new();
+    let pick = |filter: &dyn Fn(&Team) -> bool, out: &mut Vec<String>| {
+        let best = teams
+            .iter()
+            .filter(|t| t.id != team && !out.contains(&t.id) && able(t) > 0 && filter(t))
+            .max_by_key(|t| (able(t), std::cmp::Reverse(t.id.clone())));
+        if let Some(t) = best {
+            out.push(t.id.clone());
+        }
+    };
+    pick(
+        &|t: &Team| municipality.is_some() && (t.county_wide || t.serves(municipality)),
+        &mut out,
+    );
+    while out.len() < steps {
+        let before = out.len();
+        pick(&|_| true, &mut out);
+        if out.len() == before {
+            break;
+        }
+    }
+    out.truncate(steps);
+    out
+}
+
 /// Queue order: urgency class first, then earliest deadline. Ties keep arrival order because
 /// case ids are time-ordered (UUIDv7) and Redis orders equal scores by member.
 pub fn priority_score(urgency: Urgency, deadline_ms: i64) -> f64 {

@@ -79,6 +79,10 @@ impl Keys {
         format!("{}day:{date}:{team}", self.prefix)
     }
 
+    pub fn citizen_cases(&self, citizen: &str) -> String {
+        format!("{}cit:{citizen}", self.prefix)
+    }
+
     pub fn stats(&self) -> String {
         format!("{}stats", self.prefix)
     }

@@ -331,9 +331,9 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Returns expired offers to their queues, and opens cases whose language wait ran out to
-    /// everyone: how many of each.
-    pub async fn expire_offers(&self, limit: u32) -> Result<(u64, u64)> {
+    /// Returns expired offers to their queues, opens cases whose language or continuity wait
+    /// ran out to more professionals, and takes due overflow steps: how many of each.
+    pub async fn expire_offers(&self, limit: u32) -> Result<(u64, u64, u64)> {
         let mut conn = self.conn.clone();
         Ok(self
             .invoke(&self.scripts.expire, self.keys.offers())

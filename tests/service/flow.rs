@@ -177,7 +177,7 @@ async fn a_second_contact_about_the_same_need_joins_the_open_case() {
             callback_number: phone.into(),
             municipality: "Joensuu".into(),
             language: "fi".into(),
-            age: None,
+            ..Default::default()
         })
     };
     let mut by_phone = dental(pb::Channel::Phone, "join-1");

@@ -1,7 +1,7 @@
 -- Return every offer that expired by now to its queue (or straight to another professional), and
 -- open cases whose language wait ran out to every professional who fits.
 -- Any instance may run it; a case accepted in the meantime is left alone.
--- ARGV: P, now, ttl, limit. Returns {offers returned, cases opened to every language}.
+-- ARGV: P, now, ttl, limit. Returns {offers returned, cases opened after a language or continuity wait, cases moved by overflow}.
 local ids = redis.call('ZRANGEBYSCORE', P .. 'offers', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))
 local n, relaxed = 0, 0
 for _, id in ipairs(ids) do
@@ -14,4 +14,8 @@ end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'langwait', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))) do
   relaxed = relaxed + relax_language(id)
 end
-return {n, relaxed}
+local moved = 0
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'overflow', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))) do
+  moved = moved + overflow_step(id)
+end
+return {n, relaxed, moved}

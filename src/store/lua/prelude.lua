@@ -102,6 +102,22 @@ local function language_ok(langs, lang, lang_until)
   return (tonumber(lang_until) or 0) <= tonumber(NOW)
 end
 
+-- Continuity: until `own_until` only the citizen's own professional may take the case.
+local function continuity_ok(pro, own_pro, own_until)
+  if not own_pro or own_pro == '' or own_pro == pro then return true end
+  return (tonumber(own_until) or 0) <= tonumber(NOW)
+end
+
+-- The next end of a wait (language, continuity) still ahead, or nil.
+local function next_wait(...)
+  local nxt
+  for _, t in ipairs({...}) do
+    local v = tonumber(t)
+    if v and v > tonumber(NOW) and (not nxt or v < nxt) then nxt = v end
+  end
+  return nxt
+end
+
 -- Reserve case `id` (already out of any queue) for `pro`, and announce the offer.
 local function reserve(id, pro)
   local key = case_key(id)
@@ -127,7 +143,7 @@ end
 
 -- Push: the least-loaded free professional who fits case `id`, or nil.
 local function find_professional(id)
-  local c = redis.call('HMGET', case_key(id), 'team', 'queue', 'channel', 'profs', 'declined', 'lang', 'lang_until')
+  local c = redis.call('HMGET', case_key(id), 'team', 'queue', 'channel', 'profs', 'declined', 'lang', 'lang_until', 'own_pro', 'own_until')
   local best, best_load
   if c[2] == 'alert' then
     -- An emergency goes to anyone connected with the profession, busy or not: its own team
@@ -148,7 +164,8 @@ local function find_professional(id)
   for _, prof in ipairs(csv(c[4])) do
     scan_zset(P .. 'free:' .. c[1] .. ':' .. c[3] .. ':' .. prof, function(pro, load)
       if best_load and load >= best_load then return true end
-      if not declined_by(c[5], pro) and language_ok(redis.call('HGET', pro_key(pro), 'langs'), c[6], c[7]) then
+      if not declined_by(c[5], pro) and continuity_ok(pro, c[8], c[9])
+          and language_ok(redis.call('HGET', pro_key(pro), 'langs'), c[6], c[7]) then
         best, best_load = pro, load
         return true
       end
@@ -164,10 +181,11 @@ local function place(id)
     reserve(id, pro)
     return pro
   end
-  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created', 'lang_until')
+  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created', 'lang_until', 'own_until')
   enqueue(id, h[1], h[2], h[3], h[4], h[5], h[6])
-  -- When the language wait runs out the reaper places it again, open to every professional.
-  if h[7] and tonumber(h[7]) > tonumber(NOW) then redis.call('ZADD', P .. 'langwait', h[7], id) end
+  -- When a wait (language, continuity) runs out the reaper places it again, open to more.
+  local nxt = next_wait(h[7], h[8])
+  if nxt then redis.call('ZADD', P .. 'langwait', nxt, id) end
   return nil
 end
 
@@ -177,7 +195,12 @@ local function relax_language(id)
   local h = redis.call('HMGET', case_key(id), 'status', 'team', 'queue', 'sub')
   if h[1] ~= 'queued' then return 0 end
   local pro = find_professional(id)
-  if not pro then return 0 end
+  if not pro then
+    local w = redis.call('HMGET', case_key(id), 'lang_until', 'own_until')
+    local nxt = next_wait(w[1], w[2])
+    if nxt then redis.call('ZADD', P .. 'langwait', nxt, id) end
+    return 0
+  end
   dequeue(id, h[2], h[3], h[4])
   reserve(id, pro)
   return 1
@@ -195,8 +218,8 @@ local function pull(pro)
   local function consider(key, emergency)
     scan_zset(key, function(id, s)
       if best_score and s >= best_score then return true end
-      local c = redis.call('HMGET', case_key(id), 'profs', 'declined', 'lang', 'lang_until')
-      local lang_fits = emergency or language_ok(h[12], c[3], c[4])
+      local c = redis.call('HMGET', case_key(id), 'profs', 'declined', 'lang', 'lang_until', 'own_pro', 'own_until')
+      local lang_fits = emergency or (language_ok(h[12], c[3], c[4]) and continuity_ok(pro, c[5], c[6]))
       if string.find(c[1] or '', prof, 1, true) and not declined_by(c[2], pro) and lang_fits then
         best, best_score = id, s
         return true
@@ -287,4 +310,36 @@ end
 -- completion, with codes and times only. Entries older than 31 days are trimmed.
 local function stat(...)
   redis.call('XADD', P .. 'stats', 'MINID', '~', ms(tonumber(NOW) - 31 * 86400000), '*', ...)
+end
+
+-- Overflow: a case still queued when its step is due moves to the next team of its list, the
+-- step recorded; a case offered or in progress is looked at again a minute later.
+local function overflow_step(id)
+  local key = case_key(id)
+  local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub', 'ovf_teams', 'ovf_at', 'created')
+  if h[1] ~= 'queued' and h[1] ~= 'offered' and h[1] ~= 'in_progress' then
+    redis.call('ZREM', P .. 'overflow', id)
+    return 0
+  end
+  if h[1] ~= 'queued' then
+    redis.call('ZADD', P .. 'overflow', ms(tonumber(NOW) + 60000), id)
+    return 0
+  end
+  local teams, ats = csv(h[5]), csv(h[6])
+  if #teams == 0 or h[3] == 'alert' then
+    redis.call('ZREM', P .. 'overflow', id)
+    return 0
+  end
+  local to = table.remove(teams, 1)
+  table.remove(ats, 1)
+  dequeue(id, h[2], h[3], h[4])
+  redis.call('HSET', key, 'team', to, 'ovf_teams', table.concat(teams, ','),
+    'ovf_at', table.concat(ats, ','), 'own_until', '0')
+  add_reason(id, 'overflow: nobody in team ' .. h[2] .. ' took it within ' ..
+    math.floor((tonumber(NOW) - tonumber(h[7])) / 60000) .. ' min: moved to team ' .. to)
+  if #ats > 0 then redis.call('ZADD', P .. 'overflow', ats[1], id)
+  else redis.call('ZREM', P .. 'overflow', id) end
+  event('c', id, 'moved')
+  if not place(id) then event('c', id, 'queued') end
+  return 1
 end
