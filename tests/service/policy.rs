@@ -166,3 +166,196 @@ async fn one_contact_is_enough_is_measured_joins_links_and_recontacts() {
     drop(offers);
     svc.stop().await;
 }
+
+/// Aino's own nurse is Jenni (jns-sh-2). Aino writes about a rash: the case waits for Jenni even
+/// though Sari (jns-sh-1) is free; when Jenni does not come online within the continuity wait,
+/// Sari gets it, and the reasons say why.
+#[tokio::test]
+async fn the_own_nurse_first_then_a_colleague_after_the_continuity_wait() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start_with(&redis, |c| c.routing.continuity_wait_secs = 2).await;
+    let mut sari = go_online(&svc, "jns-sh-1").await;
+    let mut req = contact(
+        pb::Channel::EService,
+        "own-1",
+        "Minulle on tullut ihottumaa käsivarsiin, kutisee kovasti",
+        "acute_symptoms",
+        "Joensuu",
+    );
+    req.citizen.as_mut().unwrap().own_professional_id = "jns-sh-2".into();
+    let c = submit(&svc, req).await;
+    assert_eq!(c.team_id, "joensuu-keskus");
+    assert_eq!(c.status, pb::CaseStatus::Queued as i32, "waits for Jenni");
+    assert!(
+        next_offer(&mut sari, Duration::from_millis(1200))
+            .await
+            .is_none(),
+        "not offered to a colleague during the continuity wait"
+    );
+    let offer = next_offer(&mut sari, WAIT)
+        .await
+        .expect("to a colleague after the wait");
+    assert_eq!(offer.case_id, c.case_id);
+    let reasons = case(&svc, &c.case_id).await.routing_reasons.join("\n");
+    assert!(
+        reasons.contains("continuity: offered first to own professional jns-sh-2"),
+        "{reasons}"
+    );
+    drop(sari);
+    svc.stop().await;
+}
+
+/// The same, but Jenni is online: she gets it at once, though Sari is less loaded.
+#[tokio::test]
+async fn the_own_nurse_who_is_online_gets_the_case_at_once() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut sari = go_online(&svc, "jns-sh-1").await;
+    let mut jenni = go_online(&svc, "jns-sh-2").await;
+    let mut req = contact(
+        pb::Channel::EService,
+        "own-2",
+        "Minulle on tullut ihottumaa käsivarsiin, kutisee kovasti",
+        "acute_symptoms",
+        "Joensuu",
+    );
+    req.citizen.as_mut().unwrap().own_professional_id = "jns-sh-2".into();
+    let c = submit(&svc, req).await;
+    let offer = next_offer(&mut jenni, WAIT).await.expect("Jenni's");
+    assert_eq!(offer.case_id, c.case_id);
+    assert!(
+        next_offer(&mut sari, Duration::from_millis(300))
+            .await
+            .is_none()
+    );
+    drop((sari, jenni));
+    svc.stop().await;
+}
+
+/// A citizen of Lieksa whose own team is the Joensuu station is routed there, not to the
+/// northern area team that serves Lieksa.
+#[tokio::test]
+async fn the_own_team_is_chosen_over_the_area_team() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut req = contact(
+        pb::Channel::EService,
+        "own-team-1",
+        "Verenpaine on ollut koholla kotimittauksissa",
+        "acute_symptoms",
+        "Lieksa",
+    );
+    let area = submit(&svc, req.clone()).await;
+    assert_eq!(area.team_id, "pohjoinen");
+    req.idempotency_key = "own-team-2".into();
+    req.citizen.as_mut().unwrap().own_team_id = "joensuu-keskus".into();
+    let own = submit(&svc, req).await;
+    assert_eq!(own.team_id, "joensuu-keskus");
+    let reasons = case(&svc, &own.case_id).await.routing_reasons;
+    assert!(
+        reasons[0].contains("continuity, the citizen's own team"),
+        "{reasons:?}"
+    );
+    svc.stop().await;
+}
+
+/// Nobody of the Joensuu station is online. After the first overflow wait the case moves to
+/// another team, where a nurse is online and gets it; the step is on the case.
+#[tokio::test]
+async fn an_untaken_case_overflows_to_another_team_and_the_step_is_recorded() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start_with(&redis, |c| c.routing.overflow_after_secs = vec![1, 1]).await;
+    let c = submit(
+        &svc,
+        contact(
+            pb::Channel::EService,
+            "ovf-1",
+            "Olen ollut flunssassa viikon ja yskä ei hellitä",
+            "acute_symptoms",
+            "Joensuu",
+        ),
+    )
+    .await;
+    assert_eq!(c.team_id, "joensuu-keskus");
+    let mut pohjoinen = go_online(&svc, "poh-sh-1").await;
+    let offer = next_offer(&mut pohjoinen, WAIT)
+        .await
+        .expect("offered in another team after the overflow wait");
+    assert_eq!(offer.case_id, c.case_id);
+    assert_ne!(offer.team_id, "joensuu-keskus");
+    let moved = case(&svc, &c.case_id).await;
+    assert!(
+        moved
+            .routing_reasons
+            .iter()
+            .any(|r| r.starts_with("overflow: nobody in team joensuu-keskus took it")),
+        "{:?}",
+        moved.routing_reasons
+    );
+    drop(pohjoinen);
+    svc.stop().await;
+}
+
+/// Outside the Sámi homeland a North Sámi speaker is served in Finnish; in Inari, Sámi-speaking
+/// staff come first and a Finnish-only nurse does not get the case during the language wait.
+#[tokio::test]
+async fn a_sami_speaker_in_inari_goes_to_sami_speaking_staff_first() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start_with(&redis, |c| {
+        c.county.municipalities.push("Inari".into());
+        let mut team = c.county.team("pohjoinen").unwrap().clone();
+        team.id = "inari".into();
+        team.name = "Inarin tiimi".into();
+        team.municipalities = vec!["Inari".into()];
+        team.languages.push(luotsi::domain::Language::NorthSami);
+        team.members.truncate(2); // two nurses
+        for (i, m) in team.members.iter_mut().enumerate() {
+            m.id = format!("ina-sh-{}", i + 1);
+        }
+        team.members[1]
+            .languages
+            .push(luotsi::domain::Language::NorthSami);
+        c.county.teams.push(team);
+    })
+    .await;
+    let sami = |key: &str, municipality: &str| {
+        let mut r = contact(
+            pb::Channel::EService,
+            key,
+            "Kysyisin rokotusajasta",
+            "acute_symptoms",
+            municipality,
+        );
+        r.citizen.as_mut().unwrap().language = "se".into();
+        r
+    };
+    let joensuu = submit(&svc, sami("se-1", "Joensuu")).await;
+    let c = case(&svc, &joensuu.case_id).await;
+    assert_eq!(c.language, "fi");
+    assert!(
+        c.routing_reasons
+            .iter()
+            .any(|r| r.contains("outside the Sámi homeland: served in Finnish")),
+        "{:?}",
+        c.routing_reasons
+    );
+
+    let mut finnish_only = go_online(&svc, "ina-sh-1").await;
+    let inari = submit(&svc, sami("se-2", "Inari")).await;
+    assert_eq!(inari.team_id, "inari");
+    assert_eq!(case(&svc, &inari.case_id).await.language, "se");
+    assert!(
+        next_offer(&mut finnish_only, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the Finnish-only nurse waits while a Sámi speaker may come"
+    );
+    let mut speaker = go_online(&svc, "ina-sh-2").await;
+    let offer = next_offer(&mut speaker, WAIT)
+        .await
+        .expect("to the Sámi speaker");
+    assert_eq!(offer.case_id, inari.case_id);
+    assert!(!offer.interpreter_needed);
+    drop((finnish_only, speaker));
+    svc.stop().await;
+}
