@@ -206,6 +206,10 @@ impl Dispatcher {
             tracing::debug!(case_id = %offer.case_id, professional = pro, "offer delivered");
             return;
         }
+        if !offer.consultation_for.is_empty() {
+            // A consultation request stays on the case; the colleague sees it when back.
+            return;
+        }
         // The stream is gone or hopelessly behind: give the case back now rather than at expiry.
         let store = self.inner.store.clone();
         let metrics = self.inner.metrics.clone();

@@ -600,6 +600,8 @@ impl ContactService for ContactApi {
                 professional_id: case.professional_id,
                 outcome: case.outcome,
                 at: Some(timestamp(now_ms())),
+                callback_offered: case.callback_offered,
+                channel: case.channel,
             })
         };
         let stream = async_stream(move |tx| {
@@ -626,11 +628,15 @@ impl ContactService for ContactApi {
                         &next.professional_id,
                         next.outcome,
                         &next.estimated_wait,
+                        next.callback_offered,
+                        next.channel,
                     ) != (
                         last.status,
                         &last.professional_id,
                         last.outcome,
                         &last.estimated_wait,
+                        last.callback_offered,
+                        last.channel,
                     );
                     if changed {
                         if tx.send(Ok(next.clone())).await.is_err() {
@@ -649,6 +655,24 @@ impl ContactService for ContactApi {
             .in_current_span()
         });
         Ok(Response::new(stream))
+    }
+
+    #[tracing::instrument(name = "AcceptCallback", skip_all, fields(case_id = %request.get_ref().case_id))]
+    async fn accept_callback(
+        &self,
+        request: Request<pb::AcceptCallbackRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let req = request.into_inner();
+        let id = parse_id("case_id", &req.case_id)?;
+        let number = crate::identity::normalise_phone(req.callback_number.trim())
+            .map_err(|e| invalid("callback_number", e))?;
+        self.state
+            .store
+            .accept_callback(&id, &number)
+            .await
+            .map_err(store_status)?;
+        tracing::info!("chat turned into a call-back");
+        Ok(Response::new(self.state.case(&id, false).await?))
     }
 
     #[tracing::instrument(name = "CancelContact", skip_all, fields(contact_id = %request.get_ref().contact_id))]

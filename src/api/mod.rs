@@ -216,6 +216,19 @@ impl AppState {
                 .map(String::from)
                 .collect(),
             recontact: rec.str("recontact") == "1",
+            callback_offered: !rec.str("cb_offered").is_empty(),
+            consultations: {
+                let mut c: Vec<String> = rec
+                    .fields
+                    .iter()
+                    .filter_map(|(k, v)| {
+                        k.strip_prefix("consult:")
+                            .map(|p| format!("{p}:{}", String::from_utf8_lossy(v)))
+                    })
+                    .collect();
+                c.sort();
+                c
+            },
         })
     }
 }

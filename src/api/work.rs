@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::{AppState, channel_pb, invalid, parse_id, store_status, timestamp};
 use crate::domain::routing::{Member, Team};
-use crate::domain::{Channel, Presence, Urgency};
+use crate::domain::{Channel, Presence, Profession, Urgency};
 use crate::pb::{self, work_service_server::WorkService};
 use crate::store::{CHANNEL_ORDER, PresenceChange, ProState};
 
@@ -17,6 +17,18 @@ pub struct WorkApi {
 }
 
 impl WorkApi {
+    /// A member of the same team, by id, for hand-over and consultation.
+    fn colleague<'t>(&self, team: &'t Team, id: &str, field: &str) -> Result<&'t Member, Status> {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(invalid(field, "required"));
+        }
+        team.members
+            .iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| invalid(field, format!("`{id}` is not a member of team {}", team.id)))
+    }
+
     fn professional(&self, id: &str) -> Result<(&Team, &Member), Status> {
         if id.trim().is_empty() {
             return Err(invalid("professional_id", "required"));
@@ -71,7 +83,7 @@ fn state_pb(pro: &str, team: &Team, m: &Member, s: &ProState) -> pb::Professiona
 fn offer_pb(r: crate::store::Reserved) -> pb::Offer {
     pb::Offer {
         case_id: r.case_id,
-        expires_at: Some(timestamp(r.expires_ms)),
+        expires_at: (r.expires_ms > 0).then(|| timestamp(r.expires_ms)),
         channel: r.channel.parse().map(channel_pb).unwrap_or_default() as i32,
         needs: r
             .needs
@@ -88,6 +100,8 @@ fn offer_pb(r: crate::store::Reserved) -> pb::Offer {
         deadline: Some(timestamp(r.deadline_ms)),
         team_id: r.team,
         interpreter_needed: r.interpreter_needed,
+        consultation: !r.consultation_for.is_empty(),
+        requested_by: r.consultation_for,
     }
 }
 
@@ -228,5 +242,93 @@ impl WorkService for WorkApi {
             .inc();
         tracing::info!(outcome = outcome.code(), "case completed");
         Ok(Response::new(self.state.case(&id, false).await?))
+    }
+
+    #[tracing::instrument(name = "TransferCase", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
+    async fn transfer_case(
+        &self,
+        request: Request<pb::TransferCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let req = request.into_inner();
+        let (team, member) = self.professional(&req.professional_id)?;
+        let id = parse_id("case_id", &req.case_id)?;
+        let to = self.colleague(team, &req.to_professional_id, "to_professional_id")?;
+        let reason = req.reason.trim();
+        if reason.is_empty() || reason.chars().count() > 300 || reason.contains(['\n', '\r']) {
+            return Err(invalid(
+                "reason",
+                "required, one line of at most 300 characters",
+            ));
+        }
+        self.state
+            .store
+            .handover(
+                "transfer",
+                &id,
+                &member.id,
+                &to.id,
+                to.profession.code(),
+                reason,
+            )
+            .await
+            .map_err(store_status)?;
+        tracing::info!(to = %to.id, "case handed over");
+        Ok(Response::new(self.state.case(&id, false).await?))
+    }
+
+    #[tracing::instrument(name = "RequestConsultation", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
+    async fn request_consultation(
+        &self,
+        request: Request<pb::RequestConsultationRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let req = request.into_inner();
+        let (team, member) = self.professional(&req.professional_id)?;
+        let id = parse_id("case_id", &req.case_id)?;
+        let colleague = if !req.colleague_id.trim().is_empty() {
+            self.colleague(team, &req.colleague_id, "colleague_id")?
+                .clone()
+        } else {
+            let prof: Profession = req.profession.trim().parse().map_err(|_| {
+                invalid(
+                    "profession",
+                    "give colleague_id, or a profession code such as `doctor`",
+                )
+            })?;
+            let online = self
+                .state
+                .store
+                .available_of(&team.id, prof.code())
+                .await
+                .map_err(store_status)?;
+            team.members
+                .iter()
+                .filter(|m| m.profession == prof && m.id != member.id)
+                .find(|m| online.contains(&m.id))
+                .cloned()
+                .ok_or_else(|| {
+                    Status::failed_precondition(format!(
+                        "no {} of team {} is available now",
+                        prof.code(),
+                        team.id
+                    ))
+                })?
+        };
+        if colleague.id == member.id {
+            return Err(invalid("colleague_id", "a colleague, not yourself"));
+        }
+        self.state
+            .store
+            .handover(
+                "consult",
+                &id,
+                &member.id,
+                &colleague.id,
+                colleague.profession.code(),
+                "",
+            )
+            .await
+            .map_err(store_status)?;
+        tracing::info!(colleague = %colleague.id, "consultation requested");
+        Ok(Response::new(self.state.case(&id, true).await?))
     }
 }

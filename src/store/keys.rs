@@ -79,6 +79,10 @@ impl Keys {
         format!("{}day:{date}:{team}", self.prefix)
     }
 
+    pub fn on_duty(&self, team: &str, profession: &str) -> String {
+        format!("{}on:{team}:{profession}", self.prefix)
+    }
+
     pub fn citizen_cases(&self, citizen: &str) -> String {
         format!("{}cit:{citizen}", self.prefix)
     }

@@ -52,6 +52,8 @@ struct Scripts {
     cancel: Script,
     presence: Script,
     supervise: Script,
+    callback: Script,
+    handover: Script,
 }
 
 impl Scripts {
@@ -67,6 +69,8 @@ impl Scripts {
             cancel: with_prelude(include_str!("lua/cancel.lua")),
             presence: with_prelude(include_str!("lua/presence.lua")),
             supervise: with_prelude(include_str!("lua/supervise.lua")),
+            callback: with_prelude(include_str!("lua/callback.lua")),
+            handover: with_prelude(include_str!("lua/handover.lua")),
         }
     }
 }
@@ -127,10 +131,12 @@ pub struct Reserved {
     pub language: String,
     pub deadline_ms: i64,
     pub team: String,
+    /// Set when this is a request to consult on a case held by this professional.
+    pub consultation_for: String,
 }
 
 impl Reserved {
-    /// Parses `o|<pro>|<case>|<expires>|<channel>|<needs>|<urgency>|<lang>|<deadline>|<team>|<interpreter>`
+    /// Parses `o|<pro>|<case>|<expires>|<channel>|<needs>|<urgency>|<lang>|<deadline>|<team>|<interpreter>[|<consultation for>]`
     /// into the professional and the offer.
     pub fn parse_event(text: &str) -> Option<(&str, Reserved)> {
         let mut p = text.split('|');
@@ -153,6 +159,7 @@ impl Reserved {
                 deadline_ms: next()?.parse().ok()?,
                 team: next()?,
                 interpreter_needed: next().as_deref() == Some("1"),
+                consultation_for: next().unwrap_or_default(),
             },
         ))
     }
@@ -387,6 +394,53 @@ impl Store {
             .invoke_async(&mut conn)
             .await?;
         Self::check(r).map(drop)
+    }
+
+    /// The citizen's chat becomes a call-back to `number`, keeping its place.
+    pub async fn accept_callback(&self, case_id: &str, number: &str) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let r: Vec<String> = self
+            .invoke(&self.scripts.callback, self.keys.case(case_id))
+            .arg(case_id)
+            .arg(number)
+            .invoke_async(&mut conn)
+            .await?;
+        match r.first().map(String::as_str) {
+            Some("refused") => Err(StoreError::Conflict(format!(
+                "the case is {} and not a waiting chat",
+                r.get(1).map(String::as_str).unwrap_or("closed")
+            ))),
+            _ => Self::check(r).map(drop),
+        }
+    }
+
+    /// Hands a held case over (`transfer`) or asks a colleague to consult (`consult`).
+    pub async fn handover(
+        &self,
+        op: &str,
+        case_id: &str,
+        holder: &str,
+        colleague: &str,
+        profession: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let r: Vec<String> = self
+            .invoke(&self.scripts.handover, self.keys.case(case_id))
+            .arg(op)
+            .arg(case_id)
+            .arg(holder)
+            .arg(colleague)
+            .arg(profession)
+            .arg(reason)
+            .invoke_async(&mut conn)
+            .await?;
+        match r.first().map(String::as_str) {
+            Some("refused") => Err(StoreError::Conflict(
+                "a case cannot be handed to its own holder".into(),
+            )),
+            _ => Self::check(r).map(drop),
+        }
     }
 
     /// Withdraws a contact; returns its case id.

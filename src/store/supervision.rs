@@ -366,4 +366,13 @@ impl Store {
             .await?;
         Ok(team.map(|t| (t, pro.unwrap_or_default())))
     }
+
+    /// Professionals of the team with the profession who are available and connected.
+    pub async fn available_of(&self, team: &str, profession: &str) -> Result<Vec<String>> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("SMEMBERS")
+            .arg(self.keys.on_duty(team, profession))
+            .query_async(&mut conn)
+            .await?)
+    }
 }

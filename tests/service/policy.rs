@@ -359,3 +359,241 @@ async fn a_sami_speaker_in_inari_goes_to_sami_speaking_staff_first() {
     drop((finnish_only, speaker));
     svc.stop().await;
 }
+
+/// Pekka chats at a busy moment: nobody can take the chat within its answer limit, so he is
+/// offered a call-back; he takes it, and his case goes ahead of a call-back request that came
+/// earlier but has a later deadline — it keeps its place.
+#[tokio::test]
+async fn an_unanswered_chat_is_offered_a_call_back_and_keeps_its_place() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start_with(&redis, |c| c.deadlines.chat_answer_minutes = 0).await;
+    let earlier = submit(
+        &svc,
+        contact(
+            pb::Channel::Phone,
+            "cb-0",
+            "Olen ollut flunssassa viikon ja yskä ei hellitä",
+            "acute_symptoms",
+            "Joensuu",
+        ),
+    )
+    .await;
+    let chat = submit(
+        &svc,
+        contact(
+            pb::Channel::Chat,
+            "cb-1",
+            "Olen ollut flunssassa viikon ja yskä ei hellitä",
+            "acute_symptoms",
+            "Joensuu",
+        ),
+    )
+    .await;
+    let mut updates = svc
+        .contact()
+        .await
+        .watch_case(pb::WatchCaseRequest {
+            case_id: chat.case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut offered = false;
+    for _ in 0..5 {
+        match tokio::time::timeout(WAIT, updates.message()).await {
+            Ok(Ok(Some(u))) if u.callback_offered => {
+                offered = true;
+                break;
+            }
+            Ok(Ok(Some(_))) => continue,
+            other => panic!("no call-back offer: {other:?}"),
+        }
+    }
+    assert!(offered);
+    let mut contacts = svc.contact().await;
+    let err = contacts
+        .accept_callback(pb::AcceptCallbackRequest {
+            case_id: chat.case_id.clone(),
+            callback_number: "not a number".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message().starts_with("callback_number"), "{err:?}");
+    let now_phone = contacts
+        .accept_callback(pb::AcceptCallbackRequest {
+            case_id: chat.case_id.clone(),
+            callback_number: "040 123 4567".into(),
+        })
+        .await
+        .expect("call-back taken")
+        .into_inner();
+    assert_eq!(now_phone.channel, pb::Channel::Phone as i32);
+    assert_eq!(now_phone.queue, "phone");
+    let list = svc
+        .supervisor()
+        .await
+        .list_queued_cases(pb::ListQueuedCasesRequest {
+            team_id: "joensuu-keskus".into(),
+            queue: "phone".into(),
+            limit: 10,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = list.cases.iter().map(|c| c.case_id.as_str()).collect();
+    assert_eq!(ids, [chat.case_id.as_str(), earlier.case_id.as_str()]);
+    // The nurse who takes it has the number to call.
+    let mut nurse = go_online(&svc, "jns-sh-1").await;
+    let offer = next_offer(&mut nurse, WAIT).await.unwrap();
+    assert_eq!(offer.case_id, chat.case_id);
+    let held = svc
+        .work()
+        .await
+        .accept_offer(pb::AcceptOfferRequest {
+            professional_id: "jns-sh-1".into(),
+            case_id: chat.case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(held.callback_number, "+358401234567");
+    drop(nurse);
+    svc.stop().await;
+}
+
+/// Sari (nurse) takes a case, asks the doctor to consult, and then hands it over to the
+/// physiotherapist — never through the queue, and the citizen is not asked to call again.
+#[tokio::test]
+async fn inside_the_team_a_case_is_consulted_on_and_handed_over_without_the_queue() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut sari = go_online(&svc, "jns-sh-1").await;
+    let mut doctor = go_online(&svc, "jns-lk-1").await;
+    let mut physio = go_online(&svc, "jns-pt-1").await;
+    let c = submit(
+        &svc,
+        contact(
+            pb::Channel::EService,
+            "team-1",
+            "Polvi on turvonnut kaatumisen jälkeen ja kävely sattuu",
+            "acute_symptoms",
+            "Joensuu",
+        ),
+    )
+    .await;
+    // The least-loaded nurse or doctor gets it; make sure it is Sari's.
+    let mut work = svc.work().await;
+    let first = tokio::select! {
+        o = next_offer(&mut sari, WAIT) => ("jns-sh-1", o.unwrap()),
+        o = next_offer(&mut doctor, WAIT) => ("jns-lk-1", o.unwrap()),
+    };
+    if first.0 != "jns-sh-1" {
+        work.transfer_case(pb::TransferCaseRequest {
+            professional_id: first.0.into(),
+            case_id: c.case_id.clone(),
+            to_professional_id: "jns-sh-1".into(),
+            reason: "set-up".into(),
+        })
+        .await
+        .unwrap_err(); // not accepted yet: refused
+        work.accept_offer(pb::AcceptOfferRequest {
+            professional_id: first.0.into(),
+            case_id: c.case_id.clone(),
+        })
+        .await
+        .unwrap();
+        work.transfer_case(pb::TransferCaseRequest {
+            professional_id: first.0.into(),
+            case_id: c.case_id.clone(),
+            to_professional_id: "jns-sh-1".into(),
+            reason: "nurse first".into(),
+        })
+        .await
+        .unwrap();
+        next_offer(&mut sari, WAIT).await.expect("handed to Sari");
+    }
+    work.accept_offer(pb::AcceptOfferRequest {
+        professional_id: "jns-sh-1".into(),
+        case_id: c.case_id.clone(),
+    })
+    .await
+    .unwrap();
+
+    // A consultation: the doctor is asked on their stream, answers, Sari keeps the case.
+    work.request_consultation(pb::RequestConsultationRequest {
+        professional_id: "jns-sh-1".into(),
+        case_id: c.case_id.clone(),
+        colleague_id: String::new(),
+        profession: "doctor".into(),
+    })
+    .await
+    .expect("consultation asked");
+    let ask = next_offer(&mut doctor, WAIT)
+        .await
+        .expect("the doctor is asked");
+    assert!(ask.consultation);
+    assert_eq!(ask.requested_by, "jns-sh-1");
+    assert_eq!(ask.case_id, c.case_id);
+    work.accept_offer(pb::AcceptOfferRequest {
+        professional_id: "jns-lk-1".into(),
+        case_id: c.case_id.clone(),
+    })
+    .await
+    .expect("consultation answered");
+    let now = case(&svc, &c.case_id).await;
+    assert_eq!(now.professional_id, "jns-sh-1");
+    assert_eq!(now.status, pb::CaseStatus::InProgress as i32);
+    assert_eq!(now.consultations, ["jns-lk-1:accepted"]);
+
+    // A hand-over to the physiotherapist: offered to him at once, not queued.
+    let err = work
+        .transfer_case(pb::TransferCaseRequest {
+            professional_id: "jns-sh-1".into(),
+            case_id: c.case_id.clone(),
+            to_professional_id: "poh-sh-1".into(),
+            reason: "other team".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message().starts_with("to_professional_id"), "{err:?}");
+    let handed = work
+        .transfer_case(pb::TransferCaseRequest {
+            professional_id: "jns-sh-1".into(),
+            case_id: c.case_id.clone(),
+            to_professional_id: "jns-pt-1".into(),
+            reason: "knee rehabilitation".into(),
+        })
+        .await
+        .expect("handed over")
+        .into_inner();
+    assert_eq!(handed.status, pb::CaseStatus::Offered as i32);
+    assert_eq!(handed.professional_id, "jns-pt-1");
+    let offer = next_offer(&mut physio, WAIT).await.expect("to the physio");
+    assert_eq!(offer.case_id, c.case_id);
+    assert!(!offer.consultation);
+    work.accept_offer(pb::AcceptOfferRequest {
+        professional_id: "jns-pt-1".into(),
+        case_id: c.case_id.clone(),
+    })
+    .await
+    .expect("the physio accepts");
+    let reasons = case(&svc, &c.case_id).await.routing_reasons.join("\n");
+    assert!(
+        reasons
+            .contains("handed over by jns-sh-1 to jns-pt-1 (physiotherapist): knee rehabilitation"),
+        "{reasons}"
+    );
+    // Sari's slot is free again.
+    let state = work
+        .set_presence(pb::SetPresenceRequest {
+            professional_id: "jns-sh-1".into(),
+            presence: pb::Presence::Available as i32,
+            capacities: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(state.load.iter().all(|c| c.capacity == 0), "{state:?}");
+    drop((sari, doctor, physio));
+    svc.stop().await;
+}

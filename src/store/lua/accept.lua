@@ -5,6 +5,16 @@ local key = case_key(id)
 local h = redis.call('HMGET', key, 'status', 'pro', 'offer_exp')
 if h[1] == 'in_progress' and h[2] == pro then return {'ok'} end
 if not h[1] then return {'missing'} end
+-- A colleague answering a consultation: recorded; the case stays with its holder.
+local consult = redis.call('HGET', key, 'consult:' .. pro)
+if h[1] == 'in_progress' and consult then
+  if consult == 'requested' then
+    redis.call('HSET', key, 'consult:' .. pro, 'accepted')
+    add_reason(id, 'consultation accepted by ' .. pro)
+    event('c', id, 'consulted')
+  end
+  return {'ok', '0'}
+end
 if h[1] ~= 'offered' or h[2] ~= pro then return {'not_yours', h[1]} end
 if tonumber(h[3]) < tonumber(NOW) then
   requeue_offered(id, pro, 'expired', NOW)

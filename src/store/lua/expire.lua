@@ -18,4 +18,7 @@ local moved = 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'overflow', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))) do
   moved = moved + overflow_step(id)
 end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'chatwait', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))) do
+  relaxed = relaxed + offer_callback(id)
+end
 return {n, relaxed, moved}

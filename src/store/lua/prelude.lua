@@ -60,6 +60,7 @@ local function enqueue(id, team, queue, sub, score, deadline, created)
 end
 
 local function dequeue(id, team, queue, sub)
+  redis.call('ZREM', P .. 'chatwait', id)
   local qd, qa, qp = index_keys(team, queue)
   redis.call('ZREM', sub_queue(team, queue, sub), id)
   redis.call('ZREM', qd, id)
@@ -181,8 +182,10 @@ local function place(id)
     reserve(id, pro)
     return pro
   end
-  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created', 'lang_until', 'own_until')
+  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created', 'lang_until', 'own_until', 'channel', 'cb_offered')
   enqueue(id, h[1], h[2], h[3], h[4], h[5], h[6])
+  -- A chat still waiting at its answer limit is offered a call-back (by the reaper).
+  if h[9] == 'chat' and not h[10] then redis.call('ZADD', P .. 'chatwait', h[5], id) end
   -- When a wait (language, continuity) runs out the reaper places it again, open to more.
   local nxt = next_wait(h[7], h[8])
   if nxt then redis.call('ZADD', P .. 'langwait', nxt, id) end
@@ -341,5 +344,16 @@ local function overflow_step(id)
   else redis.call('ZREM', P .. 'overflow', id) end
   event('c', id, 'moved')
   if not place(id) then event('c', id, 'queued') end
+  return 1
+end
+
+-- A chat nobody took within its answer limit: offer the citizen a call-back (once).
+local function offer_callback(id)
+  redis.call('ZREM', P .. 'chatwait', id)
+  local h = redis.call('HMGET', case_key(id), 'status', 'channel', 'cb_offered')
+  if h[1] ~= 'queued' or h[2] ~= 'chat' or h[3] then return 0 end
+  redis.call('HSET', case_key(id), 'cb_offered', NOW)
+  add_reason(id, 'chat not taken within its answer limit: call-back offered to the citizen')
+  event('c', id, 'callback_offered')
   return 1
 end

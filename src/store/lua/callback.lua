@@ -1,0 +1,15 @@
+-- The citizen takes the call-back offered for their unanswered chat: the case becomes a phone
+-- call-back in the same team, with the same priority (it keeps its place), and is placed again.
+-- ARGV: P, now, ttl, case_id, number
+local id, number = ARGV[4], ARGV[5]
+local key = case_key(id)
+local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub', 'channel')
+if not h[1] then return {'missing'} end
+if h[1] ~= 'queued' or h[5] ~= 'chat' then return {'refused', h[1]} end
+dequeue(id, h[2], h[3], h[4])
+local queue = h[3] == 'alert' and 'alert' or 'phone'
+redis.call('HSET', key, 'channel', 'phone', 'queue', queue, 'callback', number)
+add_reason(id, 'chat changed to a call-back at the citizen\'s request; same place in the queue')
+event('c', id, 'callback')
+if not place(id) then event('c', id, 'queued') end
+return {'ok'}
