@@ -400,12 +400,15 @@ impl ContactService for ContactApi {
             overflow_at.push(t.to_string());
         }
         decision.reasons.extend(policy_reasons);
-        let deadline = cfg.deadlines.deadline(&DeadlineFacts {
+        let facts = DeadlineFacts {
             needs: &needs,
             urgency: class.urgency,
             channel: c.channel,
             now,
-        });
+            age: c.age,
+        };
+        let deadline = cfg.deadlines.deadline(&facts);
+        let statutory = cfg.deadlines.statutory(&facts);
         let contact_id = uuid::Uuid::now_v7().hyphenated().to_string();
         let case_id = uuid::Uuid::now_v7().hyphenated().to_string();
         let class_pb = classification_pb(&class);
@@ -453,6 +456,14 @@ impl ContactService for ContactApi {
             ("declined", b(",")),
             ("active", b("1")),
             ("rule", b(deadline.rule)),
+            (
+                "stat_deadline",
+                b(&statutory
+                    .as_ref()
+                    .map(|d| d.at.timestamp_millis().to_string())
+                    .unwrap_or_default()),
+            ),
+            ("stat_rule", b(statutory.as_ref().map_or("", |d| d.rule))),
             ("own_pro", b(own_pro.as_deref().unwrap_or(""))),
             ("own_until", b(&own_until.to_string())),
             ("ovf_teams", b(&overflow.join(","))),

@@ -217,6 +217,9 @@ impl AppState {
                 .collect(),
             recontact: rec.str("recontact") == "1",
             callback_offered: !rec.str("cb_offered").is_empty(),
+            statutory_deadline: (rec.int("stat_deadline") > 0)
+                .then(|| timestamp(rec.int("stat_deadline"))),
+            statutory_rule: rec.str("stat_rule").to_string(),
             consultations: {
                 let mut c: Vec<String> = rec
                     .fields

@@ -304,6 +304,7 @@ impl SupervisorService for SupervisorApi {
             urgency,
             channel,
             now: created,
+            age: None,
         });
         let old: Urgency = rec.str("urgency").parse().unwrap_or(Urgency::Routine);
         let (deadline_ms, rule_name) =

@@ -42,6 +42,8 @@ pub struct DeadlineFacts<'a> {
     pub urgency: Urgency,
     pub channel: Channel,
     pub now: DateTime<Utc>,
+    /// The citizen's age, when known (from the identity code or given).
+    pub age: Option<u32>,
 }
 
 /// A deadline and the rule that set it.
@@ -90,16 +92,66 @@ impl DeadlinePolicy {
                 rule: "health care: care need assessed the same working day (THL §51)",
             });
         }
-        if f.needs.iter().any(|n| n.is_social_welfare()) {
+        if f.needs.contains(&Need::ChildWelfare) {
             candidates.push(Deadline {
-                at: self.close_of_working_day(f.now, self.social_assessment_working_days),
-                rule: "social welfare: assessment by the 7th working day (SHL §36)",
+                at: f.now + Duration::hours(self.urgent_hours),
+                rule: "child-welfare notification: urgency assessed at once (LsL §26)",
             });
         }
         candidates
             .into_iter()
             .min_by_key(|d| d.at)
             .expect("the channel rule always applies")
+    }
+
+    /// The statutory deadline that follows the first contact, when the law sets one for the
+    /// need and the citizen's facts (the earliest that applies). It does not order the queue —
+    /// the contact deadline does — but it is shown with the case.
+    pub fn statutory(&self, f: &DeadlineFacts<'_>) -> Option<Deadline> {
+        let mut c: Vec<Deadline> = Vec::new();
+        let days = |d: i64| f.now + Duration::days(d);
+        if f.age.is_some_and(|a| a >= 75) && f.needs.iter().any(|n| n.is_social_welfare()) {
+            c.push(Deadline {
+                at: self.close_of_working_day(f.now, self.social_assessment_working_days),
+                rule: "service-need assessment started by the 7th working day, aged 75+ (SHL §36)",
+            });
+        }
+        if f.needs.contains(&Need::ChildWelfare) {
+            c.push(Deadline {
+                at: self.close_of_working_day(f.now, self.social_assessment_working_days),
+                rule: "decision on a child-welfare investigation within 7 working days (LsL §26)",
+            });
+        }
+        let under_23 = f.age.is_some_and(|a| a < 23);
+        if under_23 && f.needs.contains(&Need::MentalHealth) {
+            c.push(Deadline {
+                at: days(28),
+                rule: "brief psychotherapy started within 28 days, under 23 (THL §53)",
+            });
+        }
+        if f.needs
+            .iter()
+            .any(|n| !n.is_social_welfare() && *n != Need::OralHealth)
+        {
+            c.push(if under_23 {
+                Deadline {
+                    at: days(14),
+                    rule: "non-urgent care within 14 days, under 23 (THL §51)",
+                }
+            } else {
+                Deadline {
+                    at: days(91),
+                    rule: "non-urgent care within 3 months (THL §51)",
+                }
+            });
+        }
+        if f.needs.contains(&Need::OralHealth) && f.age.is_some_and(|a| a >= 23) {
+            c.push(Deadline {
+                at: days(182),
+                rule: "non-urgent oral care within 6 months, aged 23+ (THL §51)",
+            });
+        }
+        c.into_iter().min_by_key(|d| d.at)
     }
 
     /// Office close of the working day `n` working days from `now` — counting today only if
@@ -140,7 +192,63 @@ mod tests {
             urgency,
             channel,
             now,
+            age: None,
         })
+    }
+
+    fn statutory(needs: &[Need], age: Option<u32>, now: DateTime<Utc>) -> Option<Deadline> {
+        DeadlinePolicy::default().statutory(&DeadlineFacts {
+            needs,
+            urgency: Urgency::Routine,
+            channel: Channel::EService,
+            now,
+            age,
+        })
+    }
+
+    #[test]
+    fn an_80_year_old_gets_the_7th_working_day_assessment_over_easter() {
+        // Wed 1 Apr 2026 10:00. Good Friday (3 Apr) and Easter Monday (6 Apr) are holidays, so
+        // the working days after the contact are Thu 2, Tue 7, Wed 8, Thu 9, Fri 10, Mon 13 and
+        // the 7th is Tue 14 April.
+        let d = statutory(&[Need::ElderlyServices], Some(80), at(2026, 4, 1, 10, 0)).unwrap();
+        assert_eq!(d.at, at(2026, 4, 14, 16, 0));
+        assert!(d.rule.contains("75+"));
+        // Aged 60: no such rule for social welfare.
+        assert!(statutory(&[Need::ElderlyServices], Some(60), at(2026, 4, 1, 10, 0)).is_none());
+    }
+
+    #[test]
+    fn child_welfare_notification_is_assessed_at_once_and_decided_in_7_working_days() {
+        let now = at(2026, 11, 23, 9, 0);
+        let d = facts(
+            &[Need::ChildWelfare],
+            Urgency::Routine,
+            Channel::EService,
+            now,
+        );
+        assert_eq!(d.at, now + Duration::hours(3));
+        assert!(d.rule.starts_with("child-welfare"));
+        let s = statutory(&[Need::ChildWelfare], None, now).unwrap();
+        // Mon 23 Nov + 7 working days = Wed 2 Dec 2026.
+        assert_eq!(s.at, at(2026, 12, 2, 16, 0));
+    }
+
+    #[test]
+    fn care_guarantee_depends_on_age() {
+        let now = at(2026, 11, 23, 9, 0);
+        let young = statutory(&[Need::AcuteSymptoms], Some(19), now).unwrap();
+        assert_eq!(young.at, now + Duration::days(14));
+        let adult = statutory(&[Need::AcuteSymptoms], Some(40), now).unwrap();
+        assert_eq!(adult.at, now + Duration::days(91));
+        let therapy = statutory(&[Need::MentalHealth], Some(19), now).unwrap();
+        assert_eq!(
+            therapy.at,
+            now + Duration::days(14),
+            "the earliest rule wins"
+        );
+        let teeth = statutory(&[Need::OralHealth], Some(40), now).unwrap();
+        assert_eq!(teeth.at, now + Duration::days(182));
     }
 
     #[test]

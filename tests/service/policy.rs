@@ -597,3 +597,47 @@ async fn inside_the_team_a_case_is_consulted_on_and_handed_over_without_the_queu
     drop((sari, doctor, physio));
     svc.stop().await;
 }
+
+/// A Swedish-speaking 80-year-old in Joensuu calls about home care: a call-back the same
+/// working day, the service-need assessment by the 7th working day, Swedish-speaking staff
+/// first.
+#[tokio::test]
+async fn a_swedish_speaking_80_year_old_calls_about_home_care() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let mut req = contact(
+        pb::Channel::Phone,
+        "sv-80",
+        "Jag är 80 år och klarar mig inte längre hemma, jag behöver hemvård",
+        "",
+        "Joensuu",
+    );
+    let citizen = req.citizen.as_mut().unwrap();
+    citizen.language = "sv".into();
+    citizen.age = Some(80);
+    let c = submit(&svc, req).await;
+    let case = case(&svc, &c.case_id).await;
+    assert_eq!(
+        case.needs[0], "elderly_services",
+        "{:?}",
+        case.classification
+    );
+    assert_eq!(case.language, "sv");
+    assert!(
+        case.deadline_rule.starts_with("phone"),
+        "{}",
+        case.deadline_rule
+    );
+    assert!(
+        case.statutory_rule.contains("7th working day") && case.statutory_rule.contains("75+"),
+        "{}",
+        case.statutory_rule
+    );
+    let contact_deadline = case.deadline.unwrap().seconds;
+    let statutory = case.statutory_deadline.unwrap().seconds;
+    assert!(
+        statutory > contact_deadline + 5 * 86_400,
+        "7 working days later"
+    );
+    svc.stop().await;
+}
