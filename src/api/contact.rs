@@ -200,8 +200,16 @@ impl ContactApi {
             deadline: case.deadline,
             status: case.status,
             estimated_wait: case.estimated_wait,
-            citizen_message: citizen_message(lang, emergency, joined, case.estimated_wait.as_ref()),
+            citizen_message: citizen_message(
+                lang,
+                emergency,
+                joined,
+                case.estimated_wait.as_ref(),
+                None,
+            ),
             call_emergency_number: emergency,
+            callback_window_start: case.callback_window_start,
+            callback_window_end: case.callback_window_end,
         })
     }
 }
@@ -237,7 +245,28 @@ fn citizen_message(
     emergency: bool,
     joined: bool,
     wait: Option<&prost_types::Duration>,
+    window: Option<(i64, i64)>,
 ) -> String {
+    if let (false, false, Some((start, end))) = (emergency, joined, window) {
+        let hm = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.with_timezone(&crate::domain::deadline::TZ))
+                .map(|t| (t.format("%H.%M").to_string(), t.format("%H:%M").to_string()))
+                .unwrap_or_default()
+        };
+        let ((s_fi, s), (e_fi, e)) = (hm(start), hm(end));
+        return match lang {
+            Language::Swedish => {
+                format!("Din kontakt har tagits emot. Vi ringer dig upp cirka kl. {s}–{e}.")
+            }
+            Language::English => {
+                format!("Your contact has been received. We will call you back at about {s}–{e}.")
+            }
+            _ => format!(
+                "Yhteydenottosi on vastaanotettu. Soitamme sinulle arviolta klo {s_fi}–{e_fi}."
+            ),
+        };
+    }
     let minutes = wait.map(|d| (d.seconds as u64).div_ceil(60).max(1));
     let (emerg, join, queued, taken) = match lang {
         Language::Swedish => (
@@ -520,12 +549,22 @@ impl ContactService for ContactApi {
                         ),
                     ),
                 };
+                let window = (status == pb::CaseStatus::Queued && c.channel == Channel::Phone)
+                    .then(|| routing::callback_window(now_ms, wait, deadline_ms));
                 let wait = Some(duration(wait));
                 pb::SubmitContactResponse {
+                    callback_window_start: window.map(|w| timestamp(w.0)),
+                    callback_window_end: window.map(|w| timestamp(w.1)),
                     contact_id,
                     case_id,
                     joined_existing_case: false,
-                    citizen_message: citizen_message(language, emergency, false, wait.as_ref()),
+                    citizen_message: citizen_message(
+                        language,
+                        emergency,
+                        false,
+                        wait.as_ref(),
+                        window,
+                    ),
                     classification: Some(class_pb),
                     team_id: decision.team_id,
                     queue: decision.queue,

@@ -163,7 +163,18 @@ impl AppState {
         let status = rec.status().map_err(store_status)?;
         let classification: Option<pb::Classification> =
             prost::Message::decode(rec.bytes("class")).ok();
+        let wait = self.estimated_wait(rec);
+        let window = match wait {
+            Some(w) if rec.str("channel") == "phone" => Some(domain::routing::callback_window(
+                now_ms(),
+                w,
+                rec.int("deadline"),
+            )),
+            _ => None,
+        };
         Ok(pb::Case {
+            callback_window_start: window.map(|w| timestamp(w.0)),
+            callback_window_end: window.map(|w| timestamp(w.1)),
             case_id: id.to_string(),
             status: status_pb(status) as i32,
             channel: rec
@@ -187,7 +198,7 @@ impl AppState {
             queue: rec.str("queue").to_string(),
             deadline: Some(timestamp(rec.int("deadline"))),
             created_at: Some(timestamp(rec.int("created"))),
-            estimated_wait: self.estimated_wait(rec).map(duration),
+            estimated_wait: wait.map(duration),
             professional_id: rec.str("pro").to_string(),
             outcome: rec
                 .str("outcome")

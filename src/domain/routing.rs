@@ -230,11 +230,55 @@ pub fn overflow_teams(
     out
 }
 
+/// The call-back window promised to a citizen waiting for a call: from the estimated wait,
+/// at least half an hour wide (wider when the wait is long), and ending by the deadline when
+/// the deadline allows. Milliseconds since the epoch.
+pub fn callback_window(now_ms: i64, wait: std::time::Duration, deadline_ms: i64) -> (i64, i64) {
+    let start = now_ms + wait.as_millis() as i64;
+    let width = (wait.as_millis() as i64 / 2).max(30 * 60_000);
+    let end = start + width;
+    let end = if deadline_ms > start + 10 * 60_000 {
+        end.min(deadline_ms)
+    } else {
+        end
+    };
+    (start, end)
+}
+
 /// Queue order: urgency class first, then earliest deadline. Ties keep arrival order because
 /// case ids are time-ordered (UUIDv7) and Redis orders equal scores by member.
 pub fn priority_score(urgency: Urgency, deadline_ms: i64) -> f64 {
     // 1e13 ms is about 317 years: ranks never overlap, and the sum stays exact in an f64.
     urgency.rank() as f64 * 1e13 + deadline_ms.max(0) as f64
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_call_back_window_is_half_an_hour_or_more_and_ends_by_the_deadline() {
+        let min = 60_000;
+        assert_eq!(
+            callback_window(0, Duration::from_secs(600), 1000 * min),
+            (10 * min, 40 * min)
+        );
+        assert_eq!(
+            callback_window(0, Duration::from_secs(7200), 1000 * min),
+            (120 * min, 180 * min)
+        );
+        // The deadline cuts it short...
+        assert_eq!(
+            callback_window(0, Duration::from_secs(600), 25 * min),
+            (10 * min, 25 * min)
+        );
+        // ...unless the wait already runs past it: then the honest window, late.
+        assert_eq!(
+            callback_window(0, Duration::from_secs(600), 5 * min),
+            (10 * min, 40 * min)
+        );
+    }
 }
 
 #[cfg(test)]

@@ -616,7 +616,20 @@ async fn a_swedish_speaking_80_year_old_calls_about_home_care() {
     citizen.language = "sv".into();
     citizen.age = Some(80);
     let c = submit(&svc, req).await;
+    // A call-back window from the live queue, in Swedish.
+    let (start, end) = (
+        c.callback_window_start.expect("a window").seconds,
+        c.callback_window_end.expect("a window").seconds,
+    );
+    assert!(end > start);
+    assert!(
+        c.citizen_message.contains("Vi ringer dig upp"),
+        "{}",
+        c.citizen_message
+    );
     let case = case(&svc, &c.case_id).await;
+    let again = case.callback_window_start.unwrap().seconds;
+    assert!((again - start).abs() <= 2, "GetCase shows the window too");
     assert_eq!(
         case.needs[0], "elderly_services",
         "{:?}",
