@@ -97,6 +97,8 @@ pub struct RoutingConfig {
     /// Municipalities of the Sámi homeland: there a Sámi speaker goes first to Sámi-speaking
     /// staff (Sámi Language Act 1086/2003); elsewhere Sámi speakers are served in Finnish.
     pub sami_homeland: Vec<String>,
+    /// May a professional on a call still be offered e-service messages (a separate capacity)?
+    pub e_service_during_call: bool,
 }
 
 impl Default for RoutingConfig {
@@ -117,6 +119,7 @@ impl Default for RoutingConfig {
             sami_homeland: ["Enontekiö", "Inari", "Utsjoki", "Sodankylä"]
                 .map(String::from)
                 .to_vec(),
+            e_service_during_call: true,
         }
     }
 }

@@ -84,6 +84,8 @@ pub struct Store {
     keys: Keys,
     scripts: std::sync::Arc<Scripts>,
     offer_ttl_ms: u64,
+    /// May a professional on a call be offered e-service work?
+    e_service_during_call: bool,
 }
 
 /// A new case, ready to be written. Built by the API from the classification and routing.
@@ -253,6 +255,7 @@ impl Store {
             keys: Keys::new(county),
             scripts: std::sync::Arc::new(Scripts::load()),
             offer_ttl_ms: offer_ttl.as_millis() as u64,
+            e_service_during_call: true,
         })
     }
 
@@ -265,6 +268,12 @@ impl Store {
             .arg(chrono::Utc::now().timestamp_millis())
             .arg(self.offer_ttl_ms);
         inv
+    }
+
+    /// Sets the policy of e-service work during a call (from `routing.e_service_during_call`).
+    pub fn with_e_service_during_call(mut self, allow: bool) -> Self {
+        self.e_service_during_call = allow;
+        self
     }
 
     pub fn keys(&self) -> &Keys {
@@ -499,6 +508,7 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(",")
             ))
+            .arg(if self.e_service_during_call { "1" } else { "0" })
             .invoke_async(&mut conn)
             .await?;
         Ok(pro_state(&r))

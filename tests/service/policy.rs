@@ -654,3 +654,66 @@ async fn a_swedish_speaking_80_year_old_calls_about_home_care() {
     );
     svc.stop().await;
 }
+
+/// A county whose policy keeps e-service messages from someone on a call: the nurse on a
+/// call-back gets the message only once the call is done. (With the default policy she would
+/// get it at once, on her separate e-service capacity.)
+#[tokio::test]
+async fn on_a_call_no_e_service_work_when_policy_says_so() {
+    for allow in [false, true] {
+        let redis = RedisServer::start();
+        let svc = Luotsi::start_with(&redis, |c| c.routing.e_service_during_call = allow).await;
+        let mut nurse = go_online(&svc, "jns-sh-1").await;
+        let call = submit(
+            &svc,
+            contact(
+                pb::Channel::Phone,
+                "call-1",
+                "Olen ollut flunssassa viikon ja yskä ei hellitä",
+                "acute_symptoms",
+                "Joensuu",
+            ),
+        )
+        .await;
+        let offer = next_offer(&mut nurse, WAIT).await.expect("the call");
+        assert_eq!(offer.case_id, call.case_id);
+        let mut work = svc.work().await;
+        work.accept_offer(pb::AcceptOfferRequest {
+            professional_id: "jns-sh-1".into(),
+            case_id: call.case_id.clone(),
+        })
+        .await
+        .unwrap();
+        let message = submit(
+            &svc,
+            contact(
+                pb::Channel::EService,
+                "msg-1",
+                "Verenpainelääkkeen annosta pitäisi ehkä muuttaa, kysyisin hoitajalta",
+                "acute_symptoms",
+                "Joensuu",
+            ),
+        )
+        .await;
+        let during = next_offer(&mut nurse, Duration::from_millis(500)).await;
+        if allow {
+            assert_eq!(
+                during.expect("offered during the call").case_id,
+                message.case_id
+            );
+        } else {
+            assert!(during.is_none(), "no e-service work during the call");
+            work.complete_case(pb::CompleteCaseRequest {
+                professional_id: "jns-sh-1".into(),
+                case_id: call.case_id.clone(),
+                outcome: pb::Outcome::ResolvedAtFirstContact as i32,
+            })
+            .await
+            .unwrap();
+            let after = next_offer(&mut nurse, WAIT).await.expect("after the call");
+            assert_eq!(after.case_id, message.case_id);
+        }
+        drop(nurse);
+        svc.stop().await;
+    }
+}

@@ -76,7 +76,7 @@ end
 local function refresh(pro)
   local pk = pro_key(pro)
   local h = redis.call('HMGET', pk, 'presence', 'conn', 'team', 'prof',
-    'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service')
+    'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service', 'es_call')
   if not h[3] then return end
   local team, prof = h[3], h[4]
   local on = h[1] == 'available' and h[2] ~= false and h[2] ~= ''
@@ -87,7 +87,9 @@ local function refresh(pro)
     local avail = P .. 'avail:' .. team .. ':' .. ch
     local free = P .. 'free:' .. team .. ':' .. ch .. ':' .. prof
     if on and cap > 0 then redis.call('SADD', avail, pro) else redis.call('SREM', avail, pro) end
-    if on and load < cap then redis.call('ZADD', free, load, pro) else redis.call('ZREM', free, pro) end
+    -- Policy may keep e-service work from someone who is on a call.
+    local on_call_block = ch == 'e_service' and h[11] == '0' and tonumber(h[8] or '0') > 0
+    if on and load < cap and not on_call_block then redis.call('ZADD', free, load, pro) else redis.call('ZREM', free, pro) end
   end
 end
 
@@ -214,7 +216,7 @@ end
 local function pull(pro)
   local pk = pro_key(pro)
   local h = redis.call('HMGET', pk, 'presence', 'conn', 'team', 'prof', 'needs',
-    'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service', 'langs')
+    'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service', 'langs', 'es_call')
   if h[1] ~= 'available' or not h[2] or h[2] == '' then return nil end
   local team, prof = h[3], ',' .. h[4] .. ','
   local best, best_score
@@ -232,7 +234,8 @@ local function pull(pro)
   consider(P .. 'alerts', true)
   if not best then
     for i, ch in ipairs(CHANNELS) do
-      if tonumber(h[8 + i] or '0') < tonumber(h[5 + i] or '0') then
+      local blocked = ch == 'e_service' and h[13] == '0' and tonumber(h[9] or '0') > 0
+      if not blocked and tonumber(h[8 + i] or '0') < tonumber(h[5 + i] or '0') then
         for _, need in ipairs(csv(h[5])) do consider(sub_queue(team, ch, need), false) end
       end
     end

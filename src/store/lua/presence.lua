@@ -3,11 +3,11 @@
 -- reachable fills their free slots from the queues at once.
 -- ARGV: P, now, ttl, pro, team, profession, needs_csv, presence ('' keeps),
 --       cap_phone, cap_chat, cap_e_service ('' keeps), conn_op ('' | 'set' | 'clear'), token,
---       languages (',fi,sv,')
+--       languages (',fi,sv,'), e-service during a call ('1' | '0')
 local pro, team, prof, needs, presence = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local op, token = ARGV[12], ARGV[13]
 local pk = pro_key(pro)
-redis.call('HSET', pk, 'team', team, 'prof', prof, 'needs', needs, 'langs', ARGV[14])
+redis.call('HSET', pk, 'team', team, 'prof', prof, 'needs', needs, 'langs', ARGV[14], 'es_call', ARGV[15])
 redis.call('SADD', P .. 'teams', team)
 if presence ~= '' then redis.call('HSET', pk, 'presence', presence) end
 for i, ch in ipairs(CHANNELS) do
