@@ -178,7 +178,7 @@ pub async fn read_board(
             members: t.members.iter().map(|m| m.id.as_str()).collect(),
         })
         .collect();
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = crate::clock::now_ms();
     let figures = store.board_figures(&queries, now, &today()).await?;
     Ok(Board {
         as_of_ms: now,

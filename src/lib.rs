@@ -6,6 +6,7 @@
 pub mod api;
 pub mod board;
 pub mod classify;
+pub mod clock;
 pub mod config;
 pub mod dispatch;
 pub mod domain;

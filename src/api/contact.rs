@@ -101,7 +101,7 @@ impl ContactApi {
                 .map_err(|e| invalid("citizen.identity_code", e))?;
             age = Some(hetu::age_on(
                 valid.birth_date,
-                chrono::Utc::now().date_naive(),
+                crate::clock::now().date_naive(),
             ));
             citizen_key = self.state.pseudonyms.identity_code(&citizen.identity_code);
         }
@@ -363,7 +363,7 @@ impl ContactService for ContactApi {
             },
         )
         .ok_or_else(|| Status::failed_precondition("no team of the county can take this need"))?;
-        let now = chrono::Utc::now();
+        let now = crate::clock::now();
         // Continuity: the own team named on the contact, else the team of the citizen's open
         // case; the own professional named, else the one holding that case.
         let open = if c.citizen_key.is_empty() || c.own_team.is_some() {

@@ -60,7 +60,7 @@ pub fn store_status(e: StoreError) -> Status {
 }
 
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    crate::clock::now_ms()
 }
 
 pub fn timestamp(ms: i64) -> prost_types::Timestamp {

@@ -298,7 +298,7 @@ impl SupervisorService for SupervisorApi {
         // The deadline follows the new urgency, counted from when the case arrived; raising
         // never moves it later than it was.
         let created = chrono::DateTime::from_timestamp_millis(rec.int("created"))
-            .unwrap_or_else(chrono::Utc::now);
+            .unwrap_or_else(crate::clock::now);
         let rule = self.state.config.deadlines.deadline(&DeadlineFacts {
             needs: &needs,
             urgency,

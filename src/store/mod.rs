@@ -265,7 +265,7 @@ impl Store {
         let mut inv = script.prepare_invoke();
         inv.key(key)
             .arg(self.keys.prefix())
-            .arg(chrono::Utc::now().timestamp_millis())
+            .arg(crate::clock::now_ms())
             .arg(self.offer_ttl_ms);
         inv
     }
@@ -597,7 +597,7 @@ impl Store {
 
 /// Today's date in Helsinki, as the per-day keys name it.
 pub fn today() -> String {
-    chrono::Utc::now()
+    crate::clock::now()
         .with_timezone(&crate::domain::deadline::TZ)
         .format("%Y-%m-%d")
         .to_string()
