@@ -314,8 +314,17 @@ end
 
 -- The county's statistics stream (GetStats): one entry per contact, first response and
 -- completion, with codes and times only. Entries older than 31 days are trimmed.
+-- Entry ids are Luotsi's time (NOW), never before the newest entry's, so GetStats can read a
+-- window by id even when instances' clocks differ by a little.
 local function stat(...)
-  redis.call('XADD', P .. 'stats', 'MINID', '~', ms(tonumber(NOW) - 31 * 86400000), '*', ...)
+  local key = P .. 'stats'
+  local t = tonumber(NOW)
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  if last[1] then
+    local newest = tonumber(string.match(last[1][1], '^(%d+)'))
+    if newest > t then t = newest end
+  end
+  redis.call('XADD', key, 'MINID', '~', ms(tonumber(NOW) - 31 * 86400000), ms(t) .. '-*', ...)
 end
 
 -- Overflow: a case still queued when its step is due moves to the next team of its list, the
