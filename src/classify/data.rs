@@ -31,7 +31,9 @@ struct LexiconFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TermFile {
-    /// Word forms or phrases. A form ending in `*` is a literal prefix, not stemmed.
+    /// Word forms or phrases. A word ending in `*` is a literal prefix, not stemmed. Parts
+    /// joined by `&` ("rinta* & painaa") may come in any order near each other in one
+    /// sentence: Finnish and Swedish word order is free.
     forms: Vec<String>,
     need: Option<Need>,
     #[serde(default = "one")]
@@ -106,6 +108,9 @@ struct RuleFile {
     need: Option<Need>,
     #[serde(default)]
     boost: f32,
+    /// If set, the rule's concepts must all come from words within this many words of each
+    /// other in one sentence ("painon tunne … rinnassa"), not anywhere in the text.
+    near: Option<usize>,
 }
 
 /// One lexicon entry, as evidence names it (`fi:rintakipu`).
@@ -133,7 +138,14 @@ pub struct Key {
 pub struct Variant {
     pub term: u32,
     pub words: Vec<Key>,
+    /// Where each later `&` part starts in `words`: those parts may stand before or after
+    /// the first part, within `FREE_ORDER_WINDOW` words of it in the same sentence. Empty
+    /// for an ordinary phrase.
+    pub parts: Vec<usize>,
 }
+
+/// How far (in words) an `&` part may stand from the first part of its form.
+pub const FREE_ORDER_WINDOW: usize = 6;
 
 #[derive(Debug)]
 pub struct Rule {
@@ -145,6 +157,7 @@ pub struct Rule {
     pub red_flag: Option<Box<str>>,
     pub need: Option<Need>,
     pub boost: f32,
+    pub near: Option<usize>,
 }
 
 pub struct LangData {
@@ -348,6 +361,7 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
             red_flag: r.red_flag.map(Into::into),
             need: r.need,
             boost: r.boost,
+            near: r.near,
         });
     }
     model.default_urgency = rules.default_urgency;
@@ -385,12 +399,20 @@ fn add_term(
     });
     let compounding = matches!(lang, Language::Finnish | Language::Swedish);
     for form in &t.forms {
-        let words: Vec<Key> = form
-            .split_whitespace()
-            .map(|w| make_key(stemmer, w, compounding, t.compound))
-            .collect();
-        if words.is_empty() {
-            return Err(format!("term `{first}` has an empty form"));
+        let mut words: Vec<Key> = Vec::new();
+        let mut parts = Vec::new();
+        for (n, part) in form.split('&').enumerate() {
+            if n > 0 {
+                parts.push(words.len());
+            }
+            let before = words.len();
+            words.extend(
+                part.split_whitespace()
+                    .map(|w| make_key(stemmer, w, compounding, t.compound)),
+            );
+            if words.len() == before {
+                return Err(format!("term `{first}` has an empty form or `&` part"));
+            }
         }
         let v = model.variants.len() as u32;
         let k = &words[0];
@@ -408,7 +430,7 @@ fn add_term(
             };
             model.typo_buckets[bucket].push(v);
         }
-        model.variants.push(Variant { term, words });
+        model.variants.push(Variant { term, words, parts });
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use super::data::{Key, Model};
+use super::data::{FREE_ORDER_WINDOW, Key, Model};
 use super::text::{Prepared, prefix_within_one, prepare, within_one};
 use super::{Classification, Evidence, EvidenceKind, Input, NeedScore};
 use crate::domain::{Language, Need, Urgency};
@@ -79,7 +79,7 @@ fn run(model: &Model, input: &Input<'_>, s: &mut Scratch) -> Classification {
     let language = detect_language(model, &s.text, &s.matches, input.language);
     stem_fallback(model, language, s);
     mark_negation_and_past(model, language, &s.text, &mut s.matches);
-    decide(model, input, language, &s.matches)
+    decide(model, input, language, &s.text, &s.matches)
 }
 
 /// Clause-break words ("mutta", "men", "but") start a new clause for negation scope.
@@ -137,7 +137,12 @@ fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>, matc
             }
         }
     }
-    if out.len() == before && word.len() >= 5 && !is_stopword(model, word) {
+    // Typos are tried when nothing routed the word to a need: a concept-only cue ("rinta*"
+    // for the chest) must not hide a misspelt red-flag word ("rintakpiua").
+    let routed = out[before..]
+        .iter()
+        .any(|m| model.terms[m.term as usize].need.is_some());
+    if !routed && word.len() >= 5 && !is_stopword(model, word) {
         let b = word.as_bytes()[0];
         let bucket = if b.is_ascii_lowercase() {
             usize::from(b - b'a')
@@ -173,8 +178,36 @@ fn word_matches(token: &str, key: &Key) -> bool {
         || (k.len() >= 4 && within_one(token.as_bytes(), k.as_bytes()))
 }
 
+/// Whether the phrase `keys` follows from token `i` on (each next word directly or after one
+/// other word, in the same sentence); returns the token of its last word.
+fn phrase_from(p: &Prepared, keys: &[Key], i: usize) -> Option<usize> {
+    let sentence = p.tokens[i].sentence;
+    let mut at = i;
+    for key in keys {
+        at = (at + 1..p.tokens.len().min(at + 3))
+            .take_while(|&j| p.tokens[j].sentence == sentence)
+            .find(|&j| word_matches(p.folded(&p.tokens[j]), key))?;
+    }
+    Some(at)
+}
+
+/// Where a free-order part (`a & b`) stands near the first part (tokens `first..=last`):
+/// before or after it, within the window, in the same sentence. Returns its first token.
+fn free_part(p: &Prepared, keys: &[Key], first: usize, last: usize) -> Option<usize> {
+    let sentence = p.tokens[first].sentence;
+    let lo = first.saturating_sub(FREE_ORDER_WINDOW);
+    let hi = (last + FREE_ORDER_WINDOW).min(p.tokens.len() - 1);
+    (lo..=hi)
+        .filter(|&j| (j < first || j > last) && p.tokens[j].sentence == sentence)
+        .find(|&j| {
+            word_matches(p.folded(&p.tokens[j]), &keys[0])
+                && (keys.len() == 1 || phrase_from(p, &keys[1..], j).is_some())
+        })
+}
+
 /// Records variant `v` starting at token `i` if the rest of its phrase follows (each next
-/// word directly or after one other word, in the same sentence).
+/// word directly or after one other word, in the same sentence) and its free-order parts
+/// stand near it.
 fn try_variant(
     model: &Model,
     p: &Prepared,
@@ -184,26 +217,35 @@ fn try_variant(
     out: &mut Vec<Match>,
 ) {
     let variant = &model.variants[v as usize];
-    let sentence = p.tokens[i].sentence;
-    let mut at = i;
-    for key in &variant.words[1..] {
-        let found = (at + 1..p.tokens.len().min(at + 3))
-            .take_while(|&j| p.tokens[j].sentence == sentence)
-            .find(|&j| word_matches(p.folded(&p.tokens[j]), key));
-        match found {
-            Some(j) => at = j,
+    let first_end = variant
+        .parts
+        .first()
+        .copied()
+        .unwrap_or(variant.words.len());
+    let Some(last) = phrase_from(p, &variant.words[1..first_end], i) else {
+        return;
+    };
+    let mut start = i;
+    for (n, &from) in variant.parts.iter().enumerate() {
+        let to = variant
+            .parts
+            .get(n + 1)
+            .copied()
+            .unwrap_or(variant.words.len());
+        match free_part(p, &variant.words[from..to], i, last) {
+            Some(j) => start = start.min(j),
             None => return,
         }
     }
     if out
         .iter()
-        .any(|m| m.term == variant.term && usize::from(m.start) == i)
+        .any(|m| m.term == variant.term && usize::from(m.start) == start)
     {
         return;
     }
     out.push(Match {
         term: variant.term,
-        start: i as u16,
+        start: start as u16,
         kind,
         negated: false,
         past: false,
@@ -307,6 +349,7 @@ fn decide(
     model: &Model,
     input: &Input<'_>,
     language: Language,
+    p: &Prepared,
     matches: &[Match],
 ) -> Classification {
     let sc = &model.scoring;
@@ -411,10 +454,16 @@ fn decide(
 
     let mut urgency = Urgency::Routine;
     let mut red_flags: Vec<String> = Vec::new();
+    let holds = |have: u128, rule: &super::data::Rule| {
+        have & rule.all == rule.all
+            && (rule.any == 0 || have & rule.any != 0)
+            && live & rule.none == 0
+    };
     for rule in &model.rules {
-        let fires = live & rule.all == rule.all
-            && (rule.any == 0 || live & rule.any != 0)
-            && live & rule.none == 0;
+        let fires = holds(live, rule)
+            && rule
+                .near
+                .is_none_or(|n| near_concepts(model, p, matches, n).any(|c| holds(c, rule)));
         if !fires {
             continue;
         }
@@ -508,6 +557,27 @@ fn decide(
         needs_triage,
         suggestions,
     }
+}
+
+/// For each live match, the concepts of the live matches within `n` words of it in the
+/// same sentence (itself included).
+fn near_concepts<'a>(
+    model: &'a Model,
+    p: &'a Prepared,
+    matches: &'a [Match],
+    n: usize,
+) -> impl Iterator<Item = u128> + 'a {
+    matches.iter().filter(|m| m.live()).map(move |a| {
+        let at = usize::from(a.start);
+        matches
+            .iter()
+            .filter(|m| m.live())
+            .filter(|m| {
+                let j = usize::from(m.start);
+                j.abs_diff(at) <= n && p.tokens[j].sentence == p.tokens[at].sentence
+            })
+            .fold(0u128, |acc, m| acc | model.terms[m.term as usize].concepts)
+    })
 }
 
 fn confidence(score: f32) -> f32 {

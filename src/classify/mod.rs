@@ -8,7 +8,9 @@
 //! forms to needs (with weights) and to *concepts*; `rules.toml` combines concepts into urgency
 //! rules and red flags. Matching is compound-, inflection-, typo- and diacritic-tolerant
 //! (`text.rs`, `data.rs`); negation and past-tense sentences weaken a word and keep it out of
-//! the rules, so "ei rintakipua" is not a red flag. Everything is precomputed at load.
+//! the rules, so "ei rintakipua" is not a red flag. A form's `&` parts may come in any order
+//! near each other, and a rule with `near` wants its concepts from words close together in
+//! one sentence ("painon tunnetta rinnassa"). Everything is precomputed at load.
 
 pub mod batch;
 mod data;

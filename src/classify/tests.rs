@@ -196,3 +196,34 @@ fn classifier_is_shareable() {
     fn assert_send_sync<T: Clone + Send + Sync>() {}
     assert_send_sync::<Classifier>();
 }
+
+#[test]
+fn near_rules_need_the_words_close_together() {
+    // Chest and pressure in either order, a few words apart, in one sentence.
+    for t in [
+        "painon tunnetta rinnassa ja hengästyttää",
+        "rinnassa on ollut painava tunne",
+        "Heavy pressure on my chest",
+    ] {
+        assert_eq!(text(t).urgency, Urgency::Emergency, "{t}");
+    }
+    // Pressure in the head, or the words in different sentences: no red flag.
+    for t in [
+        "painon tunnetta päässä flunssan jälkeen",
+        "Rinta on kunnossa. Päätä painaa flunssan jälkeen koko ajan",
+        "ei puristusta rinnassa, vain yskää",
+    ] {
+        assert_ne!(text(t).urgency, Urgency::Emergency, "{t}");
+    }
+}
+
+#[test]
+fn free_order_forms_match_either_way() {
+    for t in ["lopetan tän elämän tänä yönä", "elämän lopetan tänä yönä"] {
+        assert_eq!(text(t).urgency, Urgency::Emergency, "{t}");
+    }
+    assert_ne!(
+        text("koira jouduttiin lopettamaan tänä yönä").urgency,
+        Urgency::Emergency
+    );
+}
