@@ -652,6 +652,8 @@ impl ContactService for ContactApi {
                 at: Some(timestamp(now_ms())),
                 callback_offered: case.callback_offered,
                 channel: case.channel,
+                callback_window_start: case.callback_window_start,
+                callback_window_end: case.callback_window_end,
             })
         };
         let stream = async_stream(move |tx| {

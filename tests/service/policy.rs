@@ -630,6 +630,21 @@ async fn a_swedish_speaking_80_year_old_calls_about_home_care() {
     let case = case(&svc, &c.case_id).await;
     let again = case.callback_window_start.unwrap().seconds;
     assert!((again - start).abs() <= 2, "GetCase shows the window too");
+    let update = svc
+        .contact()
+        .await
+        .watch_case(pb::WatchCaseRequest {
+            case_id: c.case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .expect("the first update");
+    let watched = update.callback_window_start.expect("WatchCase too").seconds;
+    assert!((watched - start).abs() <= 2);
     assert_eq!(
         case.needs[0], "elderly_services",
         "{:?}",
