@@ -732,3 +732,45 @@ async fn on_a_call_no_e_service_work_when_policy_says_so() {
         svc.stop().await;
     }
 }
+
+/// Kaija needs her blood-pressure prescription renewed and would like to talk about how she is
+/// coping: one contact, one case, one team that has both a nurse and a psychiatric nurse.
+#[tokio::test]
+async fn a_contact_with_two_needs_is_one_case_for_a_team_covering_both() {
+    let redis = RedisServer::start();
+    let svc = Luotsi::start(&redis).await;
+    let c = submit(
+        &svc,
+        contact(
+            pb::Channel::EService,
+            "two-needs",
+            "Tarvitsisin reseptin uusimisen verenpainelääkkeelle ja lisäksi haluaisin jutella \
+             jaksamisesta, olen ollut pitkään alakuloinen",
+            "",
+            "Joensuu",
+        ),
+    )
+    .await;
+    let case = case(&svc, &c.case_id).await;
+    assert_eq!(case.needs, ["medication", "mental_health"]);
+    assert_eq!(case.team_id, "joensuu-keskus");
+    assert!(
+        case.routing_reasons[0].contains("covers every need"),
+        "{:?}",
+        case.routing_reasons
+    );
+    // One case in one queue: the supervisor's list shows it once.
+    let list = svc
+        .supervisor()
+        .await
+        .list_queued_cases(pb::ListQueuedCasesRequest {
+            team_id: "joensuu-keskus".into(),
+            queue: String::new(),
+            limit: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(list.cases.len(), 1);
+    svc.stop().await;
+}
