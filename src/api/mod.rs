@@ -182,12 +182,7 @@ impl AppState {
                 .parse()
                 .map(channel_pb)
                 .unwrap_or_default() as i32,
-            needs: rec
-                .str("needs")
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
+            needs: csv_list(rec.str("needs")),
             urgency: rec
                 .str("urgency")
                 .parse()
@@ -220,12 +215,7 @@ impl AppState {
             } else {
                 String::new()
             },
-            linked_case_ids: rec
-                .str("linked")
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
+            linked_case_ids: csv_list(rec.str("linked")),
             recontact: rec.str("recontact") == "1",
             callback_offered: !rec.str("cb_offered").is_empty(),
             statutory_deadline: (rec.int("stat_deadline") > 0)
@@ -245,6 +235,14 @@ impl AppState {
             },
         })
     }
+}
+
+/// The codes of a comma-separated field, empty ones left out.
+pub fn csv_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// A case id as the API hands them out: a UUID. Checked before it goes into a key name.

@@ -176,12 +176,7 @@ impl SupervisorService for SupervisorApi {
                 pb::QueuedCase {
                     case_id: r.case_id.clone(),
                     queue: r.str("queue").to_string(),
-                    needs: r
-                        .str("needs")
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(String::from)
-                        .collect(),
+                    needs: super::csv_list(r.str("needs")),
                     urgency: r.str("urgency").parse().map(urgency_pb).unwrap_or_default() as i32,
                     channel: r.str("channel").parse().map(channel_pb).unwrap_or_default() as i32,
                     language: r.str("lang").to_string(),
@@ -249,15 +244,8 @@ impl SupervisorService for SupervisorApi {
                 ));
             }
         }
-        let did = self
-            .state
-            .store
-            .supervise(&id, by, why, &Action::Move { team, channel })
+        self.act(&id, by, why, &Action::Move { team, channel })
             .await
-            .map_err(store_status)?;
-        tracing::info!(supervisor = by, action = %did, "case moved");
-        self.state.board.poke();
-        Ok(Response::new(self.state.case(&id, false).await?))
     }
 
     #[tracing::instrument(name = "SetUrgency", skip_all, fields(case_id = %request.get_ref().case_id))]
@@ -323,27 +311,20 @@ impl SupervisorService for SupervisorApi {
         } else {
             (rec.str("queue").to_string(), rec.str("sub").to_string())
         };
-        let did = self
-            .state
-            .store
-            .supervise(
-                &id,
-                by,
-                why,
-                &Action::Urgency {
-                    urgency,
-                    score: routing::priority_score(urgency, deadline_ms),
-                    deadline_ms,
-                    rule: &rule_name,
-                    queue: &queue,
-                    sub: &sub,
-                },
-            )
-            .await
-            .map_err(store_status)?;
-        tracing::info!(supervisor = by, action = %did, "urgency set");
-        self.state.board.poke();
-        Ok(Response::new(self.state.case(&id, false).await?))
+        self.act(
+            &id,
+            by,
+            why,
+            &Action::Urgency {
+                urgency,
+                score: routing::priority_score(urgency, deadline_ms),
+                deadline_ms,
+                rule: &rule_name,
+                queue: &queue,
+                sub: &sub,
+            },
+        )
+        .await
     }
 
     #[tracing::instrument(name = "ReleaseOffer", skip_all, fields(case_id = %request.get_ref().case_id))]
@@ -354,20 +335,32 @@ impl SupervisorService for SupervisorApi {
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
         let (by, why) = actor(&req.supervisor_id, &req.reason)?;
-        let did = self
-            .state
-            .store
-            .supervise(&id, by, why, &Action::Release)
-            .await
-            .map_err(store_status)?;
+        let answer = self.act(&id, by, why, &Action::Release).await?;
         self.state.metrics.offer("released");
-        tracing::info!(supervisor = by, action = %did, "offer released");
-        self.state.board.poke();
-        Ok(Response::new(self.state.case(&id, false).await?))
+        Ok(answer)
     }
 }
 
 impl SupervisorApi {
+    /// Carries out a recorded action, asks the board to refresh, answers with the case.
+    async fn act(
+        &self,
+        id: &str,
+        by: &str,
+        why: &str,
+        action: &Action<'_>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let did = self
+            .state
+            .store
+            .supervise(id, by, why, action)
+            .await
+            .map_err(store_status)?;
+        tracing::info!(supervisor = by, action = %did, "supervisor action");
+        self.state.board.poke();
+        Ok(Response::new(self.state.case(id, false).await?))
+    }
+
     /// A team id to filter on: empty for all, else a configured team.
     fn team_filter(&self, team_id: &str) -> Result<String, Status> {
         let t = team_id.trim();

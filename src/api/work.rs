@@ -85,12 +85,7 @@ fn offer_pb(r: crate::store::Reserved) -> pb::Offer {
         case_id: r.case_id,
         expires_at: (r.expires_ms > 0).then(|| timestamp(r.expires_ms)),
         channel: r.channel.parse().map(channel_pb).unwrap_or_default() as i32,
-        needs: r
-            .needs
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
+        needs: super::csv_list(&r.needs),
         urgency: r
             .urgency
             .parse::<Urgency>()

@@ -91,10 +91,26 @@ pub enum Action<'a> {
     Release,
 }
 
-/// One line of the county's audit log.
+/// One entry of a stream (the audit log, the statistics): its fields as text.
 #[derive(Debug, Clone, Default)]
 pub struct AuditEntry {
     pub fields: HashMap<String, String>,
+}
+
+impl AuditEntry {
+    fn from_stream(e: &redis::streams::StreamId) -> Self {
+        AuditEntry {
+            fields: e
+                .map
+                .iter()
+                .filter_map(|(k, v)| {
+                    redis::from_redis_value_ref::<String>(v)
+                        .ok()
+                        .map(|v| (k.clone(), v))
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Store {
@@ -293,21 +309,7 @@ impl Store {
             .arg(count)
             .query_async(&mut conn)
             .await?;
-        Ok(reply
-            .ids
-            .into_iter()
-            .map(|e| AuditEntry {
-                fields: e
-                    .map
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        redis::from_redis_value_ref::<String>(v)
-                            .ok()
-                            .map(|v| (k.clone(), v))
-                    })
-                    .collect(),
-            })
-            .collect())
+        Ok(reply.ids.iter().map(AuditEntry::from_stream).collect())
     }
 
     /// The statistics entries recorded between `from_ms` and `to_ms` (inclusive), oldest first,
@@ -327,19 +329,7 @@ impl Store {
                 .await?;
             let n = reply.ids.len();
             let last = reply.ids.last().map(|e| e.id.clone());
-            out.extend(reply.ids.into_iter().map(|e| {
-                AuditEntry {
-                    fields: e
-                        .map
-                        .iter()
-                        .filter_map(|(k, v)| {
-                            redis::from_redis_value_ref::<String>(v)
-                                .ok()
-                                .map(|v| (k.clone(), v))
-                        })
-                        .collect(),
-                }
-            }));
+            out.extend(reply.ids.iter().map(AuditEntry::from_stream));
             match last {
                 Some(id) if n == 5000 => start = format!("({id}"),
                 _ => return Ok(out),

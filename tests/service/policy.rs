@@ -5,22 +5,13 @@ use std::time::Duration;
 use luotsi::pb;
 
 use crate::harness::{Luotsi, RedisServer};
-use crate::support::{case, contact, go_online, next_offer};
+use crate::support::{case, contact, go_online, next_offer, submit};
 
 const WAIT: Duration = Duration::from_secs(5);
 
 fn with_citizen(mut r: pb::SubmitContactRequest, hetu: &str) -> pb::SubmitContactRequest {
     r.citizen.as_mut().unwrap().identity_code = hetu.into();
     r
-}
-
-async fn submit(svc: &Luotsi, req: pb::SubmitContactRequest) -> pb::SubmitContactResponse {
-    svc.contact()
-        .await
-        .submit_contact(req)
-        .await
-        .expect("submitted")
-        .into_inner()
 }
 
 async fn take_and_complete(

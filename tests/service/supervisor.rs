@@ -8,7 +8,7 @@ use luotsi::pb;
 use tonic::Code;
 
 use crate::harness::{Luotsi, RedisServer, http_get};
-use crate::support::{case, contact, dental, go_online, next_offer};
+use crate::support::{case, contact, dental, go_online, next_offer, submit};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -43,15 +43,6 @@ async fn until(
             other => panic!("no snapshot as expected within {within:?}: {other:?}"),
         }
     }
-}
-
-async fn submit(svc: &Luotsi, req: pb::SubmitContactRequest) -> pb::SubmitContactResponse {
-    svc.contact()
-        .await
-        .submit_contact(req)
-        .await
-        .expect("submitted")
-        .into_inner()
 }
 
 #[tokio::test]

@@ -90,3 +90,12 @@ pub async fn depth(svc: &Luotsi, team: &str) -> u32 {
         .map(|q| q.depth)
         .sum()
 }
+
+pub async fn submit(svc: &Luotsi, req: pb::SubmitContactRequest) -> pb::SubmitContactResponse {
+    svc.contact()
+        .await
+        .submit_contact(req)
+        .await
+        .expect("submitted")
+        .into_inner()
+}
