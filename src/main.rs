@@ -94,12 +94,24 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             let _ = rx.changed().await;
         }
     }));
-    let result = luotsi::server::serve(state, listener, async move {
+    let serving = luotsi::server::serve(state, listener, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
-    })
-    .await;
-    let _ = http.await;
+    });
+    // Graceful, but bounded: open streams (offers, watchers) would otherwise hold the process
+    // forever. Whatever is offered and unanswered is placed again by the reapers.
+    let mut stopping = stop_rx.clone();
+    let result = tokio::select! {
+        r = serving => r,
+        _ = async {
+            let _ = stopping.changed().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "streams still open after the grace period: closing them");
+            Ok(())
+        }
+    };
+    http.abort();
     if let Some(e) = embedded {
         e.stop().await;
     }
@@ -134,6 +146,9 @@ fn classify(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("luotsi classify: {n} lines");
     Ok(())
 }
+
+/// How long a stopping service waits for open calls and streams to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -1,6 +1,7 @@
-//! The county edits its lexicon and sends SIGHUP to the running `luotsi` process: the new words
-//! are in use at once; a broken file is refused with its name and line, and the lexicon in use
-//! stays. Runs the real binary, with its embedded Redis, on free ports.
+//! Signals to the real `luotsi` process (with its embedded Redis, on free ports): the county
+//! edits its lexicon and sends SIGHUP — the new words are in use at once, a broken file is
+//! refused with its name and line and the lexicon in use stays; SIGTERM stops the service within
+//! its grace period even while streams are open.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -131,4 +132,55 @@ async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
         at.starts_with(|c: char| c.is_ascii_digit()),
         "names the line: {refused}"
     );
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_service_even_with_a_stream_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let grpc = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_luotsi"))
+        .env("LUOTSI_DATA_DIR", dir.path().join("data"))
+        .env("LUOTSI_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
+        .env("LUOTSI_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+        .env_remove("LUOTSI_REDIS_URL")
+        .env_remove("LUOTSI_CONFIG")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("luotsi starts");
+    let url = format!("http://127.0.0.1:{grpc}");
+    let mut sup = None;
+    for _ in 0..100 {
+        if let Ok(c) =
+            luotsi::pb::supervisor_service_client::SupervisorServiceClient::connect(url.clone())
+                .await
+        {
+            sup = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut board = sup
+        .expect("luotsi answers")
+        .watch_queues(pb::WatchQueuesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    board.message().await.unwrap().expect("a snapshot");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let started = std::time::Instant::now();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "stopped within the grace period"
+    );
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("embedded redis stopped"), "{log}");
+    drop(board);
 }
