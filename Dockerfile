@@ -13,7 +13,9 @@ COPY --from=build /src/target/release/luotsi /usr/local/bin/luotsi
 COPY config config
 USER luotsi
 # In a container Redis is a service of its own: set LUOTSI_REDIS_URL (redis://redis:6379).
-ENV LUOTSI_GRPC_ADDR=0.0.0.0:50051
-EXPOSE 50051
+ENV LUOTSI_GRPC_ADDR=0.0.0.0:50051 \
+    LUOTSI_HTTP_ADDR=0.0.0.0:8080
+EXPOSE 50051 8080
+HEALTHCHECK CMD ["sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
 ENTRYPOINT ["luotsi"]
 CMD ["serve"]
