@@ -16,6 +16,5 @@ USER luotsi
 ENV LUOTSI_GRPC_ADDR=0.0.0.0:50051 \
     LUOTSI_HTTP_ADDR=0.0.0.0:8080
 EXPOSE 50051 8080
-HEALTHCHECK CMD ["sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
 ENTRYPOINT ["luotsi"]
 CMD ["serve"]
