@@ -14,7 +14,9 @@
 //! | `alerts` | zset | every emergency waiting anywhere in the county |
 //! | `teams` | set | teams that have had a professional online |
 //! | `offers` | zset | offered cases by offer expiry |
-//! | `langwait` | zset | queued cases by the end of their language wait |
+//! | `waits` | zset | queued cases by the end of their next language or continuity wait |
+//! | `overflow` | zset | queued cases by their next overflow step |
+//! | `chatwait` | zset | queued chats by their answer deadline (call-back offer) |
 //! | `pro:<pro>` | hash | presence, connection token, capacity and load per channel |
 //! | `pro:<pro>:cases` | set | cases offered to or held by the professional |
 //! | `on:<team>:<profession>` | set | professionals available and connected (emergencies) |

@@ -11,5 +11,5 @@ local queue = h[3] == 'alert' and 'alert' or 'phone'
 redis.call('HSET', key, 'channel', 'phone', 'queue', queue, 'callback', number)
 add_reason(id, 'chat changed to a call-back at the citizen\'s request; same place in the queue')
 event('c', id, 'callback')
-if not place(id) then event('c', id, 'queued') end
+place(id)
 return {'ok'}

@@ -11,8 +11,8 @@ for _, id in ipairs(ids) do
   end
   n = n + done
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'langwait', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))) do
-  relaxed = relaxed + relax_language(id)
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'waits', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))) do
+  relaxed = relaxed + relax_waits(id)
 end
 local moved = 0
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'overflow', '-inf', NOW, 'LIMIT', 0, tonumber(ARGV[4]))) do

@@ -48,18 +48,45 @@ local function index_keys(team, queue)
   return P .. 'qd:' .. base, P .. 'qa:' .. base, P .. 'qp:' .. base
 end
 
--- Emergencies waiting anywhere in the county are also indexed in `alerts`, which every
--- professional's pull reads first, whatever their team.
-local function enqueue(id, team, queue, sub, score, deadline, created)
+-- The next end of a wait (language, continuity) still ahead, or nil.
+local function next_wait(...)
+  local nxt
+  for _, t in ipairs({...}) do
+    local v = tonumber(t)
+    if v and v > tonumber(NOW) and (not nxt or v < nxt) then nxt = v end
+  end
+  return nxt
+end
+
+-- Puts case `id` in its queue, the one way a case enters one: its sub-queue and indexes;
+-- emergencies also in `alerts`, which every professional's pull reads first, whatever their
+-- team; and the timers the reaper keeps for a waiting case — the end of its language or
+-- continuity wait (`waits`), its next overflow step (`overflow`), a chat's answer limit
+-- (`chatwait`). `dequeue` takes all of it away again.
+local function enqueue(id)
+  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created',
+    'lang_until', 'own_until', 'channel', 'cb_offered', 'ovf_at')
+  local team, queue, score = h[1], h[2], h[4]
   local qd, qa, qp = index_keys(team, queue)
-  redis.call('ZADD', sub_queue(team, queue, sub), score, id)
-  redis.call('ZADD', qd, deadline, id)
-  redis.call('ZADD', qa, created, id)
+  redis.call('ZADD', sub_queue(team, queue, h[3]), score, id)
+  redis.call('ZADD', qd, h[5], id)
+  redis.call('ZADD', qa, h[6], id)
   redis.call('ZADD', qp, score, id)
-  if queue == 'alert' then redis.call('ZADD', P .. 'alerts', score, id) end
+  if queue == 'alert' then
+    redis.call('ZADD', P .. 'alerts', score, id)
+  else
+    local nxt = next_wait(h[7], h[8])
+    if nxt then redis.call('ZADD', P .. 'waits', nxt, id) end
+    local step = csv(h[11])[1]
+    if step then redis.call('ZADD', P .. 'overflow', step, id) end
+    if h[9] == 'chat' and not h[10] then redis.call('ZADD', P .. 'chatwait', h[5], id) end
+  end
+  event('c', id, 'queued')
 end
 
 local function dequeue(id, team, queue, sub)
+  redis.call('ZREM', P .. 'waits', id)
+  redis.call('ZREM', P .. 'overflow', id)
   redis.call('ZREM', P .. 'chatwait', id)
   local qd, qa, qp = index_keys(team, queue)
   redis.call('ZREM', sub_queue(team, queue, sub), id)
@@ -67,6 +94,13 @@ local function dequeue(id, team, queue, sub)
   redis.call('ZREM', qa, id)
   redis.call('ZREM', qp, id)
   if queue == 'alert' then redis.call('ZREM', P .. 'alerts', id) end
+end
+
+-- Room for one more case on channel `ch`: a free slot, unless policy keeps e-service work from
+-- someone who is on a call (`es_call` '0' and a call in progress).
+local function has_room(ch, cap, load, es_call, phone_load)
+  if tonumber(load or '0') >= tonumber(cap or '0') then return false end
+  return not (ch == 'e_service' and es_call == '0' and tonumber(phone_load or '0') > 0)
 end
 
 -- Keeps the professional's set memberships true to their hash:
@@ -87,9 +121,7 @@ local function refresh(pro)
     local avail = P .. 'avail:' .. team .. ':' .. ch
     local free = P .. 'free:' .. team .. ':' .. ch .. ':' .. prof
     if on and cap > 0 then redis.call('SADD', avail, pro) else redis.call('SREM', avail, pro) end
-    -- Policy may keep e-service work from someone who is on a call.
-    local on_call_block = ch == 'e_service' and h[11] == '0' and tonumber(h[8] or '0') > 0
-    if on and load < cap and not on_call_block then redis.call('ZADD', free, load, pro) else redis.call('ZREM', free, pro) end
+    if on and has_room(ch, cap, load, h[11], h[8]) then redis.call('ZADD', free, load, pro) else redis.call('ZREM', free, pro) end
   end
 end
 
@@ -111,14 +143,9 @@ local function continuity_ok(pro, own_pro, own_until)
   return (tonumber(own_until) or 0) <= tonumber(NOW)
 end
 
--- The next end of a wait (language, continuity) still ahead, or nil.
-local function next_wait(...)
-  local nxt
-  for _, t in ipairs({...}) do
-    local v = tonumber(t)
-    if v and v > tonumber(NOW) and (not nxt or v < nxt) then nxt = v end
-  end
-  return nxt
+-- The waits a normal case keeps, for professional `pro` who speaks `langs`.
+local function waits_allow(pro, langs, lang, lang_until, own_pro, own_until)
+  return language_ok(langs, lang, lang_until) and continuity_ok(pro, own_pro, own_until)
 end
 
 -- Reserve case `id` (already out of any queue) for `pro`, and announce the offer.
@@ -135,7 +162,6 @@ local function reserve(id, pro)
   local langs = redis.call('HGET', pro_key(pro), 'langs') or ''
   local interpreter = (c[4] and c[4] ~= '' and not string.find(langs, ',' .. c[4] .. ',', 1, true)) and '1' or '0'
   redis.call('HSET', key, 'interpreter', interpreter)
-  redis.call('ZREM', P .. 'langwait', id)
   redis.call('ZADD', P .. 'offers', expires, id)
   redis.call('SADD', pro_key(pro) .. ':cases', id)
   redis.call('HINCRBY', pro_key(pro), 'load:' .. c[1], 1)
@@ -167,8 +193,8 @@ local function find_professional(id)
   for _, prof in ipairs(csv(c[4])) do
     scan_zset(P .. 'free:' .. c[1] .. ':' .. c[3] .. ':' .. prof, function(pro, load)
       if best_load and load >= best_load then return true end
-      if not declined_by(c[5], pro) and continuity_ok(pro, c[8], c[9])
-          and language_ok(redis.call('HGET', pro_key(pro), 'langs'), c[6], c[7]) then
+      if not declined_by(c[5], pro)
+          and waits_allow(pro, redis.call('HGET', pro_key(pro), 'langs'), c[6], c[7], c[8], c[9]) then
         best, best_load = pro, load
         return true
       end
@@ -184,26 +210,20 @@ local function place(id)
     reserve(id, pro)
     return pro
   end
-  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created', 'lang_until', 'own_until', 'channel', 'cb_offered')
-  enqueue(id, h[1], h[2], h[3], h[4], h[5], h[6])
-  -- A chat still waiting at its answer limit is offered a call-back (by the reaper).
-  if h[9] == 'chat' and not h[10] then redis.call('ZADD', P .. 'chatwait', h[5], id) end
-  -- When a wait (language, continuity) runs out the reaper places it again, open to more.
-  local nxt = next_wait(h[7], h[8])
-  if nxt then redis.call('ZADD', P .. 'langwait', nxt, id) end
+  enqueue(id)
   return nil
 end
 
--- A queued case whose language wait ran out: offer it to anyone who fits now.
-local function relax_language(id)
-  redis.call('ZREM', P .. 'langwait', id)
-  local h = redis.call('HMGET', case_key(id), 'status', 'team', 'queue', 'sub')
+-- A queued case whose language or continuity wait ran out: offer it to anyone who now fits,
+-- or keep it waiting for the next wait's end.
+local function relax_waits(id)
+  redis.call('ZREM', P .. 'waits', id)
+  local h = redis.call('HMGET', case_key(id), 'status', 'team', 'queue', 'sub', 'lang_until', 'own_until')
   if h[1] ~= 'queued' then return 0 end
   local pro = find_professional(id)
   if not pro then
-    local w = redis.call('HMGET', case_key(id), 'lang_until', 'own_until')
-    local nxt = next_wait(w[1], w[2])
-    if nxt then redis.call('ZADD', P .. 'langwait', nxt, id) end
+    local nxt = next_wait(h[5], h[6])
+    if nxt then redis.call('ZADD', P .. 'waits', nxt, id) end
     return 0
   end
   dequeue(id, h[2], h[3], h[4])
@@ -224,8 +244,8 @@ local function pull(pro)
     scan_zset(key, function(id, s)
       if best_score and s >= best_score then return true end
       local c = redis.call('HMGET', case_key(id), 'profs', 'declined', 'lang', 'lang_until', 'own_pro', 'own_until')
-      local lang_fits = emergency or (language_ok(h[12], c[3], c[4]) and continuity_ok(pro, c[5], c[6]))
-      if string.find(c[1] or '', prof, 1, true) and not declined_by(c[2], pro) and lang_fits then
+      local fits = emergency or waits_allow(pro, h[12], c[3], c[4], c[5], c[6])
+      if string.find(c[1] or '', prof, 1, true) and not declined_by(c[2], pro) and fits then
         best, best_score = id, s
         return true
       end
@@ -234,8 +254,7 @@ local function pull(pro)
   consider(P .. 'alerts', true)
   if not best then
     for i, ch in ipairs(CHANNELS) do
-      local blocked = ch == 'e_service' and h[13] == '0' and tonumber(h[9] or '0') > 0
-      if not blocked and tonumber(h[8 + i] or '0') < tonumber(h[5 + i] or '0') then
+      if has_room(ch, h[5 + i], h[8 + i], h[13], h[9]) then
         for _, need in ipairs(csv(h[5])) do consider(sub_queue(team, ch, need), false) end
       end
     end
@@ -277,7 +296,6 @@ local function requeue_offered(id, holder, reason, due)
   redis.call('HINCRBY', key, 'requeues', 1)
   redis.call('ZREM', P .. 'offers', id)
   release_load(h[2], id, h[4])
-  event('c', id, 'queued')
   place(id)
   pull(h[2])
   return 1
@@ -327,24 +345,15 @@ local function stat(...)
   redis.call('XADD', key, 'MINID', '~', ms(tonumber(NOW) - 31 * 86400000), ms(t) .. '-*', ...)
 end
 
--- Overflow: a case still queued when its step is due moves to the next team of its list, the
--- step recorded; a case offered or in progress is looked at again a minute later.
+-- Overflow: a queued case whose step is due moves to the next team of its list, the step
+-- recorded. (Only queued cases are in `overflow`: `enqueue` schedules the next step and
+-- `dequeue` forgets it, so an offer or hand-over pauses overflow.)
 local function overflow_step(id)
+  redis.call('ZREM', P .. 'overflow', id)
   local key = case_key(id)
   local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub', 'ovf_teams', 'ovf_at', 'created')
-  if h[1] ~= 'queued' and h[1] ~= 'offered' and h[1] ~= 'in_progress' then
-    redis.call('ZREM', P .. 'overflow', id)
-    return 0
-  end
-  if h[1] ~= 'queued' then
-    redis.call('ZADD', P .. 'overflow', ms(tonumber(NOW) + 60000), id)
-    return 0
-  end
   local teams, ats = csv(h[5]), csv(h[6])
-  if #teams == 0 or h[3] == 'alert' then
-    redis.call('ZREM', P .. 'overflow', id)
-    return 0
-  end
+  if h[1] ~= 'queued' or #teams == 0 then return 0 end
   local to = table.remove(teams, 1)
   table.remove(ats, 1)
   dequeue(id, h[2], h[3], h[4])
@@ -352,10 +361,8 @@ local function overflow_step(id)
     'ovf_at', table.concat(ats, ','), 'own_until', '0')
   add_reason(id, 'overflow: nobody in team ' .. h[2] .. ' took it within ' ..
     math.floor((tonumber(NOW) - tonumber(h[7])) / 60000) .. ' min: moved to team ' .. to)
-  if #ats > 0 then redis.call('ZADD', P .. 'overflow', ats[1], id)
-  else redis.call('ZREM', P .. 'overflow', id) end
   event('c', id, 'moved')
-  if not place(id) then event('c', id, 'queued') end
+  place(id)
   return 1
 end
 

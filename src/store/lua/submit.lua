@@ -57,11 +57,8 @@ if citizen ~= '' then
 end
 stat('k', 'contact', 'team', redis.call('HGET', key, 'team'), 'need', needs[1], 'joined', '0',
   'recontact', recontact)
-local ovf = csv(redis.call('HGET', key, 'ovf_at'))
-if #ovf > 0 then redis.call('ZADD', P .. 'overflow', ovf[1], id) end
 local pro = place(id)
 if pro then return {'new', cid, id, -1, 0} end
-event('c', id, 'queued')
 local h = redis.call('HMGET', key, 'team', 'queue', 'sub', 'channel')
 return {'new', cid, id, redis.call('ZRANK', sub_queue(h[1], h[2], h[3]), id),
   redis.call('SCARD', P .. 'avail:' .. h[1] .. ':' .. h[4])}

@@ -1,7 +1,7 @@
 -- A duty supervisor's action on one case, recorded on the case (a routing reason) and in the
 -- county's audit stream, in the same step as the change itself.
 -- ARGV: P, now, ttl, op, case_id, supervisor, reason, then by op:
---   move:    team ('' keeps), channel ('' keeps), profession csv of the case (for the new team)
+--   move:    team ('' keeps), channel ('' keeps)
 --   urgency: urgency, rank, score, deadline, rule, queue, sub
 --   release: (nothing)
 -- Returns {'ok', what} or {'refused', status}.
@@ -25,12 +25,12 @@ if op == 'move' then
   local queue = h[3] == 'alert' and 'alert' or channel
   what = 'team ' .. h[2] .. ' queue ' .. h[3] .. ' -> team ' .. team .. ' queue ' .. queue
   dequeue(id, h[2], h[3], h[4])
-  -- A case moved on purpose is not bounced back by the cross-team emergency rule's marker, and
-  -- no longer waits for its original language wait: the supervisor decided.
+  -- A case moved on purpose starts afresh for the cross-team emergency rule's marker; its
+  -- language and continuity waits still hold.
   redis.call('HSET', key, 'team', team, 'queue', queue, 'channel', channel, 'escalated', '')
   audit(what)
   event('c', id, 'moved')
-  if not place(id) then event('c', id, 'queued') end
+  place(id)
 elseif op == 'urgency' then
   if status ~= 'queued' and status ~= 'offered' and status ~= 'in_progress' then
     return {'refused', status}
@@ -44,9 +44,7 @@ elseif op == 'urgency' then
   if status == 'queued' then redis.call('HSET', key, 'queue', queue, 'sub', sub) end
   audit(what)
   event('c', id, 'urgency')
-  if status == 'queued' then
-    if not place(id) then event('c', id, 'queued') end
-  end
+  if status == 'queued' then place(id) end
 elseif op == 'release' then
   if status ~= 'offered' then return {'refused', status} end
   what = 'offer taken back from ' .. h[7]
