@@ -15,7 +15,7 @@ use crate::domain::deadline::DeadlineFacts;
 use crate::domain::routing::{self, ALERT_QUEUE};
 use crate::domain::{Channel, Need, Urgency};
 use crate::pb::{self, supervisor_service_server::SupervisorService};
-use crate::store::{Action, BOARD_QUEUES, CHANNEL_ORDER};
+use crate::store::{Action, BOARD_QUEUES};
 
 type BoardStream = Pin<Box<dyn Stream<Item = Result<pb::QueueBoard, Status>> + Send>>;
 
@@ -32,52 +32,33 @@ impl SupervisorService for SupervisorApi {
         &self,
         request: Request<pb::ListQueuesRequest>,
     ) -> Result<Response<pb::ListQueuesResponse>, Status> {
-        let team_id = request.get_ref().team_id.trim();
-        let county = &self.state.config.county;
-        let teams: Vec<&str> = if team_id.is_empty() {
-            county.teams.iter().map(|t| t.id.as_str()).collect()
-        } else {
-            let t = county
-                .team(team_id)
-                .ok_or_else(|| super::invalid("team_id", format!("no team `{team_id}`")))?;
-            vec![t.id.as_str()]
-        };
-        // Every channel queue, and the alert queue (counted against phone availability: any
-        // connected professional takes an emergency whatever their load).
-        let mut queues: Vec<(String, String, Channel)> = Vec::new();
-        for t in &teams {
-            queues.push((t.to_string(), ALERT_QUEUE.to_string(), Channel::Phone));
-            for ch in CHANNEL_ORDER {
-                queues.push((t.to_string(), ch.code().to_string(), ch));
-            }
-        }
-        let now = now_ms();
-        let figures = self
-            .state
-            .store
-            .queue_figures(&queues, now + 3_600_000)
+        let team = self.team_filter(&request.get_ref().team_id)?;
+        // The board's figures, read now: one pipelined round trip for every team.
+        let s = &self.state;
+        let board = crate::board::read_board(&s.store, &s.config, &s.metrics)
             .await
-            .map_err(store_status)?;
-        let out = queues
+            .map_err(store_status)?
+            .only(&team);
+        let queues = board
+            .teams
             .iter()
-            .zip(figures)
-            .map(|((team, queue, _), f)| pb::QueueSummary {
-                team_id: team.clone(),
-                queue: queue.clone(),
-                depth: f.depth as u32,
-                oldest_wait: f
-                    .oldest_arrival_ms
-                    .map(|a| duration(Duration::from_millis((now - a).max(0) as u64))),
-                due_within_hour: f.due_by_horizon as u32,
-                available_professionals: f.available as u32,
-                emergencies_waiting: if queue == ALERT_QUEUE {
-                    f.depth as u32
-                } else {
-                    0
-                },
+            .flat_map(|t| {
+                t.queues.iter().map(|q| pb::QueueSummary {
+                    team_id: t.team_id.clone(),
+                    queue: q.queue.clone(),
+                    depth: q.depth as u32,
+                    oldest_wait: q.oldest_wait_secs.map(|w| duration(Duration::from_secs(w))),
+                    due_within_hour: (q.due_within_hour + q.past_deadline) as u32,
+                    available_professionals: q.available_professionals as u32,
+                    emergencies_waiting: if q.queue == ALERT_QUEUE {
+                        q.depth as u32
+                    } else {
+                        0
+                    },
+                })
             })
             .collect();
-        Ok(Response::new(pb::ListQueuesResponse { queues: out }))
+        Ok(Response::new(pb::ListQueuesResponse { queues }))
     }
 
     #[tracing::instrument(name = "GetStats", skip_all)]

@@ -223,15 +223,6 @@ pub enum Connection<'a> {
     Clear(&'a str),
 }
 
-/// Figures for one queue.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct QueueFigures {
-    pub depth: u64,
-    pub oldest_arrival_ms: Option<i64>,
-    pub due_by_horizon: u64,
-    pub available: u64,
-}
-
 pub const CHANNEL_ORDER: [Channel; 3] = [Channel::Phone, Channel::Chat, Channel::EService];
 
 fn channel_index(ch: Channel) -> usize {
@@ -562,36 +553,6 @@ impl Store {
             class.unwrap_or_default(),
             joined.as_deref() == Some("1"),
         ))
-    }
-
-    /// Depth, oldest arrival, cases due by `horizon_ms` and professionals available, for each
-    /// (team, queue, channel) asked — one pipelined round trip.
-    pub async fn queue_figures(
-        &self,
-        queues: &[(String, String, Channel)],
-        horizon_ms: i64,
-    ) -> Result<Vec<QueueFigures>> {
-        let mut pipe = redis::pipe();
-        for (team, queue, ch) in queues {
-            pipe.zcard(self.keys.queue_by_arrival(team, queue))
-                .zrange_withscores(self.keys.queue_by_arrival(team, queue), 0, 0)
-                .zcount(self.keys.queue_by_deadline(team, queue), "-inf", horizon_ms)
-                .scard(self.keys.available(team, ch.code()));
-        }
-        let mut conn = self.conn.clone();
-        let values: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
-        values
-            .chunks(4)
-            .map(|c| {
-                let oldest: Vec<(String, f64)> = redis::from_redis_value_ref(&c[1])?;
-                Ok(QueueFigures {
-                    depth: redis::from_redis_value_ref(&c[0])?,
-                    oldest_arrival_ms: oldest.first().map(|(_, s)| *s as i64),
-                    due_by_horizon: redis::from_redis_value_ref(&c[2])?,
-                    available: redis::from_redis_value_ref(&c[3])?,
-                })
-            })
-            .collect()
     }
 }
 
