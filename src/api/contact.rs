@@ -328,30 +328,11 @@ impl ContactService for ContactApi {
         let class = self.classify(&c);
         let needs = class.need_codes();
         let cfg = &self.state.config;
-        let mut policy_reasons: Vec<String> = Vec::new();
-        let mut language = c.language.unwrap_or(class.language);
-        // Sámi language rights hold in the Sámi homeland; elsewhere a Sámi speaker is served in
-        // Finnish.
-        if language.is_sami() {
-            let homeland = c.municipality.is_some_and(|m| {
-                cfg.routing
-                    .sami_homeland
-                    .iter()
-                    .any(|h| h.eq_ignore_ascii_case(m))
-            });
-            if homeland {
-                policy_reasons.push(format!(
-                    "Sámi homeland ({}): Sámi-speaking staff first",
-                    c.municipality.unwrap_or_default()
-                ));
-            } else {
-                policy_reasons.push(format!(
-                    "{} speaker outside the Sámi homeland: served in Finnish",
-                    language.code()
-                ));
-                language = Language::Finnish;
-            }
-        }
+        let (language, language_reason) = routing::service_language(
+            c.language.unwrap_or(class.language),
+            c.municipality,
+            &cfg.routing.sami_homeland,
+        );
         let mut decision = routing::route(
             &cfg.county.teams,
             &RoutingRequest {
@@ -375,60 +356,37 @@ impl ContactService for ContactApi {
                 .await
                 .map_err(store_status)?
         };
-        let (own_team, own_why) = match (&c.own_team, &open) {
-            (Some(t), _) => (Some(t.clone()), "the citizen's own team"),
-            (None, Some((t, _))) => (Some(t.clone()), "the team of the citizen's open case"),
-            _ => (None, ""),
+        let own_team = match (&c.own_team, &open) {
+            (Some(t), _) => Some((t.as_str(), "the citizen's own team")),
+            (None, Some((t, _))) => Some((t.as_str(), "the team of the citizen's open case")),
+            _ => None,
         };
-        if let Some(t) = own_team.as_deref().and_then(|t| cfg.county.team(t))
-            && t.id != decision.team_id
-            && decision.queue != routing::ALERT_QUEUE
-            && t.members
-                .iter()
-                .any(|m| decision.professions.contains(&m.profession))
-        {
-            decision.reasons = vec![format!("team {}: continuity, {own_why}", t.id)];
-            decision.team_id = t.id.clone();
-        }
-        let own_pro = c
-            .own_professional
-            .clone()
-            .or_else(|| open.as_ref().map(|(_, p)| p.clone()))
-            .filter(|p| {
-                cfg.county.member(p).is_some_and(|(t, m)| {
-                    t.id == decision.team_id && decision.professions.contains(&m.profession)
-                })
-            });
+        let own_pro = routing::apply_continuity(
+            &cfg.county.teams,
+            &mut decision,
+            own_team,
+            c.own_professional
+                .as_deref()
+                .or(open.as_ref().map(|(_, p)| p.as_str())),
+        );
+        decision.reasons.extend(language_reason);
         let own_until = match &own_pro {
-            Some(p) if decision.queue != routing::ALERT_QUEUE => {
-                policy_reasons.push(format!(
+            Some(p) => {
+                decision.reasons.push(format!(
                     "continuity: offered first to own professional {p} for up to {} min",
                     cfg.routing.continuity_wait_secs / 60
                 ));
                 now.timestamp_millis() + 1000 * cfg.routing.continuity_wait_secs as i64
             }
-            _ => 0,
+            None => 0,
         };
-        // Overflow steps: another team serving the municipality, then any team with the
-        // professions, each after its wait.
-        let overflow = if decision.queue == routing::ALERT_QUEUE {
-            Vec::new()
-        } else {
-            routing::overflow_teams(
-                &cfg.county.teams,
-                &decision.team_id,
-                &decision.professions,
-                c.municipality,
-                cfg.routing.overflow_after_secs.len(),
-            )
-        };
-        let mut overflow_at = Vec::new();
-        let mut t = now.timestamp_millis();
-        for secs in cfg.routing.overflow_after_secs.iter().take(overflow.len()) {
-            t += 1000 * *secs as i64;
-            overflow_at.push(t.to_string());
-        }
-        decision.reasons.extend(policy_reasons);
+        let overflow = routing::overflow_plan(
+            &cfg.county.teams,
+            &decision,
+            c.municipality,
+            &cfg.routing.overflow_after_secs,
+            now.timestamp_millis(),
+        );
         let facts = DeadlineFacts {
             needs: &needs,
             urgency: class.urgency,
@@ -495,8 +453,22 @@ impl ContactService for ContactApi {
             ("stat_rule", b(statutory.as_ref().map_or("", |d| d.rule))),
             ("own_pro", b(own_pro.as_deref().unwrap_or(""))),
             ("own_until", b(&own_until.to_string())),
-            ("ovf_teams", b(&overflow.join(","))),
-            ("ovf_at", b(&overflow_at.join(","))),
+            (
+                "ovf_teams",
+                b(&overflow
+                    .iter()
+                    .map(|(t, _)| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")),
+            ),
+            (
+                "ovf_at",
+                b(&overflow
+                    .iter()
+                    .map(|(_, at)| at.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")),
+            ),
             ("reasons", b(&decision.reasons.join("\n"))),
             ("class", class_bytes.clone()),
             ("text", b(c.text)),

@@ -189,6 +189,95 @@ pub fn route(teams: &[Team], req: &RoutingRequest<'_>) -> Option<RoutingDecision
     None
 }
 
+/// Sámi language rights (Sámi Language Act 1086/2003) hold in the Sámi homeland: there a Sámi
+/// speaker goes first to Sámi-speaking staff; elsewhere they are served in Finnish. Returns the
+/// language to route on and the reason to record.
+pub fn service_language(
+    lang: Language,
+    municipality: Option<&str>,
+    homeland: &[String],
+) -> (Language, Option<String>) {
+    if !lang.is_sami() {
+        return (lang, None);
+    }
+    match municipality.filter(|m| homeland.iter().any(|h| h.eq_ignore_ascii_case(m))) {
+        Some(m) => (
+            lang,
+            Some(format!("Sámi homeland ({m}): Sámi-speaking staff first")),
+        ),
+        None => (
+            Language::Finnish,
+            Some(format!(
+                "{} speaker outside the Sámi homeland: served in Finnish",
+                lang.code()
+            )),
+        ),
+    }
+}
+
+/// Continuity: the citizen's own team (`own_team`, with why it is theirs) takes the case when it
+/// has the professions; the own professional, when a member of the chosen team with one of the
+/// professions, is returned to be offered the case first. Emergencies are left as routed.
+pub fn apply_continuity(
+    teams: &[Team],
+    decision: &mut RoutingDecision,
+    own_team: Option<(&str, &str)>,
+    own_professional: Option<&str>,
+) -> Option<String> {
+    if decision.queue == ALERT_QUEUE {
+        return None;
+    }
+    let has_professions = |t: &Team| {
+        t.members
+            .iter()
+            .any(|m| decision.professions.contains(&m.profession))
+    };
+    if let Some((id, why)) = own_team
+        && id != decision.team_id
+        && let Some(t) = teams.iter().find(|t| t.id == id && has_professions(t))
+    {
+        decision.reasons = vec![format!("team {}: continuity, {why}", t.id)];
+        decision.team_id = t.id.clone();
+    }
+    let team = teams.iter().find(|t| t.id == decision.team_id)?;
+    team.members
+        .iter()
+        .find(|m| {
+            Some(m.id.as_str()) == own_professional && decision.professions.contains(&m.profession)
+        })
+        .map(|m| m.id.clone())
+}
+
+/// The overflow plan of a routed case: the teams of its steps (`overflow_teams`) and when each
+/// step is due, the waits of `after_secs` counted one after the other from `now_ms`.
+pub fn overflow_plan(
+    teams: &[Team],
+    decision: &RoutingDecision,
+    municipality: Option<&str>,
+    after_secs: &[u64],
+    now_ms: i64,
+) -> Vec<(String, i64)> {
+    if decision.queue == ALERT_QUEUE {
+        return Vec::new();
+    }
+    let steps = overflow_teams(
+        teams,
+        &decision.team_id,
+        &decision.professions,
+        municipality,
+        after_secs.len(),
+    );
+    let mut at = now_ms;
+    steps
+        .into_iter()
+        .zip(after_secs)
+        .map(|(team, secs)| {
+            at += 1000 * *secs as i64;
+            (team, at)
+        })
+        .collect()
+}
+
 /// The overflow steps of a case routed to `team`: first another team serving the citizen's
 /// municipality, then any team of the county — each with someone of the professions, the team
 /// with the most such members first, no team twice. At most `steps` teams.
@@ -352,6 +441,80 @@ mod tests {
         assert_eq!(d.team_id, "joensuu");
         assert_eq!(d.queue, "phone");
         assert_eq!(d.professions, vec![Profession::Nurse, Profession::Doctor]);
+    }
+
+    #[test]
+    fn sami_rights_hold_in_the_homeland_only() {
+        let homeland = vec!["Inari".to_string()];
+        let (l, why) = service_language(Language::NorthSami, Some("inari"), &homeland);
+        assert_eq!(l, Language::NorthSami);
+        assert!(why.unwrap().starts_with("Sámi homeland"));
+        let (l, why) = service_language(Language::SkoltSami, Some("Joensuu"), &homeland);
+        assert_eq!(l, Language::Finnish);
+        assert!(why.unwrap().contains("outside the Sámi homeland"));
+        assert_eq!(
+            service_language(Language::Swedish, Some("Joensuu"), &homeland),
+            (Language::Swedish, None)
+        );
+    }
+
+    #[test]
+    fn continuity_takes_the_own_team_and_professional_only_when_they_fit() {
+        let mut teams = teams();
+        teams.push(Team {
+            id: "lieksa".into(),
+            name: "Lieksa".into(),
+            municipalities: vec!["Lieksa".into()],
+            county_wide: false,
+            languages: vec![Language::Finnish],
+            members: vec![member("n9", Profession::Nurse, &[Language::Finnish])],
+        });
+        let mut d = route(&teams, &req(&[Need::AcuteSymptoms], Some("Lieksa"))).unwrap();
+        assert_eq!(d.team_id, "lieksa");
+        let own = apply_continuity(&teams, &mut d, Some(("joensuu", "own team")), Some("n1"));
+        assert_eq!(d.team_id, "joensuu");
+        assert_eq!(d.reasons, ["team joensuu: continuity, own team"]);
+        assert_eq!(own.as_deref(), Some("n1"));
+        // A social worker is not the own professional for acute symptoms; a team without the
+        // professions is not chosen.
+        let mut d = route(&teams, &req(&[Need::AcuteSymptoms], Some("Lieksa"))).unwrap();
+        assert_eq!(
+            apply_continuity(&teams, &mut d, Some(("dental", "own team")), Some("s1")),
+            None
+        );
+        assert_eq!(d.team_id, "lieksa");
+        // Emergencies are left as routed.
+        let mut e = route(
+            &teams,
+            &RoutingRequest {
+                urgency: Urgency::Emergency,
+                ..req(&[Need::AcuteSymptoms], Some("Lieksa"))
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            apply_continuity(&teams, &mut e, Some(("joensuu", "x")), Some("n1")),
+            None
+        );
+        assert_eq!(e.team_id, "lieksa");
+    }
+
+    #[test]
+    fn overflow_steps_are_timed_one_after_the_other() {
+        let mut teams = teams();
+        teams.push(Team {
+            id: "lieksa".into(),
+            name: "Lieksa".into(),
+            municipalities: vec!["Lieksa".into()],
+            county_wide: false,
+            languages: vec![Language::Finnish],
+            members: vec![member("n9", Profession::Nurse, &[Language::Finnish])],
+        });
+        let d = route(&teams, &req(&[Need::AcuteSymptoms], Some("Joensuu"))).unwrap();
+        assert_eq!(d.team_id, "joensuu");
+        let plan = overflow_plan(&teams, &d, Some("Joensuu"), &[900, 1800], 1_000);
+        assert_eq!(plan, [("lieksa".to_string(), 901_000)]);
+        assert!(overflow_plan(&teams, &d, Some("Joensuu"), &[], 0).is_empty());
     }
 
     #[test]

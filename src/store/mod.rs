@@ -54,6 +54,7 @@ struct Scripts {
     supervise: Script,
     callback: Script,
     handover: Script,
+    open_case: Script,
 }
 
 impl Scripts {
@@ -71,6 +72,7 @@ impl Scripts {
             supervise: with_prelude(include_str!("lua/supervise.lua")),
             callback: with_prelude(include_str!("lua/callback.lua")),
             handover: with_prelude(include_str!("lua/handover.lua")),
+            open_case: with_prelude(include_str!("lua/open_case.lua")),
         }
     }
 }

@@ -337,24 +337,18 @@ impl Store {
         }
     }
 
-    /// The team and holder of one of the citizen's open cases (the newest), for continuity.
+    /// The team and holder of the citizen's newest open case, for continuity.
     pub async fn open_case_of(&self, citizen: &str) -> Result<Option<(String, String)>> {
         let mut conn = self.conn.clone();
-        let mut ids: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(self.keys.citizen_cases(citizen))
-            .query_async(&mut conn)
+        let r: Vec<Option<String>> = self
+            .invoke(&self.scripts.open_case, self.keys.citizen_cases(citizen))
+            .arg(citizen)
+            .invoke_async(&mut conn)
             .await?;
-        // Case ids are time-ordered (UUIDv7): the newest last.
-        ids.sort();
-        let Some(id) = ids.last() else {
-            return Ok(None);
-        };
-        let (team, pro): (Option<String>, Option<String>) = redis::cmd("HMGET")
-            .arg(self.keys.case(id))
-            .arg(&["team", "pro"])
-            .query_async(&mut conn)
-            .await?;
-        Ok(team.map(|t| (t, pro.unwrap_or_default())))
+        Ok(match r.as_slice() {
+            [Some(team), pro] => Some((team.clone(), pro.clone().unwrap_or_default())),
+            _ => None,
+        })
     }
 
     /// Professionals of the team with the profession who are available and connected.
