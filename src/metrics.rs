@@ -147,11 +147,7 @@ impl Metrics {
     }
 
     pub fn offer(&self, result: &str) {
-        self.offers
-            .get_or_create(&OfferLabels {
-                result: result.to_string(),
-            })
-            .inc();
+        self.offers_by(result, 1);
     }
 
     pub fn offers_by(&self, result: &str, n: u64) {

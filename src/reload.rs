@@ -39,7 +39,12 @@ impl ClassifierCell {
         let mut hup = signal(SignalKind::hangup())?;
         tokio::spawn(async move {
             while hup.recv().await.is_some() {
-                match self.reload() {
+                // Reading and stemming the lexicon is file and CPU work: off the runtime.
+                let cell = self.clone();
+                let reloaded = tokio::task::spawn_blocking(move || cell.reload())
+                    .await
+                    .expect("the reload task runs to its end");
+                match reloaded {
                     Ok(()) => tracing::info!(dir = %self.dir.display(), "classifier reloaded"),
                     Err(e) => tracing::error!(
                         error = %e,

@@ -237,6 +237,29 @@ impl AppState {
     }
 }
 
+/// A short free-text field written by staff (a reason): required, one line, at most 300
+/// characters.
+pub fn one_line<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(invalid(field, "required"));
+    }
+    if v.chars().count() > 300 || v.contains(['\n', '\r']) {
+        return Err(invalid(field, "one line of at most 300 characters"));
+    }
+    Ok(v)
+}
+
+pub fn urgency_from_pb(v: i32) -> Option<Urgency> {
+    match pb::Urgency::try_from(v).ok()? {
+        pb::Urgency::Emergency => Some(Urgency::Emergency),
+        pb::Urgency::Urgent => Some(Urgency::Urgent),
+        pb::Urgency::Soon => Some(Urgency::Soon),
+        pb::Urgency::Routine => Some(Urgency::Routine),
+        pb::Urgency::Unspecified => None,
+    }
+}
+
 /// The codes of a comma-separated field, empty ones left out.
 pub fn csv_list(s: &str) -> Vec<String> {
     s.split(',')

@@ -237,18 +237,8 @@ impl SupervisorService for SupervisorApi {
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
         let (by, why) = actor(&req.supervisor_id, &req.reason)?;
-        let urgency = match pb::Urgency::try_from(req.urgency) {
-            Ok(pb::Urgency::Emergency) => Urgency::Emergency,
-            Ok(pb::Urgency::Urgent) => Urgency::Urgent,
-            Ok(pb::Urgency::Soon) => Urgency::Soon,
-            Ok(pb::Urgency::Routine) => Urgency::Routine,
-            _ => {
-                return Err(invalid(
-                    "urgency",
-                    "must be EMERGENCY, URGENT, SOON or ROUTINE",
-                ));
-            }
-        };
+        let urgency = super::urgency_from_pb(req.urgency)
+            .ok_or_else(|| invalid("urgency", "must be EMERGENCY, URGENT, SOON or ROUTINE"))?;
         let rec = self
             .state
             .store
@@ -371,17 +361,7 @@ fn actor<'a>(supervisor_id: &'a str, reason: &'a str) -> Result<(&'a str, &'a st
             "at most 64 letters, digits, `-`, `_` or `.`",
         ));
     }
-    let why = reason.trim();
-    if why.is_empty() {
-        return Err(invalid(
-            "reason",
-            "required: every action is recorded with why",
-        ));
-    }
-    if why.chars().count() > 300 || why.contains(['\n', '\r']) {
-        return Err(invalid("reason", "one line of at most 300 characters"));
-    }
-    Ok((by, why))
+    Ok((by, super::one_line("reason", reason)?))
 }
 
 /// The board as the API shows it.

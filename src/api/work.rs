@@ -248,13 +248,7 @@ impl WorkService for WorkApi {
         let (team, member) = self.professional(&req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
         let to = self.colleague(team, &req.to_professional_id, "to_professional_id")?;
-        let reason = req.reason.trim();
-        if reason.is_empty() || reason.chars().count() > 300 || reason.contains(['\n', '\r']) {
-            return Err(invalid(
-                "reason",
-                "required, one line of at most 300 characters",
-            ));
-        }
+        let reason = super::one_line("reason", &req.reason)?;
         self.state
             .store
             .handover(
