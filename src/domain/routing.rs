@@ -421,6 +421,20 @@ mod tests {
         ]
     }
 
+    /// The test county plus an area team of its own for Lieksa, with one nurse.
+    fn with_lieksa() -> Vec<Team> {
+        let mut teams = teams();
+        teams.push(Team {
+            id: "lieksa".into(),
+            name: "Lieksa".into(),
+            municipalities: vec!["Lieksa".into()],
+            county_wide: false,
+            languages: vec![Language::Finnish],
+            members: vec![member("n9", Profession::Nurse, &[Language::Finnish])],
+        });
+        teams
+    }
+
     fn req<'a>(needs: &'a [Need], municipality: Option<&'static str>) -> RoutingRequest<'a> {
         RoutingRequest {
             needs,
@@ -460,15 +474,7 @@ mod tests {
 
     #[test]
     fn continuity_takes_the_own_team_and_professional_only_when_they_fit() {
-        let mut teams = teams();
-        teams.push(Team {
-            id: "lieksa".into(),
-            name: "Lieksa".into(),
-            municipalities: vec!["Lieksa".into()],
-            county_wide: false,
-            languages: vec![Language::Finnish],
-            members: vec![member("n9", Profession::Nurse, &[Language::Finnish])],
-        });
+        let teams = with_lieksa();
         let mut d = route(&teams, &req(&[Need::AcuteSymptoms], Some("Lieksa"))).unwrap();
         assert_eq!(d.team_id, "lieksa");
         let own = apply_continuity(&teams, &mut d, Some(("joensuu", "own team")), Some("n1"));
@@ -501,15 +507,7 @@ mod tests {
 
     #[test]
     fn overflow_steps_are_timed_one_after_the_other() {
-        let mut teams = teams();
-        teams.push(Team {
-            id: "lieksa".into(),
-            name: "Lieksa".into(),
-            municipalities: vec!["Lieksa".into()],
-            county_wide: false,
-            languages: vec![Language::Finnish],
-            members: vec![member("n9", Profession::Nurse, &[Language::Finnish])],
-        });
+        let teams = with_lieksa();
         let d = route(&teams, &req(&[Need::AcuteSymptoms], Some("Joensuu"))).unwrap();
         assert_eq!(d.team_id, "joensuu");
         let plan = overflow_plan(&teams, &d, Some("Joensuu"), &[900, 1800], 1_000);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use luotsi::pb;
 
 use crate::harness::{Luotsi, RedisServer};
-use crate::support::{case, contact, go_online, next_offer, submit};
+use crate::support::{case, contact, cough, go_online, next_offer, submit};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -256,17 +256,7 @@ async fn the_own_team_is_chosen_over_the_area_team() {
 async fn an_untaken_case_overflows_to_another_team_and_the_step_is_recorded() {
     let redis = RedisServer::start();
     let svc = Luotsi::start_with(&redis, |c| c.routing.overflow_after_secs = vec![1, 1]).await;
-    let c = submit(
-        &svc,
-        contact(
-            pb::Channel::EService,
-            "ovf-1",
-            "Olen ollut flunssassa viikon ja yskä ei hellitä",
-            "acute_symptoms",
-            "Joensuu",
-        ),
-    )
-    .await;
+    let c = submit(&svc, cough(pb::Channel::EService, "ovf-1")).await;
     assert_eq!(c.team_id, "joensuu-keskus");
     let mut pohjoinen = go_online(&svc, "poh-sh-1").await;
     let offer = next_offer(&mut pohjoinen, WAIT)
@@ -358,28 +348,8 @@ async fn a_sami_speaker_in_inari_goes_to_sami_speaking_staff_first() {
 async fn an_unanswered_chat_is_offered_a_call_back_and_keeps_its_place() {
     let redis = RedisServer::start();
     let svc = Luotsi::start_with(&redis, |c| c.deadlines.chat_answer_minutes = 0).await;
-    let earlier = submit(
-        &svc,
-        contact(
-            pb::Channel::Phone,
-            "cb-0",
-            "Olen ollut flunssassa viikon ja yskä ei hellitä",
-            "acute_symptoms",
-            "Joensuu",
-        ),
-    )
-    .await;
-    let chat = submit(
-        &svc,
-        contact(
-            pb::Channel::Chat,
-            "cb-1",
-            "Olen ollut flunssassa viikon ja yskä ei hellitä",
-            "acute_symptoms",
-            "Joensuu",
-        ),
-    )
-    .await;
+    let earlier = submit(&svc, cough(pb::Channel::Phone, "cb-0")).await;
+    let chat = submit(&svc, cough(pb::Channel::Chat, "cb-1")).await;
     let mut updates = svc
         .contact()
         .await
@@ -670,17 +640,7 @@ async fn on_a_call_no_e_service_work_when_policy_says_so() {
         let redis = RedisServer::start();
         let svc = Luotsi::start_with(&redis, |c| c.routing.e_service_during_call = allow).await;
         let mut nurse = go_online(&svc, "jns-sh-1").await;
-        let call = submit(
-            &svc,
-            contact(
-                pb::Channel::Phone,
-                "call-1",
-                "Olen ollut flunssassa viikon ja yskä ei hellitä",
-                "acute_symptoms",
-                "Joensuu",
-            ),
-        )
-        .await;
+        let call = submit(&svc, cough(pb::Channel::Phone, "call-1")).await;
         let offer = next_offer(&mut nurse, WAIT).await.expect("the call");
         assert_eq!(offer.case_id, call.case_id);
         let mut work = svc.work().await;

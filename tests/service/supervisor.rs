@@ -8,7 +8,7 @@ use luotsi::pb;
 use tonic::Code;
 
 use crate::harness::{Luotsi, RedisServer, http_get};
-use crate::support::{case, contact, dental, go_online, next_offer, submit};
+use crate::support::{case, contact, cough, dental, go_online, next_offer, submit};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -172,17 +172,7 @@ async fn queued_cases_come_most_urgent_first_and_carry_no_personal_data() {
 async fn a_moved_case_is_offered_in_its_new_team_and_the_move_is_recorded() {
     let redis = RedisServer::start();
     let svc = Luotsi::start(&redis).await;
-    let c = submit(
-        &svc,
-        contact(
-            pb::Channel::EService,
-            "move-1",
-            "Olen ollut flunssassa viikon ja yskä ei hellitä",
-            "acute_symptoms",
-            "Joensuu",
-        ),
-    )
-    .await;
+    let c = submit(&svc, cough(pb::Channel::EService, "move-1")).await;
     assert_eq!(c.team_id, "joensuu-keskus");
     let mut sup = svc.supervisor().await;
     // The oral health team has no nurse or doctor for this case: refused, nothing moved.

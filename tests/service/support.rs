@@ -41,6 +41,17 @@ pub fn dental(channel: pb::Channel, key: &str) -> pb::SubmitContactRequest {
     )
 }
 
+/// A week-long cough in Joensuu: acute symptoms for the Joensuu station's nurses.
+pub fn cough(channel: pb::Channel, key: &str) -> pb::SubmitContactRequest {
+    contact(
+        channel,
+        key,
+        "Olen ollut flunssassa viikon ja yskä ei hellitä",
+        "acute_symptoms",
+        "Joensuu",
+    )
+}
+
 /// Sets the professional available and opens their offers stream.
 pub async fn go_online(svc: &Luotsi, pro: &str) -> Streaming<pb::Offer> {
     let mut work = svc.work().await;
