@@ -81,17 +81,18 @@ impl SupervisorService for SupervisorApi {
                 "at most 31 days back: older figures are not kept",
             ));
         }
-        let entries = self
-            .state
+        // Summed page by page: a month of a county is hundreds of thousands of entries.
+        let mut sum = StatsSum::default();
+        self.state
             .store
-            .stats_entries(from, to)
+            .for_each_stats_entry(from, to, |e| {
+                if team.is_empty() || e.get("team").map(String::as_str) == Some(team.as_str()) {
+                    sum.add(e);
+                }
+            })
             .await
             .map_err(store_status)?;
-        Ok(Response::new(stats(
-            entries.iter().map(|e| &e.fields).filter(|f| {
-                team.is_empty() || f.get("team").map(String::as_str) == Some(team.as_str())
-            }),
-        )))
+        Ok(Response::new(sum.finish()))
     }
 
     #[tracing::instrument(name = "WatchQueues", skip_all)]
@@ -432,14 +433,18 @@ fn async_stream_board(
     })
 }
 
-/// Sums the statistics entries of a window.
-pub fn stats<'a>(
-    entries: impl Iterator<Item = &'a std::collections::HashMap<String, String>>,
-) -> pb::Stats {
-    let mut out = pb::Stats::default();
-    let mut waits: Vec<i64> = Vec::new();
-    for e in entries {
+/// Sums statistics entries as they are read, page by page: counts, and the first-response
+/// waits for the median and p90.
+#[derive(Default)]
+pub struct StatsSum {
+    out: pb::Stats,
+    waits: Vec<i64>,
+}
+
+impl StatsSum {
+    pub fn add(&mut self, e: &std::collections::HashMap<String, String>) {
         let get = |k: &str| e.get(k).map(String::as_str).unwrap_or("");
+        let out = &mut self.out;
         match get("k") {
             "contact" => {
                 out.contacts += 1;
@@ -454,7 +459,7 @@ pub fn stats<'a>(
                 }
             }
             "first" => {
-                waits.push(get("wait").parse().unwrap_or(0));
+                self.waits.push(get("wait").parse().unwrap_or(0));
                 if get("late") == "1" {
                     out.deadlines_missed += 1;
                 } else {
@@ -471,19 +476,25 @@ pub fn stats<'a>(
             _ => {}
         }
     }
-    if out.completed > 0 {
-        out.one_contact_share = f64::from(out.resolved_with_one_contact) / f64::from(out.completed);
-    }
-    waits.sort_unstable();
-    let pick = |q: f64| -> Option<prost_types::Duration> {
-        if waits.is_empty() {
-            return None;
+
+    pub fn finish(mut self) -> pb::Stats {
+        let mut out = self.out;
+        if out.completed > 0 {
+            out.one_contact_share =
+                f64::from(out.resolved_with_one_contact) / f64::from(out.completed);
         }
-        // Nearest rank.
-        let i = ((q * waits.len() as f64).ceil() as usize).clamp(1, waits.len()) - 1;
-        Some(duration(Duration::from_millis(waits[i].max(0) as u64)))
-    };
-    out.first_response_median = pick(0.5);
-    out.first_response_p90 = pick(0.9);
-    out
+        self.waits.sort_unstable();
+        let waits = &self.waits;
+        let pick = |q: f64| -> Option<prost_types::Duration> {
+            if waits.is_empty() {
+                return None;
+            }
+            // Nearest rank.
+            let i = ((q * waits.len() as f64).ceil() as usize).clamp(1, waits.len()) - 1;
+            Some(duration(Duration::from_millis(waits[i].max(0) as u64)))
+        };
+        out.first_response_median = pick(0.5);
+        out.first_response_p90 = pick(0.9);
+        out
+    }
 }

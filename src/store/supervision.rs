@@ -312,27 +312,32 @@ impl Store {
         Ok(reply.ids.iter().map(AuditEntry::from_stream).collect())
     }
 
-    /// The statistics entries recorded between `from_ms` and `to_ms` (inclusive), oldest first,
-    /// read in pages.
-    pub async fn stats_entries(&self, from_ms: i64, to_ms: i64) -> Result<Vec<AuditEntry>> {
+    /// Calls `f` with every statistics entry recorded between `from_ms` and `to_ms` (inclusive),
+    /// oldest first, reading in pages so a month's entries are never all in memory.
+    pub async fn for_each_stats_entry(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        mut f: impl FnMut(&HashMap<String, String>),
+    ) -> Result<()> {
+        const PAGE: usize = 5000;
         let mut conn = self.conn.clone();
-        let mut out = Vec::new();
         let mut start = from_ms.to_string();
         loop {
             let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
                 .arg(self.keys.stats())
                 .arg(&start)
-                .arg(format!("{to_ms}"))
+                .arg(to_ms)
                 .arg("COUNT")
-                .arg(5000)
+                .arg(PAGE)
                 .query_async(&mut conn)
                 .await?;
-            let n = reply.ids.len();
-            let last = reply.ids.last().map(|e| e.id.clone());
-            out.extend(reply.ids.iter().map(AuditEntry::from_stream));
-            match last {
-                Some(id) if n == 5000 => start = format!("({id}"),
-                _ => return Ok(out),
+            for e in &reply.ids {
+                f(&AuditEntry::from_stream(e).fields);
+            }
+            match reply.ids.last() {
+                Some(last) if reply.ids.len() == PAGE => start = format!("({}", last.id),
+                _ => return Ok(()),
             }
         }
     }
