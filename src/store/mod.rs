@@ -366,7 +366,8 @@ impl Store {
         }
     }
 
-    /// Accepts an offer; returns whether the case was taken after its deadline.
+    /// Accepts an offer; returns whether this was the case's first response and after its
+    /// deadline.
     pub async fn accept(&self, case_id: &str, pro: &str) -> Result<bool> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self

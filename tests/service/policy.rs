@@ -544,6 +544,36 @@ async fn inside_the_team_a_case_is_consulted_on_and_handed_over_without_the_queu
             .contains("handed over by jns-sh-1 to jns-pt-1 (physiotherapist): knee rehabilitation"),
         "{reasons}"
     );
+    // Taken three times over, but one first response in the figures.
+    let stats = svc
+        .supervisor()
+        .await
+        .get_stats(pb::GetStatsRequest {
+            team_id: "joensuu-keskus".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.deadlines_met + stats.deadlines_missed, 1);
+    let board = svc
+        .supervisor()
+        .await
+        .watch_queues(pb::WatchQueuesRequest {
+            team_id: "joensuu-keskus".into(),
+            heartbeat: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .expect("a snapshot");
+    assert_eq!(
+        board.teams[0].taken_today, 1,
+        "the service level counts it once"
+    );
     // Sari's slot is free again.
     let state = work
         .set_presence(pb::SetPresenceRequest {

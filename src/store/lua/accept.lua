@@ -22,16 +22,17 @@ if tonumber(h[3]) < tonumber(NOW) then
 end
 redis.call('HSET', key, 'status', 'in_progress', 'accepted', NOW)
 redis.call('ZREM', P .. 'offers', id)
--- Today's service level per team (ARGV[6] is the Helsinki date). An emergency's deadline is
--- "now", so it is counted as taken, never as late.
-local d = redis.call('HMGET', key, 'team', 'deadline', 'urgency', 'created')
-local day = P .. 'day:' .. ARGV[6] .. ':' .. d[1]
-local late = d[3] ~= 'emergency' and tonumber(NOW) > tonumber(d[2]) and '1' or '0'
-redis.call('HINCRBY', day, 'taken', 1)
-if late == '1' then redis.call('HINCRBY', day, 'late', 1) end
-redis.call('EXPIRE', day, 172800)
--- The first response (a case accepted again after a hand-over is not a first response).
+-- The first response only (a hand-over's acceptance is not one) counts towards today's service
+-- level per team (ARGV[6] is the Helsinki date), the statistics and the deadline-miss metric.
+-- An emergency's deadline is "now", so it is counted as taken, never as late.
+local late = '0'
 if redis.call('HSETNX', key, 'first', NOW) == 1 then
+  local d = redis.call('HMGET', key, 'team', 'deadline', 'urgency', 'created')
+  local day = P .. 'day:' .. ARGV[6] .. ':' .. d[1]
+  late = d[3] ~= 'emergency' and tonumber(NOW) > tonumber(d[2]) and '1' or '0'
+  redis.call('HINCRBY', day, 'taken', 1)
+  if late == '1' then redis.call('HINCRBY', day, 'late', 1) end
+  redis.call('EXPIRE', day, 172800)
   stat('k', 'first', 'team', d[1], 'wait', ms(tonumber(NOW) - tonumber(d[4])), 'late', late)
 end
 event('c', id, 'in_progress')
