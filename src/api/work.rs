@@ -10,7 +10,7 @@ use super::{AppState, channel_pb, invalid, parse_id, store_status, timestamp};
 use crate::domain::routing::{Member, Team};
 use crate::domain::{Channel, Presence, Profession, Urgency};
 use crate::pb::{self, work_service_server::WorkService};
-use crate::store::{CHANNEL_ORDER, PresenceChange, ProState};
+use crate::store::{Accepted, CHANNEL_ORDER, PresenceChange, ProState};
 
 pub struct WorkApi {
     pub state: AppState,
@@ -170,17 +170,19 @@ impl WorkService for WorkApi {
         let req = request.into_inner();
         let (_, member) = self.professional(&req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
-        let late = self
+        let accepted = self
             .state
             .store
             .accept(&id, &member.id)
             .await
             .map_err(store_status)?;
-        self.state.metrics.offer("accepted");
-        if late {
-            self.state.metrics.deadline_misses.inc();
+        if let Accepted::Taken { late } = accepted {
+            self.state.metrics.offer("accepted");
+            if late {
+                self.state.metrics.deadline_misses.inc();
+            }
         }
-        tracing::info!(late, "offer accepted");
+        tracing::info!(?accepted, "offer accepted");
         Ok(Response::new(self.state.case(&id, true).await?))
     }
 

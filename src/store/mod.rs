@@ -123,6 +123,18 @@ pub enum Submitted {
     Duplicate { contact_id: String, case_id: String },
 }
 
+/// What AcceptOffer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// The professional now holds the case; `late` when this was its first response and after
+    /// its deadline.
+    Taken { late: bool },
+    /// They already held it: nothing changed.
+    Again,
+    /// A consultation request answered; the case stays with its holder.
+    Consulted,
+}
+
 /// An offer just reserved for a professional, as announced on the event channel.
 #[derive(Debug, Clone)]
 pub struct Reserved {
@@ -366,9 +378,8 @@ impl Store {
         }
     }
 
-    /// Accepts an offer; returns whether this was the case's first response and after its
-    /// deadline.
-    pub async fn accept(&self, case_id: &str, pro: &str) -> Result<bool> {
+    /// Accepts an offer (or answers a consultation request).
+    pub async fn accept(&self, case_id: &str, pro: &str) -> Result<Accepted> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self
             .invoke(&self.scripts.accept, self.keys.case(case_id))
@@ -377,7 +388,14 @@ impl Store {
             .arg(today())
             .invoke_async(&mut conn)
             .await?;
-        Self::check(r).map(|r| r.get(1).map(String::as_str) == Some("1"))
+        let r = Self::check(r)?;
+        Ok(match r.get(1).map(String::as_str) {
+            Some("again") => Accepted::Again,
+            Some("consulted") => Accepted::Consulted,
+            _ => Accepted::Taken {
+                late: r.get(2).map(String::as_str) == Some("1"),
+            },
+        })
     }
 
     pub async fn complete(

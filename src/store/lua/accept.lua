@@ -1,9 +1,11 @@
 -- The professional takes the case offered to them. Accepting again is harmless.
+-- Returns {'ok', what, late}: what is 'taken', 'again' or 'consulted'; late '1' when this was
+-- the case's first response and after its deadline.
 -- ARGV: P, now, ttl, case_id, pro, day (YYYY-MM-DD, Helsinki)
 local id, pro = ARGV[4], ARGV[5]
 local key = case_key(id)
 local h = redis.call('HMGET', key, 'status', 'pro', 'offer_exp')
-if h[1] == 'in_progress' and h[2] == pro then return {'ok'} end
+if h[1] == 'in_progress' and h[2] == pro then return {'ok', 'again', '0'} end
 if not h[1] then return {'missing'} end
 -- A colleague answering a consultation: recorded; the case stays with its holder.
 local consult = redis.call('HGET', key, 'consult:' .. pro)
@@ -13,7 +15,7 @@ if h[1] == 'in_progress' and consult then
     add_reason(id, 'consultation accepted by ' .. pro)
     event('c', id, 'consulted')
   end
-  return {'ok', '0'}
+  return {'ok', 'consulted', '0'}
 end
 if h[1] ~= 'offered' or h[2] ~= pro then return {'not_yours', h[1]} end
 if tonumber(h[3]) < tonumber(NOW) then
@@ -36,4 +38,4 @@ if redis.call('HSETNX', key, 'first', NOW) == 1 then
   stat('k', 'first', 'team', d[1], 'wait', ms(tonumber(NOW) - tonumber(d[4])), 'late', late)
 end
 event('c', id, 'in_progress')
-return {'ok', late}
+return {'ok', 'taken', late}
