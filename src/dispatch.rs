@@ -19,7 +19,7 @@ use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::domain::routing::Member;
 use crate::metrics::Metrics;
-use crate::store::{Connection, PresenceChange, Reserved, Store, StoreError};
+use crate::store::{Connection, Event, PresenceChange, Reserved, Store, StoreError};
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -181,19 +181,21 @@ impl Dispatcher {
     }
 
     fn on_event(&self, payload: &[u8]) {
-        let Ok(text) = std::str::from_utf8(payload) else {
+        let Some(event) = std::str::from_utf8(payload).ok().and_then(Event::parse) else {
             return;
         };
-        if !text.starts_with("o|") {
-            self.inner.changes.notify_one();
-        }
-        if let Some(rest) = text.strip_prefix("c|") {
-            let case_id = rest.split('|').next().unwrap_or("");
-            if let Some(tx) = self.inner.watchers.lock().expect("lock").get(case_id) {
-                let _ = tx.send(());
+        match event {
+            Event::CaseChanged { case_id } => {
+                self.inner.changes.notify_one();
+                if let Some(tx) = self.inner.watchers.lock().expect("lock").get(&case_id) {
+                    let _ = tx.send(());
+                }
             }
-        } else if let Some((pro, offer)) = Reserved::parse_event(text) {
-            self.deliver(pro, offer);
+            Event::PresenceChanged => self.inner.changes.notify_one(),
+            Event::Offer {
+                professional,
+                offer,
+            } => self.deliver(&professional, offer),
         }
     }
 

@@ -146,6 +146,28 @@ impl Metrics {
         out
     }
 
+    /// Counts a submitted contact by channel, routed need and what became of it.
+    pub fn contact(
+        &self,
+        channel: crate::domain::Channel,
+        need: crate::domain::Need,
+        outcome: &crate::store::Submitted,
+    ) {
+        use crate::store::Submitted;
+        let result = match outcome {
+            Submitted::New { .. } => "new",
+            Submitted::Joined { .. } => "joined",
+            Submitted::Duplicate { .. } => "duplicate",
+        };
+        self.contacts
+            .get_or_create(&ContactLabels {
+                channel: channel.code().to_string(),
+                need: need.code().to_string(),
+                result: result.to_string(),
+            })
+            .inc();
+    }
+
     pub fn offer(&self, result: &str) {
         self.offers_by(result, 1);
     }

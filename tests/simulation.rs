@@ -340,7 +340,7 @@ async fn a_working_day_of_the_county_in_virtual_time() {
         for case_id in offered {
             let (pro, channel): (String, String) = redis::cmd("HMGET")
                 .arg(format!("{P}case:{case_id}"))
-                .arg(&["pro", "channel"])
+                .arg(&["holder", "channel"])
                 .query(&mut conn)
                 .unwrap();
             day.first_offer
@@ -399,7 +399,7 @@ async fn a_working_day_of_the_county_in_virtual_time() {
     for case_id in day.cases.keys() {
         let (status, team, queue, sub): (String, String, String, String) = redis::cmd("HMGET")
             .arg(format!("{P}case:{case_id}"))
-            .arg(&["status", "team", "queue", "sub"])
+            .arg(&["status", "team", "queue", "sub_queue"])
             .query(&mut conn)
             .unwrap();
         let in_queue: Option<u64> = redis::cmd("ZRANK")
@@ -501,12 +501,12 @@ fn check_no_case_waits_beside_a_free_slot(conn: &mut redis::Connection, now: i64
                     "team",
                     "queue",
                     "channel",
-                    "profs",
+                    "professions",
                     "declined",
-                    "lang",
-                    "lang_until",
-                    "own_pro",
-                    "own_until",
+                    "language",
+                    "language_wait_until",
+                    "own_professional",
+                    "own_professional_until",
                 ])
                 .query(conn)
                 .unwrap();

@@ -7,10 +7,11 @@ use futures::Stream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
-use super::{AppState, duration, invalid, now_ms, parse_id, store_status, timestamp, urgency_pb};
+use super::convert::timestamp;
+use super::messages::{Standing, citizen_message};
+use super::{AppState, CaseView, invalid, now_ms, parse_id, refusal_status, store_status};
 use crate::classify::{Classification, Input};
-use crate::domain::deadline::DeadlineFacts;
-use crate::domain::routing::{self, RoutingRequest};
+use crate::domain::intake::{self, Assessment, CasePlan, ContactFacts, IntakePolicy};
 use crate::domain::{Channel, Language, Need, Urgency, hetu};
 use crate::pb::{self, contact_service_server::ContactService};
 use crate::store::{NewCase, Submitted};
@@ -29,10 +30,36 @@ struct Checked<'a> {
     language: Option<Language>,
     municipality: Option<&'a str>,
     age: Option<u32>,
-    citizen_key: String,
-    own_professional: Option<String>,
-    own_team: Option<String>,
+    /// Pseudonym of the identity code, else of the call-back number.
+    citizen_key: Option<String>,
+    own_professional: Option<&'a str>,
+    own_team: Option<&'a str>,
     callback: Option<String>,
+}
+
+impl Checked<'_> {
+    fn input(&self) -> Input<'_> {
+        Input {
+            text: self.text,
+            channel: Some(self.channel),
+            form_category: self.form_category,
+            phone_menu: self.phone_menu,
+            language: self.language,
+            age: self.age,
+            municipality: self.municipality,
+        }
+    }
+
+    fn facts(&self) -> ContactFacts<'_> {
+        ContactFacts {
+            channel: self.channel,
+            municipality: self.municipality,
+            language: self.language,
+            age: self.age,
+            own_professional: self.own_professional,
+            own_team: self.own_team,
+        }
+    }
 }
 
 fn hint(field: &str, v: &str) -> Result<Option<Need>, Status> {
@@ -53,12 +80,11 @@ impl ContactApi {
         citizen: Option<&'a pb::Citizen>,
     ) -> Result<Checked<'a>, Status> {
         let cfg = &self.state.config;
-        let channel = super::channel_from_pb(channel).ok_or_else(|| {
-            invalid(
-                "channel",
-                "must be CHANNEL_PHONE, CHANNEL_CHAT or CHANNEL_E_SERVICE",
-            )
-        })?;
+        let channel = super::required(
+            "channel",
+            channel,
+            "CHANNEL_PHONE, CHANNEL_CHAT or CHANNEL_E_SERVICE",
+        )?;
         if text.chars().count() > cfg.routing.max_text_chars {
             return Err(invalid(
                 "text",
@@ -74,8 +100,8 @@ impl ContactApi {
                 "empty; give the citizen's words or a hint (hints.form_category, hints.phone_menu)",
             ));
         }
-        let default = pb::Citizen::default();
-        let citizen = citizen.unwrap_or(&default);
+        let nobody = pb::Citizen::default();
+        let citizen = citizen.unwrap_or(&nobody);
         let language = match citizen.language.trim() {
             "" => None,
             l => Some(l.parse::<Language>().map_err(|_| {
@@ -95,7 +121,7 @@ impl ContactApi {
             })?),
         };
         let mut age = citizen.age;
-        let mut citizen_key = String::new();
+        let mut citizen_key = None;
         if !citizen.identity_code.trim().is_empty() {
             let valid = hetu::validate(&citizen.identity_code)
                 .map_err(|e| invalid("citizen.identity_code", e))?;
@@ -103,7 +129,7 @@ impl ContactApi {
                 valid.birth_date,
                 crate::clock::now().date_naive(),
             ));
-            citizen_key = self.state.pseudonyms.identity_code(&citizen.identity_code);
+            citizen_key = Some(self.state.pseudonyms.identity_code(&citizen.identity_code));
         }
         if age.is_some_and(|a| a > 130) {
             return Err(invalid("citizen.age", "must be at most 130"));
@@ -115,17 +141,15 @@ impl ContactApi {
                     .map_err(|e| invalid("citizen.callback_number", e))?,
             ),
         };
-        if citizen_key.is_empty()
-            && let Some(number) = &callback
-        {
-            citizen_key = self.state.pseudonyms.phone(number);
+        if citizen_key.is_none() {
+            citizen_key = callback.as_deref().map(|n| self.state.pseudonyms.phone(n));
         }
         let own_professional = match citizen.own_professional_id.trim() {
             "" => None,
             p => Some(
                 cfg.county
                     .member(p)
-                    .map(|(_, m)| m.id.clone())
+                    .map(|(_, m)| m.id.as_str())
                     .ok_or_else(|| {
                         invalid(
                             "citizen.own_professional_id",
@@ -139,7 +163,7 @@ impl ContactApi {
             t => Some(
                 cfg.county
                     .team(t)
-                    .map(|t| t.id.clone())
+                    .map(|t| t.id.as_str())
                     .ok_or_else(|| invalid("citizen.own_team_id", format!("no team `{t}`")))?,
             ),
         };
@@ -159,15 +183,95 @@ impl ContactApi {
     }
 
     fn classify(&self, c: &Checked<'_>) -> Classification {
-        self.state.classifier.get().classify(&Input {
-            text: c.text,
-            channel: Some(c.channel),
-            form_category: c.form_category,
-            phone_menu: c.phone_menu,
-            language: c.language,
-            age: c.age,
-            municipality: c.municipality,
-        })
+        self.state.classifier.get().classify(&c.input())
+    }
+
+    /// Plans the case: the citizen's open case is looked up for continuity unless the contact
+    /// names its own team.
+    async fn plan(&self, c: &Checked<'_>, class: &Classification) -> Result<CasePlan, Status> {
+        let open = match (&c.citizen_key, c.own_team) {
+            (Some(key), None) => self
+                .state
+                .store
+                .open_case_of(key)
+                .await
+                .map_err(store_status)?,
+            _ => None,
+        };
+        let cfg = &self.state.config;
+        let policy = IntakePolicy {
+            teams: &cfg.county.teams,
+            deadlines: &cfg.deadlines,
+            language_wait_secs: cfg.routing.language_wait_secs,
+            continuity_wait_secs: cfg.routing.continuity_wait_secs,
+            overflow_after_secs: &cfg.routing.overflow_after_secs,
+            sami_homeland: &cfg.routing.sami_homeland,
+        };
+        let needs = class.need_codes();
+        let assessment = Assessment {
+            needs: &needs,
+            urgency: class.urgency,
+            language: class.language,
+        };
+        intake::plan(
+            &c.facts(),
+            &assessment,
+            open.as_ref(),
+            &policy,
+            crate::clock::now(),
+        )
+        .map_err(refusal_status)
+    }
+
+    /// The answer for a new case: offered at once, or queued at its place.
+    fn new_answer(
+        &self,
+        plan: &CasePlan,
+        new: &NewCase<'_>,
+        class: pb::Classification,
+        position: Option<u64>,
+        available: u64,
+    ) -> pb::SubmitContactResponse {
+        let emergency = plan.urgency == Urgency::Emergency;
+        let deadline_ms = plan.deadline.at.timestamp_millis();
+        let (status, wait) = match position {
+            None => (pb::CaseStatus::Offered, Duration::ZERO),
+            Some(p) => (
+                pb::CaseStatus::Queued,
+                crate::domain::routing::estimate_wait(
+                    p,
+                    available,
+                    Duration::from_secs(
+                        self.state
+                            .config
+                            .routing
+                            .average_handling_secs
+                            .get(plan.channel),
+                    ),
+                    emergency,
+                ),
+            ),
+        };
+        let window = (status == pb::CaseStatus::Queued && plan.channel == Channel::Phone)
+            .then(|| crate::domain::routing::callback_window(now_ms(), wait, deadline_ms));
+        pb::SubmitContactResponse {
+            callback_window_start: window.map(|w| timestamp(w.0)),
+            callback_window_end: window.map(|w| timestamp(w.1)),
+            contact_id: new.contact_id.clone(),
+            case_id: new.case_id.clone(),
+            joined_existing_case: false,
+            citizen_message: citizen_message(
+                plan.language,
+                standing(emergency, false, window, Some(wait)),
+            ),
+            classification: Some(class),
+            team_id: plan.team.clone(),
+            queue: plan.queue.clone(),
+            deadline: Some(timestamp(deadline_ms)),
+            status: status as i32,
+            estimated_wait: Some(super::convert::duration(wait)),
+            call_emergency_number: emergency,
+        }
     }
 
     /// The answer for a contact whose case already exists (retry or join).
@@ -182,14 +286,14 @@ impl ContactApi {
         let (_, class, was_joined) = store.contact(&contact_id).await.map_err(store_status)?;
         let classification: Option<pb::Classification> =
             prost::Message::decode(class.as_slice()).ok();
-        let case = self.state.case_pb(&case_id, &rec, false)?;
+        let case = self.state.case_pb(&rec, CaseView::Routing);
         let urgency = classification
             .as_ref()
             .map(|c| c.urgency)
             .unwrap_or(case.urgency);
         let emergency = urgency == pb::Urgency::Emergency as i32;
-        let lang = rec.str("lang").parse().unwrap_or(Language::Finnish);
         let joined = joined || was_joined;
+        let wait = self.state.estimated_wait(&rec);
         Ok(pb::SubmitContactResponse {
             contact_id,
             case_id,
@@ -200,13 +304,7 @@ impl ContactApi {
             deadline: case.deadline,
             status: case.status,
             estimated_wait: case.estimated_wait,
-            citizen_message: citizen_message(
-                lang,
-                emergency,
-                joined,
-                case.estimated_wait.as_ref(),
-                None,
-            ),
+            citizen_message: citizen_message(rec.language, standing(emergency, joined, None, wait)),
             call_emergency_number: emergency,
             callback_window_start: case.callback_window_start,
             callback_window_end: case.callback_window_end,
@@ -214,89 +312,19 @@ impl ContactApi {
     }
 }
 
-pub fn classification_pb(c: &Classification) -> pb::Classification {
-    let score = |n: &crate::classify::NeedScore| pb::NeedScore {
-        need: n.need.code().to_string(),
-        confidence: n.confidence,
-    };
-    pb::Classification {
-        needs: c.needs.iter().map(score).collect(),
-        urgency: urgency_pb(c.urgency) as i32,
-        red_flags: c.red_flags.clone(),
-        language: c.language.code().to_string(),
-        evidence: c
-            .evidence
-            .iter()
-            .map(|e| pb::Evidence {
-                kind: e.kind.code().to_string(),
-                detail: e.detail.clone(),
-                supports: e.supports.clone(),
-            })
-            .collect(),
-        needs_triage: c.needs_triage,
-        suggestions: c.suggestions.iter().map(score).collect(),
-    }
-}
-
-/// What to tell the citizen, in Finnish, Swedish or English (Sámi speakers get Finnish here;
-/// the professional sees the language on the case).
-fn citizen_message(
-    lang: Language,
+/// What the citizen's message is about, most important first.
+fn standing(
     emergency: bool,
     joined: bool,
-    wait: Option<&prost_types::Duration>,
     window: Option<(i64, i64)>,
-) -> String {
-    if let (false, false, Some((start, end))) = (emergency, joined, window) {
-        let hm = |ms: i64| {
-            chrono::DateTime::from_timestamp_millis(ms)
-                .map(|t| t.with_timezone(&crate::domain::deadline::TZ))
-                .map(|t| (t.format("%H.%M").to_string(), t.format("%H:%M").to_string()))
-                .unwrap_or_default()
-        };
-        let ((s_fi, s), (e_fi, e)) = (hm(start), hm(end));
-        return match lang {
-            Language::Swedish => {
-                format!("Din kontakt har tagits emot. Vi ringer dig upp cirka kl. {s}–{e}.")
-            }
-            Language::English => {
-                format!("Your contact has been received. We will call you back at about {s}–{e}.")
-            }
-            _ => format!(
-                "Yhteydenottosi on vastaanotettu. Soitamme sinulle arviolta klo {s_fi}–{e_fi}."
-            ),
-        };
-    }
-    let minutes = wait.map(|d| (d.seconds as u64).div_ceil(60).max(1));
-    let (emerg, join, queued, taken) = match lang {
-        Language::Swedish => (
-            "Ring nödnumret 112 genast.",
-            "Din kontakt har lagts till ditt tidigare ärende; du behöver inte köa på nytt.",
-            "Din kontakt har tagits emot. Uppskattad väntetid cirka {} min.",
-            "Din kontakt har tagits emot och behandlas.",
-        ),
-        Language::English => (
-            "Call the emergency number 112 now.",
-            "Your contact was added to your earlier case; you do not need to queue again.",
-            "Your contact has been received. Estimated wait about {} min.",
-            "Your contact has been received and is being handled.",
-        ),
-        _ => (
-            "Soita heti hätänumeroon 112.",
-            "Yhteydenottosi liitettiin aiempaan asiaasi, eikä sinun tarvitse jonottaa uudelleen.",
-            "Yhteydenottosi on vastaanotettu. Arvioitu odotusaika noin {} min.",
-            "Yhteydenottosi on vastaanotettu ja sitä käsitellään.",
-        ),
-    };
-    if emergency {
-        return emerg.to_string();
-    }
-    if joined {
-        return join.to_string();
-    }
-    match minutes {
-        Some(m) => queued.replace("{}", &m.to_string()),
-        None => taken.to_string(),
+    wait: Option<Duration>,
+) -> Standing {
+    match (emergency, joined, window, wait) {
+        (true, ..) => Standing::Emergency,
+        (_, true, ..) => Standing::Joined,
+        (_, _, Some((start, end)), _) => Standing::CallbackWindow(start, end),
+        (_, _, None, Some(w)) => Standing::Waiting(w),
+        (_, _, None, None) => Standing::Taken,
     }
 }
 
@@ -323,229 +351,30 @@ impl ContactService for ContactApi {
             req.hints.as_ref(),
             req.citizen.as_ref(),
         )?;
-        let span = tracing::Span::current();
-        span.record("channel", c.channel.code());
+        tracing::Span::current().record("channel", c.channel.code());
         let class = self.classify(&c);
-        let needs = class.need_codes();
-        let cfg = &self.state.config;
-        let (language, language_reason) = routing::service_language(
-            c.language.unwrap_or(class.language),
-            c.municipality,
-            &cfg.routing.sami_homeland,
-        );
-        let mut decision = routing::route(
-            &cfg.county.teams,
-            &RoutingRequest {
-                needs: &needs,
-                urgency: class.urgency,
-                channel: c.channel,
-                language,
-                municipality: c.municipality,
-            },
-        )
-        .ok_or_else(|| Status::failed_precondition("no team of the county can take this need"))?;
-        let now = crate::clock::now();
-        // Continuity: the own team named on the contact, else the team of the citizen's open
-        // case; the own professional named, else the one holding that case.
-        let open = if c.citizen_key.is_empty() || c.own_team.is_some() {
-            None
-        } else {
-            self.state
-                .store
-                .open_case_of(&c.citizen_key)
-                .await
-                .map_err(store_status)?
-        };
-        let own_team = match (&c.own_team, &open) {
-            (Some(t), _) => Some((t.as_str(), "the citizen's own team")),
-            (None, Some((t, _))) => Some((t.as_str(), "the team of the citizen's open case")),
-            _ => None,
-        };
-        let own_pro = routing::apply_continuity(
-            &cfg.county.teams,
-            &mut decision,
-            own_team,
-            c.own_professional
-                .as_deref()
-                .or(open.as_ref().map(|(_, p)| p.as_str())),
-        );
-        decision.reasons.extend(language_reason);
-        let own_until = match &own_pro {
-            Some(p) => {
-                decision.reasons.push(format!(
-                    "continuity: offered first to own professional {p} for up to {} min",
-                    cfg.routing.continuity_wait_secs / 60
-                ));
-                now.timestamp_millis() + 1000 * cfg.routing.continuity_wait_secs as i64
-            }
-            None => 0,
-        };
-        let overflow = routing::overflow_plan(
-            &cfg.county.teams,
-            &decision,
-            c.municipality,
-            &cfg.routing.overflow_after_secs,
-            now.timestamp_millis(),
-        );
-        let facts = DeadlineFacts {
-            needs: &needs,
-            urgency: class.urgency,
-            channel: c.channel,
-            now,
-            age: c.age,
-        };
-        let deadline = cfg.deadlines.deadline(&facts);
-        let statutory = cfg.deadlines.statutory(&facts);
-        let contact_id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let case_id = uuid::Uuid::now_v7().hyphenated().to_string();
-        let class_pb = classification_pb(&class);
-        let class_bytes = prost::Message::encode_to_vec(&class_pb);
-        let deadline_ms = deadline.at.timestamp_millis();
-        let score = routing::priority_score(class.urgency, deadline_ms);
-        let now_ms = now.timestamp_millis();
-        let need_csv = needs.iter().map(|n| n.code()).collect::<Vec<_>>().join(",");
-        let profs = format!(
-            ",{},",
-            decision
-                .professions
-                .iter()
-                .map(|p| p.code())
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        let b = |s: &str| s.as_bytes().to_vec();
-        // Queued cases wait in a sub-queue per primary need, so that a professional's pull reads
-        // only the heads of the sub-queues their profession serves.
-        let sub_queue = if decision.queue == routing::ALERT_QUEUE {
-            "any".to_string()
-        } else {
-            decision.need.code().to_string()
-        };
-        let mut fields: Vec<(&'static str, Vec<u8>)> = vec![
-            ("status", b("queued")),
-            ("channel", b(c.channel.code())),
-            ("needs", b(&need_csv)),
-            ("urgency", b(class.urgency.code())),
-            ("urank", b(&class.urgency.rank().to_string())),
-            ("lang", b(language.code())),
-            ("team", b(&decision.team_id)),
-            ("queue", b(&decision.queue)),
-            ("sub", b(&sub_queue)),
-            ("profs", b(&profs)),
-            ("score", b(&score.to_string())),
-            ("deadline", b(&deadline_ms.to_string())),
-            ("created", b(&now_ms.to_string())),
-            (
-                "lang_until",
-                b(&(now_ms + 1000 * cfg.routing.language_wait_secs as i64).to_string()),
-            ),
-            ("citizen", b(&c.citizen_key)),
-            ("declined", b(",")),
-            ("active", b("1")),
-            ("rule", b(deadline.rule)),
-            (
-                "stat_deadline",
-                b(&statutory
-                    .as_ref()
-                    .map(|d| d.at.timestamp_millis().to_string())
-                    .unwrap_or_default()),
-            ),
-            ("stat_rule", b(statutory.as_ref().map_or("", |d| d.rule))),
-            ("own_pro", b(own_pro.as_deref().unwrap_or(""))),
-            ("own_until", b(&own_until.to_string())),
-            (
-                "ovf_teams",
-                b(&overflow
-                    .iter()
-                    .map(|(t, _)| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")),
-            ),
-            (
-                "ovf_at",
-                b(&overflow
-                    .iter()
-                    .map(|(_, at)| at.to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")),
-            ),
-            ("reasons", b(&decision.reasons.join("\n"))),
-            ("class", class_bytes.clone()),
-            ("text", b(c.text)),
-        ];
-        if let Some(number) = &c.callback {
-            fields.push(("callback", b(number)));
-        }
+        let plan = self.plan(&c, &class).await?;
+        let class_pb = pb::Classification::from(&class);
         let new = NewCase {
-            contact_id: contact_id.clone(),
-            case_id: case_id.clone(),
-            idempotency_key: key.to_string(),
-            idempotency_ttl_secs: cfg.routing.idempotency_ttl_secs,
-            citizen: c.citizen_key.clone(),
-            urgency_rank: class.urgency.rank(),
-            classification: class_bytes,
-            needs: needs.iter().map(|n| n.code().to_string()).collect(),
-            fields,
+            plan: &plan,
+            contact_id: uuid::Uuid::now_v7().hyphenated().to_string(),
+            case_id: uuid::Uuid::now_v7().hyphenated().to_string(),
+            idempotency_key: key,
+            idempotency_ttl_secs: self.state.config.routing.idempotency_ttl_secs,
+            citizen: c.citizen_key.as_deref(),
+            classification: prost::Message::encode_to_vec(&class_pb),
+            text: c.text,
+            callback_number: c.callback.as_deref(),
         };
         let outcome = self.state.store.submit(&new).await.map_err(store_status)?;
         self.state
             .metrics
-            .contacts
-            .get_or_create(&crate::metrics::ContactLabels {
-                channel: c.channel.code().to_string(),
-                need: decision.need.code().to_string(),
-                result: match outcome {
-                    Submitted::New { .. } => "new",
-                    Submitted::Joined { .. } => "joined",
-                    Submitted::Duplicate { .. } => "duplicate",
-                }
-                .to_string(),
-            })
-            .inc();
+            .contact(c.channel, plan.routed_need, &outcome);
         let answer = match outcome {
             Submitted::New {
                 position,
                 available,
-            } => {
-                let emergency = class.urgency == Urgency::Emergency;
-                // Offered at once: no wait. Queued: estimated from its place and the staff.
-                let (status, wait) = match position {
-                    None => (pb::CaseStatus::Offered, Duration::ZERO),
-                    Some(p) => (
-                        pb::CaseStatus::Queued,
-                        routing::estimate_wait(
-                            p,
-                            available,
-                            Duration::from_secs(cfg.routing.average_handling_secs.get(c.channel)),
-                            emergency,
-                        ),
-                    ),
-                };
-                let window = (status == pb::CaseStatus::Queued && c.channel == Channel::Phone)
-                    .then(|| routing::callback_window(now_ms, wait, deadline_ms));
-                let wait = Some(duration(wait));
-                pb::SubmitContactResponse {
-                    callback_window_start: window.map(|w| timestamp(w.0)),
-                    callback_window_end: window.map(|w| timestamp(w.1)),
-                    contact_id,
-                    case_id,
-                    joined_existing_case: false,
-                    citizen_message: citizen_message(
-                        language,
-                        emergency,
-                        false,
-                        wait.as_ref(),
-                        window,
-                    ),
-                    classification: Some(class_pb),
-                    team_id: decision.team_id,
-                    queue: decision.queue,
-                    deadline: Some(timestamp(deadline_ms)),
-                    status: status as i32,
-                    estimated_wait: wait,
-                    call_emergency_number: emergency,
-                }
-            }
+            } => self.new_answer(&plan, &new, class_pb, position, available),
             Submitted::Joined {
                 contact_id,
                 case_id,
@@ -555,6 +384,7 @@ impl ContactService for ContactApi {
                 case_id,
             } => self.existing_answer(contact_id, case_id, false).await?,
         };
+        let span = tracing::Span::current();
         span.record("contact_id", answer.contact_id.as_str());
         span.record("case_id", answer.case_id.as_str());
         tracing::info!(
@@ -579,7 +409,7 @@ impl ContactService for ContactApi {
             req.hints.as_ref(),
             req.citizen.as_ref(),
         )?;
-        Ok(Response::new(classification_pb(&self.classify(&c))))
+        Ok(Response::new(pb::Classification::from(&self.classify(&c))))
     }
 
     #[tracing::instrument(name = "GetCase", skip_all, fields(case_id = %request.get_ref().case_id))]
@@ -588,7 +418,9 @@ impl ContactService for ContactApi {
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::Case>, Status> {
         let id = parse_id("case_id", &request.get_ref().case_id)?;
-        Ok(Response::new(self.state.case(&id, false).await?))
+        Ok(Response::new(
+            self.state.case(&id, CaseView::Routing).await?,
+        ))
     }
 
     type WatchCaseStream = CaseStream;
@@ -614,7 +446,8 @@ impl ContactService for ContactApi {
         };
         let case_id = id.clone();
         let update = move |rec: &crate::store::CaseRecord| -> Result<pb::CaseUpdate, Status> {
-            let case = state.case_pb(&case_id, rec, false)?;
+            let case = state.case_pb(rec, CaseView::Routing);
+            debug_assert_eq!(case.case_id, case_id);
             Ok(pb::CaseUpdate {
                 case_id: case.case_id,
                 status: case.status,
@@ -696,7 +529,9 @@ impl ContactService for ContactApi {
             .await
             .map_err(store_status)?;
         tracing::info!("chat turned into a call-back");
-        Ok(Response::new(self.state.case(&id, false).await?))
+        Ok(Response::new(
+            self.state.case(&id, CaseView::Routing).await?,
+        ))
     }
 
     #[tracing::instrument(name = "CancelContact", skip_all, fields(contact_id = %request.get_ref().contact_id))]
@@ -712,7 +547,7 @@ impl ContactService for ContactApi {
             .cancel(&contact, retention)
             .await
             .map_err(store_status)?;
-        let case = self.state.case(&case_id, false).await?;
+        let case = self.state.case(&case_id, CaseView::Routing).await?;
         tracing::info!(case_id = %case_id, status = case.status().as_str_name(), "contact withdrawn");
         Ok(Response::new(case))
     }

@@ -7,13 +7,14 @@ use std::time::Duration;
 use futures::Stream;
 use tonic::{Request, Response, Status};
 
+use super::convert::{duration, millis, timestamp, wire};
 use super::{
-    AppState, channel_pb, duration, invalid, now_ms, parse_id, store_status, timestamp, urgency_pb,
+    AppState, CaseView, invalid, now_ms, parse_id, refusal_status, required, store_status,
 };
 use crate::board::Board;
-use crate::domain::deadline::DeadlineFacts;
-use crate::domain::routing::{self, ALERT_QUEUE};
-use crate::domain::{Channel, Need, Urgency};
+use crate::domain::routing::ALERT_QUEUE;
+use crate::domain::steering::{self, CaseFacts};
+use crate::domain::{Channel, Urgency};
 use crate::pb::{self, supervisor_service_server::SupervisorService};
 use crate::store::{Action, BOARD_QUEUES};
 
@@ -69,9 +70,13 @@ impl SupervisorService for SupervisorApi {
         let req = request.into_inner();
         let team = self.team_filter(&req.team_id)?;
         let now = now_ms();
-        let ms = |t: &prost_types::Timestamp| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000;
-        let to = req.to.as_ref().map_or(now, ms);
-        let from = req.from.as_ref().map_or(to - 86_400_000, ms);
+        let at = |field: &str, t: &Option<prost_types::Timestamp>| {
+            t.as_ref()
+                .map(|t| millis(t).ok_or_else(|| invalid(field, "not a valid time")))
+                .transpose()
+        };
+        let to = at("to", &req.to)?.unwrap_or(now);
+        let from = at("from", &req.from)?.unwrap_or(to - 86_400_000);
         if from > to {
             return Err(invalid("from", "must not be after `to`"));
         }
@@ -153,23 +158,20 @@ impl SupervisorService for SupervisorApi {
         let now = now_ms();
         let cases = rows
             .into_iter()
-            .map(|r| {
-                let int = |k: &str| r.str(k).parse::<i64>().unwrap_or(0);
-                pb::QueuedCase {
-                    case_id: r.case_id.clone(),
-                    queue: r.str("queue").to_string(),
-                    needs: super::csv_list(r.str("needs")),
-                    urgency: r.str("urgency").parse().map(urgency_pb).unwrap_or_default() as i32,
-                    channel: r.str("channel").parse().map(channel_pb).unwrap_or_default() as i32,
-                    language: r.str("lang").to_string(),
-                    deadline: Some(timestamp(int("deadline"))),
-                    deadline_rule: r.str("rule").to_string(),
-                    waited: Some(duration(Duration::from_millis(
-                        (now - int("created")).max(0) as u64,
-                    ))),
-                    routing_reasons: r.str("reasons").lines().map(String::from).collect(),
-                    interpreter_needed: r.str("interpreter") == "1",
-                }
+            .map(|r| pb::QueuedCase {
+                queue: r.queue,
+                needs: r.needs.iter().map(|n| n.code().to_string()).collect(),
+                urgency: wire::<_, pb::Urgency>(r.urgency),
+                channel: wire::<_, pb::Channel>(r.channel),
+                language: r.language.code().to_string(),
+                deadline: Some(timestamp(r.deadline_ms)),
+                deadline_rule: r.deadline_rule,
+                waited: Some(duration(Duration::from_millis(
+                    (now - r.created_ms).max(0) as u64
+                ))),
+                routing_reasons: r.reasons,
+                interpreter_needed: r.interpreter_needed,
+                case_id: r.case_id,
             })
             .collect();
         Ok(Response::new(pb::ListQueuedCasesResponse { cases }))
@@ -204,27 +206,13 @@ impl SupervisorService for SupervisorApi {
                 .county
                 .team(team)
                 .ok_or_else(|| invalid("team_id", format!("no team `{team}`")))?;
-            // The new team must have someone who can take the case.
             let rec = self
                 .state
                 .store
                 .load_case(&id)
                 .await
                 .map_err(store_status)?;
-            let profs = rec.str("profs");
-            if !t
-                .members
-                .iter()
-                .any(|m| profs.contains(&format!(",{},", m.profession.code())))
-            {
-                return Err(invalid(
-                    "team_id",
-                    format!(
-                        "team `{team}` has no professional for this case ({})",
-                        profs.trim_matches(',')
-                    ),
-                ));
-            }
+            steering::team_fits(t, &rec.professions).map_err(refusal_status)?;
         }
         self.act(&id, by, why, &Action::Move { team, channel })
             .await
@@ -238,65 +226,32 @@ impl SupervisorService for SupervisorApi {
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
         let (by, why) = actor(&req.supervisor_id, &req.reason)?;
-        let urgency = super::urgency_from_pb(req.urgency)
-            .ok_or_else(|| invalid("urgency", "must be EMERGENCY, URGENT, SOON or ROUTINE"))?;
+        let urgency: Urgency =
+            required("urgency", req.urgency, "EMERGENCY, URGENT, SOON or ROUTINE")?;
         let rec = self
             .state
             .store
             .load_case(&id)
             .await
             .map_err(store_status)?;
-        let needs: Vec<Need> = rec
-            .str("needs")
-            .split(',')
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        let channel: Channel = rec
-            .str("channel")
-            .parse()
-            .map_err(|_| Status::internal("stored data is damaged"))?;
-        // The deadline follows the new urgency, counted from when the case arrived; raising
-        // never moves it later than it was.
-        let created = chrono::DateTime::from_timestamp_millis(rec.int("created"))
+        let created = chrono::DateTime::from_timestamp_millis(rec.created_ms)
             .unwrap_or_else(crate::clock::now);
-        let rule = self.state.config.deadlines.deadline(&DeadlineFacts {
-            needs: &needs,
-            urgency,
-            channel,
-            now: created,
-            age: None,
-        });
-        let old: Urgency = rec.str("urgency").parse().unwrap_or(Urgency::Routine);
-        let (deadline_ms, rule_name) =
-            if urgency.rank() < old.rank() && rec.int("deadline") < rule.at.timestamp_millis() {
-                (rec.int("deadline"), rec.str("rule").to_string())
-            } else if urgency == Urgency::Emergency {
-                (now_ms(), rule.rule.to_string())
-            } else {
-                (rule.at.timestamp_millis(), rule.rule.to_string())
-            };
-        let (queue, sub) = if urgency == Urgency::Emergency {
-            (ALERT_QUEUE.to_string(), "any".to_string())
-        } else if rec.str("queue") == ALERT_QUEUE {
-            let primary = needs.first().copied().unwrap_or(Need::AcuteSymptoms);
-            (channel.code().to_string(), primary.code().to_string())
-        } else {
-            (rec.str("queue").to_string(), rec.str("sub").to_string())
-        };
-        self.act(
-            &id,
-            by,
-            why,
-            &Action::Urgency {
-                urgency,
-                score: routing::priority_score(urgency, deadline_ms),
-                deadline_ms,
-                rule: &rule_name,
-                queue: &queue,
-                sub: &sub,
+        let change = steering::after_urgency_change(
+            &CaseFacts {
+                needs: &rec.needs,
+                channel: rec.channel,
+                urgency: rec.urgency,
+                created,
+                deadline_ms: rec.deadline_ms,
+                deadline_rule: &rec.deadline_rule,
+                queue: &rec.queue,
+                sub_queue: &rec.sub_queue,
             },
-        )
-        .await
+            urgency,
+            &self.state.config.deadlines,
+            now_ms(),
+        );
+        self.act(&id, by, why, &Action::Urgency(&change)).await
     }
 
     #[tracing::instrument(name = "ReleaseOffer", skip_all, fields(case_id = %request.get_ref().case_id))]
@@ -330,7 +285,7 @@ impl SupervisorApi {
             .map_err(store_status)?;
         tracing::info!(supervisor = by, action = %did, "supervisor action");
         self.state.board.poke();
-        Ok(Response::new(self.state.case(id, false).await?))
+        Ok(Response::new(self.state.case(id, CaseView::Routing).await?))
     }
 
     /// A team id to filter on: empty for all, else a configured team.

@@ -6,9 +6,11 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use super::{AppState, channel_pb, invalid, parse_id, store_status, timestamp};
+use super::convert::{FromPb, wire};
+use super::{AppState, CaseView, invalid, parse_id, refusal_status, required, store_status};
 use crate::domain::routing::{Member, Team};
-use crate::domain::{Channel, Presence, Profession, Urgency};
+use crate::domain::steering::available_colleague;
+use crate::domain::{Channel, Outcome, Presence, Profession};
 use crate::pb::{self, work_service_server::WorkService};
 use crate::store::{Accepted, CHANNEL_ORDER, PresenceChange, ProState};
 
@@ -41,31 +43,12 @@ impl WorkApi {
     }
 }
 
-fn presence_from_pb(v: i32) -> Option<Presence> {
-    match pb::Presence::try_from(v).ok()? {
-        pb::Presence::Available => Some(Presence::Available),
-        pb::Presence::Busy => Some(Presence::Busy),
-        pb::Presence::OnBreak => Some(Presence::OnBreak),
-        pb::Presence::Offline => Some(Presence::Offline),
-        pb::Presence::Unspecified => None,
-    }
-}
-
-fn presence_pb(p: Option<Presence>) -> pb::Presence {
-    match p {
-        Some(Presence::Available) => pb::Presence::Available,
-        Some(Presence::Busy) => pb::Presence::Busy,
-        Some(Presence::OnBreak) => pb::Presence::OnBreak,
-        Some(Presence::Offline) | None => pb::Presence::Offline,
-    }
-}
-
 fn state_pb(pro: &str, team: &Team, m: &Member, s: &ProState) -> pb::ProfessionalState {
     let per_channel = |f: &dyn Fn(Channel) -> u32| {
         CHANNEL_ORDER
             .iter()
             .map(|c| pb::ChannelCapacity {
-                channel: channel_pb(*c) as i32,
+                channel: wire::<_, pb::Channel>(*c),
                 capacity: f(*c),
             })
             .collect()
@@ -74,29 +57,9 @@ fn state_pb(pro: &str, team: &Team, m: &Member, s: &ProState) -> pb::Professiona
         professional_id: pro.to_string(),
         team_id: team.id.clone(),
         profession: m.profession.code().to_string(),
-        presence: presence_pb(s.presence) as i32,
+        presence: wire::<_, pb::Presence>(s.presence),
         capacities: per_channel(&|c| s.capacity_of(c)),
         load: per_channel(&|c| s.load_of(c)),
-    }
-}
-
-fn offer_pb(r: crate::store::Reserved) -> pb::Offer {
-    pb::Offer {
-        case_id: r.case_id,
-        expires_at: (r.expires_ms > 0).then(|| timestamp(r.expires_ms)),
-        channel: r.channel.parse().map(channel_pb).unwrap_or_default() as i32,
-        needs: super::csv_list(&r.needs),
-        urgency: r
-            .urgency
-            .parse::<Urgency>()
-            .map(super::urgency_pb)
-            .unwrap_or_default() as i32,
-        language: r.language,
-        deadline: Some(timestamp(r.deadline_ms)),
-        team_id: r.team,
-        interpreter_needed: r.interpreter_needed,
-        consultation: !r.consultation_for.is_empty(),
-        requested_by: r.consultation_for,
     }
 }
 
@@ -111,12 +74,15 @@ impl WorkService for WorkApi {
     ) -> Result<Response<pb::ProfessionalState>, Status> {
         let req = request.into_inner();
         let (team, member) = self.professional(&req.professional_id)?;
-        let presence = presence_from_pb(req.presence)
-            .ok_or_else(|| invalid("presence", "must be AVAILABLE, BUSY, ON_BREAK or OFFLINE"))?;
+        let presence: Presence = required(
+            "presence",
+            req.presence,
+            "AVAILABLE, BUSY, ON_BREAK or OFFLINE",
+        )?;
         // Configured capacity unless the request overrides a channel.
         let mut capacity = member.capacity;
         for (i, c) in req.capacities.iter().enumerate() {
-            let ch = super::channel_from_pb(c.channel)
+            let ch = Channel::from_pb(c.channel)
                 .ok_or_else(|| invalid(&format!("capacities[{i}].channel"), "must be a channel"))?;
             if c.capacity > 50 {
                 return Err(invalid(&format!("capacities[{i}].capacity"), "at most 50"));
@@ -157,7 +123,7 @@ impl WorkService for WorkApi {
         // went away), the professional is disconnected and their pending offers are requeued.
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |r| {
             let _keep = &registration;
-            Ok(offer_pb(r))
+            Ok(pb::Offer::from(r))
         });
         Ok(Response::new(Box::pin(stream)))
     }
@@ -183,7 +149,7 @@ impl WorkService for WorkApi {
             }
         }
         tracing::info!(?accepted, "offer accepted");
-        Ok(Response::new(self.state.case(&id, true).await?))
+        Ok(Response::new(self.state.case(&id, CaseView::Holder).await?))
     }
 
     #[tracing::instrument(name = "DeclineOffer", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
@@ -218,12 +184,11 @@ impl WorkService for WorkApi {
         let req = request.into_inner();
         let (_, member) = self.professional(&req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
-        let outcome = super::outcome_from_pb(req.outcome).ok_or_else(|| {
-            invalid(
-                "outcome",
-                "must be RESOLVED_AT_FIRST_CONTACT, FOLLOW_UP_BOOKED, REFERRED_ON or CITIZEN_NOT_REACHED",
-            )
-        })?;
+        let outcome: Outcome = required(
+            "outcome",
+            req.outcome,
+            "RESOLVED_AT_FIRST_CONTACT, FOLLOW_UP_BOOKED, REFERRED_ON or CITIZEN_NOT_REACHED",
+        )?;
         let retention = self.state.config.routing.closed_case_retention_days * 86_400;
         self.state
             .store
@@ -238,7 +203,9 @@ impl WorkService for WorkApi {
             })
             .inc();
         tracing::info!(outcome = outcome.code(), "case completed");
-        Ok(Response::new(self.state.case(&id, false).await?))
+        Ok(Response::new(
+            self.state.case(&id, CaseView::Routing).await?,
+        ))
     }
 
     #[tracing::instrument(name = "TransferCase", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
@@ -253,18 +220,13 @@ impl WorkService for WorkApi {
         let reason = super::one_line("reason", &req.reason)?;
         self.state
             .store
-            .handover(
-                "transfer",
-                &id,
-                &member.id,
-                &to.id,
-                to.profession.code(),
-                reason,
-            )
+            .transfer(&id, &member.id, to, reason)
             .await
             .map_err(store_status)?;
         tracing::info!(to = %to.id, "case handed over");
-        Ok(Response::new(self.state.case(&id, false).await?))
+        Ok(Response::new(
+            self.state.case(&id, CaseView::Routing).await?,
+        ))
     }
 
     #[tracing::instrument(name = "RequestConsultation", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
@@ -291,35 +253,19 @@ impl WorkService for WorkApi {
                 .available_of(&team.id, prof.code())
                 .await
                 .map_err(store_status)?;
-            team.members
-                .iter()
-                .filter(|m| m.profession == prof && m.id != member.id)
-                .find(|m| online.contains(&m.id))
-                .cloned()
-                .ok_or_else(|| {
-                    Status::failed_precondition(format!(
-                        "no {} of team {} is available now",
-                        prof.code(),
-                        team.id
-                    ))
-                })?
+            available_colleague(team, &member.id, prof, &online)
+                .map_err(refusal_status)?
+                .clone()
         };
         if colleague.id == member.id {
             return Err(invalid("colleague_id", "a colleague, not yourself"));
         }
         self.state
             .store
-            .handover(
-                "consult",
-                &id,
-                &member.id,
-                &colleague.id,
-                colleague.profession.code(),
-                "",
-            )
+            .consult(&id, &member.id, &colleague)
             .await
             .map_err(store_status)?;
         tracing::info!(colleague = %colleague.id, "consultation requested");
-        Ok(Response::new(self.state.case(&id, true).await?))
+        Ok(Response::new(self.state.case(&id, CaseView::Holder).await?))
     }
 }

@@ -7,7 +7,23 @@
 pub mod calendar;
 pub mod deadline;
 pub mod hetu;
+pub mod intake;
 pub mod model;
 pub mod routing;
+pub mod steering;
 
 pub use model::*;
+
+/// A request the county's rules refuse. The API maps each to a status in one place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("no team of the county can take this need")]
+    NoTeamForNeed,
+    #[error("team `{team}` has no professional for this case ({professions})")]
+    TeamCannotTake { team: String, professions: String },
+    #[error("no {profession} of team {team} is available now")]
+    NoColleagueAvailable {
+        profession: Profession,
+        team: String,
+    },
+}

@@ -5,6 +5,8 @@
 //! other. Nothing outside this module knows a key name. Reads that need no atomicity are
 //! pipelined.
 
+mod case;
+mod events;
 pub mod keys;
 mod supervision;
 
@@ -13,10 +15,11 @@ use std::collections::HashMap;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
+pub use case::{CaseRecord, NewCase, Statutory};
+pub use events::{Event, Reserved};
 pub use keys::Keys;
 pub use supervision::{
-    Action, AuditEntry, BOARD_QUEUES, QueuedCaseRecord, StaffState, TeamFigures, TeamQuery,
-    TileFigures,
+    Action, AuditEntry, BOARD_QUEUES, QueuedCase, StaffState, TeamFigures, TeamQuery, TileFigures,
 };
 
 use crate::domain::routing::Member;
@@ -90,24 +93,6 @@ pub struct Store {
     e_service_during_call: bool,
 }
 
-/// A new case, ready to be written. Built by the API from the classification and routing.
-#[derive(Debug, Clone)]
-pub struct NewCase {
-    pub contact_id: String,
-    pub case_id: String,
-    pub idempotency_key: String,
-    pub idempotency_ttl_secs: u64,
-    /// Pseudonym linking the citizen's contacts, or empty when anonymous.
-    pub citizen: String,
-    pub urgency_rank: u8,
-    /// prost-encoded `pb::Classification`.
-    pub classification: Vec<u8>,
-    /// Need codes, primary first.
-    pub needs: Vec<String>,
-    /// The case hash: status, team, queue, sub-queue, score, deadline, created, ….
-    pub fields: Vec<(&'static str, Vec<u8>)>,
-}
-
 /// What `submit` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
@@ -133,86 +118,6 @@ pub enum Accepted {
     Again,
     /// A consultation request answered; the case stays with its holder.
     Consulted,
-}
-
-/// An offer just reserved for a professional, as announced on the event channel.
-#[derive(Debug, Clone)]
-pub struct Reserved {
-    pub expires_ms: i64,
-    pub interpreter_needed: bool,
-    pub case_id: String,
-    pub channel: String,
-    pub needs: String,
-    pub urgency: String,
-    pub language: String,
-    pub deadline_ms: i64,
-    pub team: String,
-    /// Set when this is a request to consult on a case held by this professional.
-    pub consultation_for: String,
-}
-
-impl Reserved {
-    /// Parses `o|<pro>|<case>|<expires>|<channel>|<needs>|<urgency>|<lang>|<deadline>|<team>|<interpreter>[|<consultation for>]`
-    /// into the professional and the offer.
-    pub fn parse_event(text: &str) -> Option<(&str, Reserved)> {
-        let mut p = text.split('|');
-        if p.next()? != "o" {
-            return None;
-        }
-        let pro = p.next()?;
-        let mut next = || p.next().map(String::from);
-        let case_id = next()?;
-        let expires_ms = next()?.parse().ok()?;
-        Some((
-            pro,
-            Reserved {
-                case_id,
-                expires_ms,
-                channel: next()?,
-                needs: next()?,
-                urgency: next()?,
-                language: next()?,
-                deadline_ms: next()?.parse().ok()?,
-                team: next()?,
-                interpreter_needed: next().as_deref() == Some("1"),
-                consultation_for: next().unwrap_or_default(),
-            },
-        ))
-    }
-}
-
-/// A case hash as stored.
-#[derive(Debug, Clone, Default)]
-pub struct CaseRecord {
-    pub fields: HashMap<String, Vec<u8>>,
-    pub contacts: Vec<String>,
-    /// 0-based place in its queue while queued.
-    pub position: Option<u64>,
-    /// Professionals available on its channel in its team.
-    pub available: u64,
-}
-
-impl CaseRecord {
-    pub fn str(&self, k: &str) -> &str {
-        self.fields
-            .get(k)
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .unwrap_or("")
-    }
-
-    pub fn bytes(&self, k: &str) -> &[u8] {
-        self.fields.get(k).map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    pub fn int(&self, k: &str) -> i64 {
-        self.str(k).parse().unwrap_or(0)
-    }
-
-    pub fn status(&self) -> Result<CaseStatus> {
-        self.str("status")
-            .parse()
-            .map_err(|_| StoreError::Corrupt("case status".into()))
-    }
 }
 
 /// A professional's live state as stored.
@@ -295,18 +200,25 @@ impl Store {
         Ok(())
     }
 
-    pub async fn submit(&self, c: &NewCase) -> Result<Submitted> {
+    pub async fn submit(&self, c: &NewCase<'_>) -> Result<Submitted> {
         let mut inv = self.invoke(&self.scripts.submit, self.keys.case(&c.case_id));
         inv.arg(&c.contact_id)
             .arg(&c.case_id)
-            .arg(&c.idempotency_key)
+            .arg(c.idempotency_key)
             .arg(c.idempotency_ttl_secs)
-            .arg(&c.citizen)
-            .arg(c.urgency_rank)
+            .arg(c.citizen.unwrap_or(""))
+            .arg(c.plan.urgency.rank())
             .arg(&c.classification)
-            .arg(c.needs.join(","));
-        for (k, v) in &c.fields {
-            inv.arg(*k).arg(v.as_slice());
+            .arg(
+                c.plan
+                    .needs
+                    .iter()
+                    .map(|n| n.code())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
+        for (k, v) in c.fields() {
+            inv.arg(k).arg(v);
         }
         let mut conn = self.conn.clone();
         let reply: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
@@ -435,14 +347,29 @@ impl Store {
         }
     }
 
-    /// Hands a held case over (`transfer`) or asks a colleague to consult (`consult`).
-    pub async fn handover(
+    /// Hands a held case over to a colleague, who is offered it at once.
+    pub async fn transfer(
+        &self,
+        case_id: &str,
+        holder: &str,
+        to: &Member,
+        reason: &str,
+    ) -> Result<()> {
+        self.handover("transfer", case_id, holder, to, reason).await
+    }
+
+    /// Asks a colleague to consult on a held case; the holder keeps it.
+    pub async fn consult(&self, case_id: &str, holder: &str, colleague: &Member) -> Result<()> {
+        self.handover("consult", case_id, holder, colleague, "")
+            .await
+    }
+
+    async fn handover(
         &self,
         op: &str,
         case_id: &str,
         holder: &str,
-        colleague: &str,
-        profession: &str,
+        colleague: &Member,
         reason: &str,
     ) -> Result<()> {
         let mut conn = self.conn.clone();
@@ -451,8 +378,8 @@ impl Store {
             .arg(op)
             .arg(case_id)
             .arg(holder)
-            .arg(colleague)
-            .arg(profession)
+            .arg(&colleague.id)
+            .arg(colleague.profession.code())
             .arg(reason)
             .invoke_async(&mut conn)
             .await?;
@@ -537,20 +464,14 @@ impl Store {
         if fields.is_empty() {
             return Err(StoreError::NotFound("case"));
         }
-        let mut rec = CaseRecord {
-            fields,
-            contacts,
-            ..Default::default()
-        };
-        rec.contacts.sort();
-        if rec.str("status") == "queued" {
-            let team = rec.str("team").to_string();
+        let mut rec = CaseRecord::decode(case_id, &fields, contacts)?;
+        if rec.status == CaseStatus::Queued {
             let (position, available): (Option<u64>, u64) = redis::pipe()
                 .zrank(
-                    self.keys.queue(&team, rec.str("queue"), rec.str("sub")),
+                    self.keys.queue(&rec.team, &rec.queue, &rec.sub_queue),
                     case_id,
                 )
-                .scard(self.keys.available(&team, rec.str("channel")))
+                .scard(self.keys.available(&rec.team, rec.channel.code()))
                 .query_async(&mut conn)
                 .await?;
             rec.position = position;
@@ -565,7 +486,7 @@ impl Store {
         let (case, class, joined): (Option<String>, Option<Vec<u8>>, Option<String>) =
             redis::cmd("HMGET")
                 .arg(self.keys.contact(contact_id))
-                .arg(&["case", "class", "joined"])
+                .arg(&["case", "classification", "joined"])
                 .query_async(&mut conn)
                 .await?;
         let case = case.ok_or(StoreError::NotFound("contact"))?;

@@ -3,8 +3,11 @@
 
 use std::collections::HashMap;
 
+use super::case::{Fields, field};
 use super::{Result, Store, StoreError};
-use crate::domain::{Channel, Urgency};
+use crate::domain::intake::OpenCase;
+use crate::domain::steering::UrgencyChange;
+use crate::domain::{Channel, Language, Need, Urgency};
 
 /// The queues of every team, in board order.
 pub const BOARD_QUEUES: [&str; 4] = ["alert", "phone", "chat", "e_service"];
@@ -46,32 +49,63 @@ pub struct TeamQuery<'a> {
 }
 
 /// A waiting case as a supervisor sees it: routing facts only, no personal data.
-#[derive(Debug, Clone, Default)]
-pub struct QueuedCaseRecord {
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedCase {
     pub case_id: String,
-    pub score: f64,
-    pub fields: HashMap<String, String>,
+    pub queue: String,
+    pub needs: Vec<Need>,
+    pub urgency: Urgency,
+    pub channel: Channel,
+    pub language: Language,
+    pub deadline_ms: i64,
+    pub deadline_rule: String,
+    pub created_ms: i64,
+    pub reasons: Vec<String>,
+    pub interpreter_needed: bool,
 }
 
-impl QueuedCaseRecord {
-    pub fn str(&self, k: &str) -> &str {
-        self.fields.get(k).map(String::as_str).unwrap_or("")
+/// The fields `queued_cases` reads: never the text, the call-back number or the citizen.
+const ROUTING_FIELDS: [&str; 10] = [
+    field::QUEUE,
+    field::NEEDS,
+    field::URGENCY,
+    field::CHANNEL,
+    field::LANGUAGE,
+    field::DEADLINE,
+    field::DEADLINE_RULE,
+    field::CREATED,
+    field::REASONS,
+    field::INTERPRETER_NEEDED,
+];
+
+impl QueuedCase {
+    fn decode(case_id: String, row: Vec<Option<Vec<u8>>>) -> Result<Self> {
+        let map: HashMap<String, Vec<u8>> = ROUTING_FIELDS
+            .iter()
+            .zip(row)
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+            .collect();
+        let f = Fields::new("case", &map);
+        Ok(QueuedCase {
+            queue: f.text(field::QUEUE)?.to_string(),
+            needs: f.list(field::NEEDS)?,
+            urgency: f.parse(field::URGENCY)?,
+            channel: f.parse(field::CHANNEL)?,
+            language: f.parse(field::LANGUAGE)?,
+            deadline_ms: f.parse(field::DEADLINE)?,
+            deadline_rule: f.opt(field::DEADLINE_RULE)?.unwrap_or("").to_string(),
+            created_ms: f.parse(field::CREATED)?,
+            reasons: f
+                .opt(field::REASONS)?
+                .unwrap_or("")
+                .lines()
+                .map(String::from)
+                .collect(),
+            interpreter_needed: f.flag(field::INTERPRETER_NEEDED)?,
+            case_id,
+        })
     }
 }
-
-/// The fields `queued_cases` reads: never `text`, `callback` or `citizen`.
-const ROUTING_FIELDS: [&str; 10] = [
-    "queue",
-    "needs",
-    "urgency",
-    "channel",
-    "lang",
-    "deadline",
-    "rule",
-    "created",
-    "reasons",
-    "interpreter",
-];
 
 /// A supervisor's action.
 #[derive(Debug, Clone)]
@@ -80,14 +114,7 @@ pub enum Action<'a> {
         team: &'a str,
         channel: Option<Channel>,
     },
-    Urgency {
-        urgency: Urgency,
-        score: f64,
-        deadline_ms: i64,
-        rule: &'a str,
-        queue: &'a str,
-        sub: &'a str,
-    },
+    Urgency(&'a UrgencyChange),
     Release,
 }
 
@@ -216,7 +243,10 @@ impl Store {
         team: &str,
         queues: &[&str],
         limit: usize,
-    ) -> Result<Vec<QueuedCaseRecord>> {
+    ) -> Result<Vec<QueuedCase>> {
+        if queues.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for q in queues {
             pipe.zrange_withscores(self.keys.queue_by_priority(team, q), 0, limit as isize - 1);
@@ -226,26 +256,21 @@ impl Store {
         let mut ids: Vec<(String, f64)> = heads.into_iter().flatten().collect();
         ids.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         ids.truncate(limit);
+        if ids.is_empty() {
+            // An empty pipeline is an error in the client: nothing waits, nothing to read.
+            return Ok(Vec::new());
+        }
         let mut pipe = redis::pipe();
         for (id, _) in &ids {
             pipe.cmd("HMGET")
                 .arg(self.keys.case(id))
                 .arg(&ROUTING_FIELDS);
         }
-        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
-        Ok(ids
-            .into_iter()
+        let rows: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await?;
+        ids.into_iter()
             .zip(rows)
-            .map(|((case_id, score), row)| QueuedCaseRecord {
-                case_id,
-                score,
-                fields: ROUTING_FIELDS
-                    .iter()
-                    .zip(row)
-                    .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-                    .collect(),
-            })
-            .collect())
+            .map(|((case_id, _), row)| QueuedCase::decode(case_id, row))
+            .collect()
     }
 
     /// Carries out a supervisor's action, recorded in the same step. Returns what was done.
@@ -259,7 +284,7 @@ impl Store {
         let mut inv = self.invoke(&self.scripts.supervise, self.keys.case(case_id));
         let op = match action {
             Action::Move { .. } => "move",
-            Action::Urgency { .. } => "urgency",
+            Action::Urgency(_) => "urgency",
             Action::Release => "release",
         };
         inv.arg(op).arg(case_id).arg(supervisor).arg(reason);
@@ -267,21 +292,14 @@ impl Store {
             Action::Move { team, channel } => {
                 inv.arg(*team).arg(channel.map(|c| c.code()).unwrap_or(""));
             }
-            Action::Urgency {
-                urgency,
-                score,
-                deadline_ms,
-                rule,
-                queue,
-                sub,
-            } => {
-                inv.arg(urgency.code())
-                    .arg(urgency.rank())
-                    .arg(score.to_string())
-                    .arg(deadline_ms)
-                    .arg(*rule)
-                    .arg(*queue)
-                    .arg(*sub);
+            Action::Urgency(c) => {
+                inv.arg(c.urgency.code())
+                    .arg(c.urgency.rank())
+                    .arg(c.score.to_string())
+                    .arg(c.deadline_ms)
+                    .arg(&c.rule)
+                    .arg(&c.queue)
+                    .arg(&c.sub_queue);
             }
             Action::Release => {}
         }
@@ -343,7 +361,7 @@ impl Store {
     }
 
     /// The team and holder of the citizen's newest open case, for continuity.
-    pub async fn open_case_of(&self, citizen: &str) -> Result<Option<(String, String)>> {
+    pub async fn open_case_of(&self, citizen: &str) -> Result<Option<OpenCase>> {
         let mut conn = self.conn.clone();
         let r: Vec<Option<String>> = self
             .invoke(&self.scripts.open_case, self.keys.citizen_cases(citizen))
@@ -351,7 +369,10 @@ impl Store {
             .invoke_async(&mut conn)
             .await?;
         Ok(match r.as_slice() {
-            [Some(team), pro] => Some((team.clone(), pro.clone().unwrap_or_default())),
+            [Some(team), holder] => Some(OpenCase {
+                team: team.clone(),
+                holder: holder.clone().filter(|h| !h.is_empty()),
+            }),
             _ => None,
         })
     }

@@ -119,7 +119,7 @@ async fn whole_flow_for_every_channel() {
             .unwrap();
         let number: Option<String> = redis::cmd("HGET")
             .arg(&key)
-            .arg("callback")
+            .arg("callback_number")
             .query(&mut r)
             .unwrap();
         assert_eq!((text, number), (None, None));

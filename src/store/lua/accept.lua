@@ -4,7 +4,7 @@
 -- ARGV: P, now, ttl, case_id, pro, day (YYYY-MM-DD, Helsinki)
 local id, pro = ARGV[4], ARGV[5]
 local key = case_key(id)
-local h = redis.call('HMGET', key, 'status', 'pro', 'offer_exp')
+local h = redis.call('HMGET', key, 'status', 'holder', 'offer_expires')
 if h[1] == 'in_progress' and h[2] == pro then return {'ok', 'again', '0'} end
 if not h[1] then return {'missing'} end
 -- A colleague answering a consultation: recorded; the case stays with its holder.

@@ -3,12 +3,12 @@
 -- ARGV: P, now, ttl, case_id, number
 local id, number = ARGV[4], ARGV[5]
 local key = case_key(id)
-local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub', 'channel')
+local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub_queue', 'channel')
 if not h[1] then return {'missing'} end
 if h[1] ~= 'queued' or h[5] ~= 'chat' then return {'refused', h[1]} end
 dequeue(id, h[2], h[3], h[4])
 local queue = h[3] == 'alert' and 'alert' or 'phone'
-redis.call('HSET', key, 'channel', 'phone', 'queue', queue, 'callback', number)
+redis.call('HSET', key, 'channel', 'phone', 'queue', queue, 'callback_number', number)
 add_reason(id, 'chat changed to a call-back at the citizen\'s request; same place in the queue')
 event('c', id, 'callback')
 place(id)

@@ -8,11 +8,11 @@ if not id then return {'missing'} end
 if redis.call('HEXISTS', ckey, 'withdrawn') == 1 then return {'ok', id} end
 redis.call('HSET', ckey, 'withdrawn', NOW)
 local key = case_key(id)
-if redis.call('HINCRBY', key, 'active', -1) > 0 then
+if redis.call('HINCRBY', key, 'active_contacts', -1) > 0 then
   event('c', id, 'withdrawn')
   return {'ok', id}
 end
-local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub', 'pro', 'channel')
+local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub_queue', 'holder', 'channel')
 local holder = nil
 if h[1] == 'queued' then
   dequeue(id, h[2], h[3], h[4])

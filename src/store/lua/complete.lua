@@ -2,7 +2,7 @@
 -- ARGV: P, now, ttl, case_id, pro, outcome, retention_secs
 local id, pro, outcome, retention = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local key = case_key(id)
-local h = redis.call('HMGET', key, 'status', 'pro', 'channel')
+local h = redis.call('HMGET', key, 'status', 'holder', 'channel')
 if h[1] == 'completed' and h[2] == pro then return {'ok'} end
 if not h[1] then return {'missing'} end
 if h[1] ~= 'in_progress' or h[2] ~= pro then return {'not_yours', h[1]} end

@@ -4,14 +4,14 @@
 --       profession, reason
 local op, id, holder, to, prof, why = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local key = case_key(id)
-local h = redis.call('HMGET', key, 'status', 'pro', 'channel', 'profs', 'needs', 'urgency', 'lang', 'deadline', 'team')
+local h = redis.call('HMGET', key, 'status', 'holder', 'channel', 'professions', 'needs', 'urgency', 'language', 'deadline', 'team')
 if not h[1] then return {'missing'} end
 if h[1] ~= 'in_progress' or h[2] ~= holder then return {'not_yours', h[1]} end
 if to == holder then return {'refused', 'yourself'} end
 if op == 'transfer' then
   -- The colleague's profession may now take the case, also if it returns to the queue.
   if not string.find(h[4] or '', ',' .. prof .. ',', 1, true) then
-    redis.call('HSET', key, 'profs', (h[4] or ',') .. prof .. ',')
+    redis.call('HSET', key, 'professions', (h[4] or ',') .. prof .. ',')
   end
   add_reason(id, 'handed over by ' .. holder .. ' to ' .. to .. ' (' .. prof .. '): ' .. why)
   release_load(holder, id, h[3])

@@ -4,4 +4,4 @@
 local ids = redis.call('SMEMBERS', P .. 'cit:' .. ARGV[4])
 if #ids == 0 then return {} end
 table.sort(ids)
-return redis.call('HMGET', case_key(ids[#ids]), 'team', 'pro')
+return redis.call('HMGET', case_key(ids[#ids]), 'team', 'holder')

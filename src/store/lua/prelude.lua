@@ -64,8 +64,8 @@ end
 -- continuity wait (`waits`), its next overflow step (`overflow`), a chat's answer limit
 -- (`chatwait`). `dequeue` takes all of it away again.
 local function enqueue(id)
-  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub', 'score', 'deadline', 'created',
-    'lang_until', 'own_until', 'channel', 'cb_offered', 'ovf_at')
+  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub_queue', 'score', 'deadline', 'created',
+    'language_wait_until', 'own_professional_until', 'channel', 'callback_offered', 'overflow_at')
   local team, queue, score = h[1], h[2], h[4]
   local qd, qa, qp = index_keys(team, queue)
   redis.call('ZADD', sub_queue(team, queue, h[3]), score, id)
@@ -129,7 +129,7 @@ local function declined_by(declined, pro)
   return declined and string.find(declined, ',' .. pro .. ',', 1, true)
 end
 
--- Language rights: until `lang_until` only a professional who speaks the case's language may
+-- Language rights: until `language_wait_until` only a professional who speaks the case's language may
 -- take it; after that anyone may, and the case is marked as needing an interpreter.
 local function language_ok(langs, lang, lang_until)
   if not lang or lang == '' then return true end
@@ -137,7 +137,7 @@ local function language_ok(langs, lang, lang_until)
   return (tonumber(lang_until) or 0) <= tonumber(NOW)
 end
 
--- Continuity: until `own_until` only the citizen's own professional may take the case.
+-- Continuity: until `own_professional_until` only the citizen's own professional may take the case.
 local function continuity_ok(pro, own_pro, own_until)
   if not own_pro or own_pro == '' or own_pro == pro then return true end
   return (tonumber(own_until) or 0) <= tonumber(NOW)
@@ -151,17 +151,17 @@ end
 -- Reserve case `id` (already out of any queue) for `pro`, and announce the offer.
 local function reserve(id, pro)
   local key = case_key(id)
-  local c = redis.call('HMGET', key, 'channel', 'needs', 'urgency', 'lang', 'deadline', 'team', 'queue')
+  local c = redis.call('HMGET', key, 'channel', 'needs', 'urgency', 'language', 'deadline', 'team', 'queue')
   local pro_team = redis.call('HGET', pro_key(pro), 'team')
   if c[7] == 'alert' and pro_team and pro_team ~= c[6] and redis.call('HGET', key, 'escalated') ~= pro_team then
     redis.call('HSET', key, 'escalated', pro_team, 'reasons',
       (redis.call('HGET', key, 'reasons') or '') .. '\nemergency offered to team ' .. pro_team .. ': no one of team ' .. c[6] .. ' free')
   end
   local expires = ms(tonumber(NOW) + OFFER_TTL)
-  redis.call('HSET', key, 'status', 'offered', 'pro', pro, 'offer_exp', expires)
+  redis.call('HSET', key, 'status', 'offered', 'holder', pro, 'offer_expires', expires)
   local langs = redis.call('HGET', pro_key(pro), 'langs') or ''
   local interpreter = (c[4] and c[4] ~= '' and not string.find(langs, ',' .. c[4] .. ',', 1, true)) and '1' or '0'
-  redis.call('HSET', key, 'interpreter', interpreter)
+  redis.call('HSET', key, 'interpreter_needed', interpreter)
   redis.call('ZADD', P .. 'offers', expires, id)
   redis.call('SADD', pro_key(pro) .. ':cases', id)
   redis.call('HINCRBY', pro_key(pro), 'load:' .. c[1], 1)
@@ -172,7 +172,7 @@ end
 
 -- Push: the least-loaded free professional who fits case `id`, or nil.
 local function find_professional(id)
-  local c = redis.call('HMGET', case_key(id), 'team', 'queue', 'channel', 'profs', 'declined', 'lang', 'lang_until', 'own_pro', 'own_until')
+  local c = redis.call('HMGET', case_key(id), 'team', 'queue', 'channel', 'professions', 'declined', 'language', 'language_wait_until', 'own_professional', 'own_professional_until')
   local best, best_load
   if c[2] == 'alert' then
     -- An emergency goes to anyone connected with the profession, busy or not: its own team
@@ -218,7 +218,7 @@ end
 -- or keep it waiting for the next wait's end.
 local function relax_waits(id)
   redis.call('ZREM', P .. 'waits', id)
-  local h = redis.call('HMGET', case_key(id), 'status', 'team', 'queue', 'sub', 'lang_until', 'own_until')
+  local h = redis.call('HMGET', case_key(id), 'status', 'team', 'queue', 'sub_queue', 'language_wait_until', 'own_professional_until')
   if h[1] ~= 'queued' then return 0 end
   local pro = find_professional(id)
   if not pro then
@@ -243,7 +243,7 @@ local function pull(pro)
   local function consider(key, emergency)
     scan_zset(key, function(id, s)
       if best_score and s >= best_score then return true end
-      local c = redis.call('HMGET', case_key(id), 'profs', 'declined', 'lang', 'lang_until', 'own_pro', 'own_until')
+      local c = redis.call('HMGET', case_key(id), 'professions', 'declined', 'language', 'language_wait_until', 'own_professional', 'own_professional_until')
       local fits = emergency or waits_allow(pro, h[12], c[3], c[4], c[5], c[6])
       if string.find(c[1] or '', prof, 1, true) and not declined_by(c[2], pro) and fits then
         best, best_score = id, s
@@ -260,7 +260,7 @@ local function pull(pro)
     end
   end
   if not best then return nil end
-  local q = redis.call('HMGET', case_key(best), 'team', 'queue', 'sub')
+  local q = redis.call('HMGET', case_key(best), 'team', 'queue', 'sub_queue')
   dequeue(best, q[1], q[2], q[3])
   reserve(best, pro)
   return best
@@ -285,11 +285,11 @@ end
 -- the offer has expired by then. The holder, whose slot is now free, pulls again.
 local function requeue_offered(id, holder, reason, due)
   local key = case_key(id)
-  local h = redis.call('HMGET', key, 'status', 'pro', 'offer_exp', 'channel')
+  local h = redis.call('HMGET', key, 'status', 'holder', 'offer_expires', 'channel')
   if h[1] ~= 'offered' then return 0 end
   if holder ~= '' and h[2] ~= holder then return 0 end
   if due and tonumber(h[3]) > tonumber(due) then return 0 end
-  redis.call('HSET', key, 'status', 'queued', 'pro', '', 'offer_exp', '')
+  redis.call('HSET', key, 'status', 'queued', 'holder', '', 'offer_expires', '')
   if reason == 'declined' then
     redis.call('HSET', key, 'declined', (redis.call('HGET', key, 'declined') or ',') .. h[2] .. ',')
   end
@@ -307,7 +307,7 @@ local function close_case(id, retention)
   local key = case_key(id)
   local h = redis.call('HMGET', key, 'citizen', 'needs')
   redis.call('HSET', key, 'closed', NOW)
-  redis.call('HDEL', key, 'text', 'callback')
+  redis.call('HDEL', key, 'text', 'callback_number')
   if h[1] and h[1] ~= '' then
     for _, need in ipairs(csv(h[2])) do
       local link = P .. 'open:' .. h[1] .. ':' .. need
@@ -351,14 +351,14 @@ end
 local function overflow_step(id)
   redis.call('ZREM', P .. 'overflow', id)
   local key = case_key(id)
-  local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub', 'ovf_teams', 'ovf_at', 'created')
+  local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub_queue', 'overflow_teams', 'overflow_at', 'created')
   local teams, ats = csv(h[5]), csv(h[6])
   if h[1] ~= 'queued' or #teams == 0 then return 0 end
   local to = table.remove(teams, 1)
   table.remove(ats, 1)
   dequeue(id, h[2], h[3], h[4])
-  redis.call('HSET', key, 'team', to, 'ovf_teams', table.concat(teams, ','),
-    'ovf_at', table.concat(ats, ','), 'own_until', '0')
+  redis.call('HSET', key, 'team', to, 'overflow_teams', table.concat(teams, ','),
+    'overflow_at', table.concat(ats, ','), 'own_professional_until', '0')
   add_reason(id, 'overflow: nobody in team ' .. h[2] .. ' took it within ' ..
     math.floor((tonumber(NOW) - tonumber(h[7])) / 60000) .. ' min: moved to team ' .. to)
   event('c', id, 'moved')
@@ -369,9 +369,9 @@ end
 -- A chat nobody took within its answer limit: offer the citizen a call-back (once).
 local function offer_callback(id)
   redis.call('ZREM', P .. 'chatwait', id)
-  local h = redis.call('HMGET', case_key(id), 'status', 'channel', 'cb_offered')
+  local h = redis.call('HMGET', case_key(id), 'status', 'channel', 'callback_offered')
   if h[1] ~= 'queued' or h[2] ~= 'chat' or h[3] then return 0 end
-  redis.call('HSET', case_key(id), 'cb_offered', NOW)
+  redis.call('HSET', case_key(id), 'callback_offered', NOW)
   add_reason(id, 'chat not taken within its answer limit: call-back offered to the citizen')
   event('c', id, 'callback_offered')
   return 1

@@ -15,13 +15,13 @@ local needs = csv(needs_csv)
 if citizen ~= '' then
   local open = redis.call('GET', P .. 'open:' .. citizen .. ':' .. needs[1])
   if open then
-    local h = redis.call('HMGET', case_key(open), 'status', 'urank')
+    local h = redis.call('HMGET', case_key(open), 'status', 'urgency_rank')
     local is_open = h[1] == 'queued' or h[1] == 'offered' or h[1] == 'in_progress'
     -- A more urgent contact never hides inside a less urgent case: it opens its own.
     if is_open and tonumber(urank) >= tonumber(h[2]) then
       redis.call('SADD', case_key(open) .. ':contacts', cid)
-      redis.call('HINCRBY', case_key(open), 'active', 1)
-      redis.call('HSET', P .. 'contact:' .. cid, 'case', open, 'class', class, 'joined', '1', 'created', NOW)
+      redis.call('HINCRBY', case_key(open), 'active_contacts', 1)
+      redis.call('HSET', P .. 'contact:' .. cid, 'case', open, 'classification', class, 'joined', '1', 'created', NOW)
       redis.call('SET', idem_key, cid, 'EX', idem_ttl)
       stat('k', 'contact', 'team', redis.call('HGET', case_key(open), 'team') or '', 'need', needs[1], 'joined', '1')
       event('c', open, 'joined')
@@ -33,7 +33,7 @@ end
 local key = case_key(id)
 redis.call('HSET', key, unpack(ARGV, 12))
 redis.call('SADD', key .. ':contacts', cid)
-redis.call('HSET', P .. 'contact:' .. cid, 'case', id, 'class', class, 'joined', '0', 'created', NOW)
+redis.call('HSET', P .. 'contact:' .. cid, 'case', id, 'classification', class, 'joined', '0', 'created', NOW)
 redis.call('SET', idem_key, cid, 'EX', idem_ttl)
 local recontact = '0'
 if citizen ~= '' then
@@ -59,6 +59,6 @@ stat('k', 'contact', 'team', redis.call('HGET', key, 'team'), 'need', needs[1], 
   'recontact', recontact)
 local pro = place(id)
 if pro then return {'new', cid, id, -1, 0} end
-local h = redis.call('HMGET', key, 'team', 'queue', 'sub', 'channel')
+local h = redis.call('HMGET', key, 'team', 'queue', 'sub_queue', 'channel')
 return {'new', cid, id, redis.call('ZRANK', sub_queue(h[1], h[2], h[3]), id),
   redis.call('SCARD', P .. 'avail:' .. h[1] .. ':' .. h[4])}

@@ -7,7 +7,7 @@
 -- Returns {'ok', what} or {'refused', status}.
 local op, id, by, why = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local key = case_key(id)
-local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub', 'channel', 'urgency', 'pro')
+local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub_queue', 'channel', 'urgency', 'holder')
 if not h[1] then return {'missing'} end
 local status = h[1]
 local what
@@ -39,9 +39,9 @@ elseif op == 'urgency' then
     ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
   what = 'urgency ' .. h[6] .. ' -> ' .. urgency
   if status == 'queued' then dequeue(id, h[2], h[3], h[4]) end
-  redis.call('HSET', key, 'urgency', urgency, 'urank', rank, 'score', score, 'deadline', deadline,
-    'rule', rule)
-  if status == 'queued' then redis.call('HSET', key, 'queue', queue, 'sub', sub) end
+  redis.call('HSET', key, 'urgency', urgency, 'urgency_rank', rank, 'score', score, 'deadline', deadline,
+    'deadline_rule', rule)
+  if status == 'queued' then redis.call('HSET', key, 'queue', queue, 'sub_queue', sub) end
   audit(what)
   event('c', id, 'urgency')
   if status == 'queued' then place(id) end

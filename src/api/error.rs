@@ -1,0 +1,44 @@
+//! The one map from failures to gRPC statuses: a bad field, a refusal of the county's rules, and
+//! what the store answered.
+
+use tonic::Status;
+
+use crate::domain::Refusal;
+use crate::store::StoreError;
+
+/// `INVALID_ARGUMENT` naming the field.
+pub fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {why}"))
+}
+
+/// A refusal by the county's rules: the request was well formed, the state or policy says no.
+pub fn refusal_status(r: Refusal) -> Status {
+    match &r {
+        // The team was named in the request: the field is the problem.
+        Refusal::TeamCannotTake { .. } => invalid("team_id", &r),
+        Refusal::NoTeamForNeed | Refusal::NoColleagueAvailable { .. } => {
+            Status::failed_precondition(r.to_string())
+        }
+    }
+}
+
+pub fn store_status(e: StoreError) -> Status {
+    match e {
+        // A connection lost or Redis still loading is worth a retry; anything else (a script
+        // error, a wrong type) is a defect and must not be dressed up as a passing outage.
+        StoreError::Redis(e) if matches!(e.retry_method(), redis::RetryMethod::NoRetry) => {
+            tracing::error!(error = %e, "redis refused the request");
+            Status::internal("storage refused the request")
+        }
+        StoreError::Redis(e) => {
+            tracing::warn!(error = %e, "redis unavailable");
+            Status::unavailable("storage is unavailable; retry shortly")
+        }
+        StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
+        StoreError::Conflict(why) => Status::failed_precondition(why),
+        StoreError::Corrupt(why) => {
+            tracing::error!(error = %why, "damaged record");
+            Status::internal("stored data is damaged")
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The case hash: the one place that knows its field names. A new case is encoded from its
+//! plan; a stored case decodes into a typed record, and a damaged or missing field is a typed
+//! error, never a panic or an empty string. (The Lua scripts spell the same names.)
+
+use std::collections::HashMap;
+
+use crate::domain::intake::CasePlan;
+use crate::domain::{CaseStatus, Channel, Language, Need, Outcome, Profession, Urgency};
+
+use super::StoreError;
+
+/// Field names of `case:<case>`.
+pub(crate) mod field {
+    pub const STATUS: &str = "status";
+    pub const CHANNEL: &str = "channel";
+    pub const NEEDS: &str = "needs";
+    pub const URGENCY: &str = "urgency";
+    pub const URGENCY_RANK: &str = "urgency_rank";
+    pub const LANGUAGE: &str = "language";
+    pub const TEAM: &str = "team";
+    pub const QUEUE: &str = "queue";
+    pub const SUB_QUEUE: &str = "sub_queue";
+    pub const PROFESSIONS: &str = "professions";
+    pub const SCORE: &str = "score";
+    pub const DEADLINE: &str = "deadline";
+    pub const DEADLINE_RULE: &str = "deadline_rule";
+    pub const STATUTORY_DEADLINE: &str = "statutory_deadline";
+    pub const STATUTORY_RULE: &str = "statutory_rule";
+    pub const CREATED: &str = "created";
+    pub const LANGUAGE_WAIT_UNTIL: &str = "language_wait_until";
+    pub const CITIZEN: &str = "citizen";
+    pub const DECLINED: &str = "declined";
+    pub const ACTIVE_CONTACTS: &str = "active_contacts";
+    pub const OWN_PROFESSIONAL: &str = "own_professional";
+    pub const OWN_PROFESSIONAL_UNTIL: &str = "own_professional_until";
+    pub const OVERFLOW_TEAMS: &str = "overflow_teams";
+    pub const OVERFLOW_AT: &str = "overflow_at";
+    pub const REASONS: &str = "reasons";
+    pub const CLASSIFICATION: &str = "classification";
+    pub const TEXT: &str = "text";
+    pub const CALLBACK_NUMBER: &str = "callback_number";
+    pub const HOLDER: &str = "holder";
+    pub const OUTCOME: &str = "outcome";
+    pub const INTERPRETER_NEEDED: &str = "interpreter_needed";
+    pub const LINKED: &str = "linked";
+    pub const RECONTACT: &str = "recontact";
+    pub const CALLBACK_OFFERED: &str = "callback_offered";
+    /// `consult:<professional>`: a consultation asked of a colleague, and its state.
+    pub const CONSULT_PREFIX: &str = "consult:";
+}
+
+/// A new case, ready to be written: the plan and what the contact carries.
+#[derive(Debug, Clone)]
+pub struct NewCase<'a> {
+    pub plan: &'a CasePlan,
+    pub contact_id: String,
+    pub case_id: String,
+    pub idempotency_key: &'a str,
+    pub idempotency_ttl_secs: u64,
+    /// Pseudonym linking the citizen's contacts; None when anonymous.
+    pub citizen: Option<&'a str>,
+    /// prost-encoded `pb::Classification`, shown back to whoever reads the case.
+    pub classification: Vec<u8>,
+    pub text: &'a str,
+    pub callback_number: Option<&'a str>,
+}
+
+impl NewCase<'_> {
+    /// The case hash as `submit.lua` writes it.
+    pub(crate) fn fields(&self) -> Vec<(&'static str, Vec<u8>)> {
+        use field::*;
+        let p = self.plan;
+        let s = |v: &str| v.as_bytes().to_vec();
+        let n = |v: i64| v.to_string().into_bytes();
+        let join = |it: &mut dyn Iterator<Item = String>| it.collect::<Vec<_>>().join(",");
+        let mut f = vec![
+            (STATUS, s(CaseStatus::Queued.code())),
+            (CHANNEL, s(p.channel.code())),
+            (
+                NEEDS,
+                s(&join(&mut p.needs.iter().map(|n| n.code().into()))),
+            ),
+            (URGENCY, s(p.urgency.code())),
+            (URGENCY_RANK, n(p.urgency.rank().into())),
+            (LANGUAGE, s(p.language.code())),
+            (TEAM, s(&p.team)),
+            (QUEUE, s(&p.queue)),
+            (SUB_QUEUE, s(&p.sub_queue)),
+            // Comma-delimited on both sides so that Lua can look for `,<profession>,`.
+            (
+                PROFESSIONS,
+                s(&format!(
+                    ",{},",
+                    join(&mut p.professions.iter().map(|p| p.code().into()))
+                )),
+            ),
+            (SCORE, s(&p.score.to_string())),
+            (DEADLINE, n(p.deadline.at.timestamp_millis())),
+            (DEADLINE_RULE, s(p.deadline.rule)),
+            (CREATED, n(p.created_ms)),
+            (LANGUAGE_WAIT_UNTIL, n(p.language_wait_until_ms)),
+            (CITIZEN, s(self.citizen.unwrap_or(""))),
+            (DECLINED, s(",")),
+            (ACTIVE_CONTACTS, s("1")),
+            (
+                STATUTORY_DEADLINE,
+                p.statutory
+                    .as_ref()
+                    .map(|d| n(d.at.timestamp_millis()))
+                    .unwrap_or_default(),
+            ),
+            (
+                STATUTORY_RULE,
+                s(p.statutory.as_ref().map_or("", |d| d.rule)),
+            ),
+            (
+                OWN_PROFESSIONAL,
+                s(p.continuity.as_ref().map_or("", |c| &c.professional)),
+            ),
+            (
+                OWN_PROFESSIONAL_UNTIL,
+                n(p.continuity.as_ref().map_or(0, |c| c.until_ms)),
+            ),
+            (
+                OVERFLOW_TEAMS,
+                s(&join(&mut p.overflow.iter().map(|o| o.team.clone()))),
+            ),
+            (
+                OVERFLOW_AT,
+                s(&join(&mut p.overflow.iter().map(|o| o.at_ms.to_string()))),
+            ),
+            (REASONS, s(&p.reasons.join("\n"))),
+            (CLASSIFICATION, self.classification.clone()),
+            (TEXT, s(self.text)),
+        ];
+        if let Some(number) = self.callback_number {
+            f.push((CALLBACK_NUMBER, s(number)));
+        }
+        f
+    }
+}
+
+/// A statutory limit shown with a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statutory {
+    pub at_ms: i64,
+    pub rule: String,
+}
+
+/// A case as stored, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseRecord {
+    pub id: String,
+    pub status: CaseStatus,
+    pub channel: Channel,
+    /// Best first.
+    pub needs: Vec<Need>,
+    pub urgency: Urgency,
+    pub language: Language,
+    pub team: String,
+    pub queue: String,
+    pub sub_queue: String,
+    pub professions: Vec<Profession>,
+    pub deadline_ms: i64,
+    pub deadline_rule: String,
+    pub statutory: Option<Statutory>,
+    pub created_ms: i64,
+    pub reasons: Vec<String>,
+    /// prost-encoded `pb::Classification`.
+    pub classification: Vec<u8>,
+    pub holder: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub interpreter_needed: bool,
+    pub linked_cases: Vec<String>,
+    pub recontact: bool,
+    pub callback_offered: bool,
+    /// `(colleague, state)` of each consultation, sorted by colleague.
+    pub consultations: Vec<(String, String)>,
+    /// The citizen's words, until the case closes.
+    pub text: Option<String>,
+    pub callback_number: Option<String>,
+    /// Contact ids joined to the case, sorted.
+    pub contacts: Vec<String>,
+    /// 0-based place in its sub-queue while queued.
+    pub position: Option<u64>,
+    /// Professionals available on its channel in its team (while queued).
+    pub available: u64,
+}
+
+/// Decodes fields of one hash, naming what is missing or damaged.
+pub(crate) struct Fields<'a> {
+    what: &'static str,
+    map: &'a HashMap<String, Vec<u8>>,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(what: &'static str, map: &'a HashMap<String, Vec<u8>>) -> Self {
+        Self { what, map }
+    }
+
+    /// A field that may be absent or empty.
+    pub(crate) fn opt(&self, k: &str) -> Result<Option<&'a str>, StoreError> {
+        match self.map.get(k) {
+            None => Ok(None),
+            Some(v) if v.is_empty() => Ok(None),
+            Some(v) => std::str::from_utf8(v)
+                .map(Some)
+                .map_err(|_| self.damaged(k)),
+        }
+    }
+
+    pub(crate) fn text(&self, k: &str) -> Result<&'a str, StoreError> {
+        self.opt(k)?.ok_or_else(|| self.damaged(k))
+    }
+
+    pub(crate) fn parse<T: std::str::FromStr>(&self, k: &str) -> Result<T, StoreError> {
+        self.text(k)?.parse().map_err(|_| self.damaged(k))
+    }
+
+    pub(crate) fn parse_opt<T: std::str::FromStr>(&self, k: &str) -> Result<Option<T>, StoreError> {
+        self.opt(k)?
+            .map(|v| v.parse().map_err(|_| self.damaged(k)))
+            .transpose()
+    }
+
+    pub(crate) fn flag(&self, k: &str) -> Result<bool, StoreError> {
+        Ok(self.opt(k)? == Some("1"))
+    }
+
+    /// A comma-separated list of codes, empty entries left out.
+    pub(crate) fn list<T: std::str::FromStr>(&self, k: &str) -> Result<Vec<T>, StoreError> {
+        self.opt(k)?
+            .unwrap_or("")
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|v| v.parse().map_err(|_| self.damaged(k)))
+            .collect()
+    }
+
+    pub(crate) fn bytes(&self, k: &str) -> Vec<u8> {
+        self.map.get(k).cloned().unwrap_or_default()
+    }
+
+    fn damaged(&self, k: &str) -> StoreError {
+        StoreError::Corrupt(format!("{} field `{k}`", self.what))
+    }
+}
+
+impl CaseRecord {
+    /// Decodes a stored case hash; `contacts` are the ids joined to it.
+    pub(crate) fn decode(
+        id: &str,
+        map: &HashMap<String, Vec<u8>>,
+        mut contacts: Vec<String>,
+    ) -> Result<Self, StoreError> {
+        use field::*;
+        let f = Fields::new("case", map);
+        contacts.sort();
+        let mut consultations: Vec<(String, String)> = map
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix(CONSULT_PREFIX)
+                    .map(|p| (p.to_string(), String::from_utf8_lossy(v).into_owned()))
+            })
+            .collect();
+        consultations.sort();
+        Ok(CaseRecord {
+            id: id.to_string(),
+            status: f.parse(STATUS)?,
+            channel: f.parse(CHANNEL)?,
+            needs: f.list(NEEDS)?,
+            urgency: f.parse(URGENCY)?,
+            language: f.parse(LANGUAGE)?,
+            team: f.text(TEAM)?.to_string(),
+            queue: f.text(QUEUE)?.to_string(),
+            sub_queue: f.text(SUB_QUEUE)?.to_string(),
+            professions: f.list(PROFESSIONS)?,
+            deadline_ms: f.parse(DEADLINE)?,
+            deadline_rule: f.opt(DEADLINE_RULE)?.unwrap_or("").to_string(),
+            statutory: match f.parse_opt::<i64>(STATUTORY_DEADLINE)? {
+                Some(at_ms) if at_ms > 0 => Some(Statutory {
+                    at_ms,
+                    rule: f.opt(STATUTORY_RULE)?.unwrap_or("").to_string(),
+                }),
+                _ => None,
+            },
+            created_ms: f.parse(CREATED)?,
+            reasons: f
+                .opt(REASONS)?
+                .unwrap_or("")
+                .lines()
+                .map(String::from)
+                .collect(),
+            classification: f.bytes(CLASSIFICATION),
+            holder: f.opt(HOLDER)?.map(String::from),
+            outcome: f.parse_opt(OUTCOME)?,
+            interpreter_needed: f.flag(INTERPRETER_NEEDED)?,
+            linked_cases: f.list(LINKED)?,
+            recontact: f.flag(RECONTACT)?,
+            callback_offered: f.opt(CALLBACK_OFFERED)?.is_some(),
+            consultations,
+            text: f.opt(TEXT)?.map(String::from),
+            callback_number: f.opt(CALLBACK_NUMBER)?.map(String::from),
+            contacts,
+            position: None,
+            available: 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored() -> HashMap<String, Vec<u8>> {
+        [
+            ("status", "queued"),
+            ("channel", "phone"),
+            ("needs", "acute_symptoms,medication"),
+            ("urgency", "soon"),
+            ("language", "fi"),
+            ("team", "t"),
+            ("queue", "phone"),
+            ("sub_queue", "acute_symptoms"),
+            ("professions", ",nurse,doctor,"),
+            ("deadline", "1000"),
+            ("deadline_rule", "r"),
+            ("statutory_deadline", ""),
+            ("created", "5"),
+            ("consult:dr-1", "requested"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect()
+    }
+
+    #[test]
+    fn a_stored_case_decodes_into_its_types() {
+        let r = CaseRecord::decode("c1", &stored(), vec!["b".into(), "a".into()]).unwrap();
+        assert_eq!(r.status, CaseStatus::Queued);
+        assert_eq!(r.needs, [Need::AcuteSymptoms, Need::Medication]);
+        assert_eq!(r.professions, [Profession::Nurse, Profession::Doctor]);
+        assert_eq!(r.statutory, None);
+        assert_eq!(r.holder, None);
+        assert_eq!(r.contacts, ["a", "b"]);
+        assert_eq!(r.consultations, [("dr-1".into(), "requested".into())]);
+    }
+
+    #[test]
+    fn a_damaged_or_missing_field_is_named() {
+        let mut m = stored();
+        m.insert("urgency".into(), b"very".to_vec());
+        let e = CaseRecord::decode("c1", &m, vec![]).unwrap_err();
+        assert!(e.to_string().contains("`urgency`"), "{e}");
+        let mut m = stored();
+        m.remove("team");
+        let e = CaseRecord::decode("c1", &m, vec![]).unwrap_err();
+        assert!(e.to_string().contains("`team`"), "{e}");
+    }
+}
