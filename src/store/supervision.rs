@@ -338,7 +338,9 @@ impl Store {
         to_ms: i64,
         mut f: impl FnMut(&HashMap<String, String>),
     ) -> Result<()> {
-        const PAGE: usize = 5000;
+        // Small pages: each reply must arrive within the client's response timeout even on a
+        // loaded machine, and a month of a county is hundreds of thousands of entries.
+        const PAGE: usize = 1000;
         let mut conn = self.conn.clone();
         let mut start = from_ms.to_string();
         loop {
