@@ -3,11 +3,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use luotsi::app::App;
 use luotsi::config::Config;
 use luotsi::embedded::EmbeddedRedis;
+use tokio_util::sync::CancellationToken;
 
 mod bench;
 mod queues;
@@ -74,7 +77,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Starts Redis (embedded unless a URL is configured), then serves until Ctrl-C or SIGTERM.
+/// How long a stopping service waits for open calls and streams to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Starts Redis (embedded unless a URL is configured) and the instance, serves until Ctrl-C or
+/// SIGTERM, then stops: both ports with a bounded grace, the background loops, Redis last.
 async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let (url, embedded) = redis_for(&config).await?;
     let addr = config.server.grpc_addr;
@@ -85,37 +92,66 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let http_listener = tokio::net::TcpListener::bind(http_addr)
         .await
         .map_err(|e| format!("cannot listen on {http_addr}: {e}"))?;
-    let state = luotsi::server::state(config, &url).await?;
-    state.classifier.clone().reload_on_sighup()?;
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let http = tokio::spawn(luotsi::http::serve(state.clone(), http_listener, {
-        let mut rx = stop_rx.clone();
+    let mut app = App::start(config, &url).await?;
+    app.reload_on_sighup()?;
+
+    // Fired by the signal, or by the gRPC server ending for any other reason: both ports stop.
+    let stopping = CancellationToken::new();
+    let grpc = {
+        let stopping = stopping.clone();
+        let serving = luotsi::server::serve(
+            app.state().clone(),
+            listener,
+            stopping.clone().cancelled_owned(),
+        );
         async move {
-            let _ = rx.changed().await;
+            let served = serving.await;
+            stopping.cancel();
+            served
         }
-    }));
-    let serving = luotsi::server::serve(state, listener, async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
+    };
+    let http = {
+        let serving = luotsi::http::serve(
+            app.state().clone(),
+            http_listener,
+            stopping.clone().cancelled_owned(),
+        );
+        async move {
+            if let Err(e) = serving.await {
+                tracing::error!(error = %e, "HTTP port failed");
+            }
+        }
+    };
     // Graceful, but bounded: open streams (offers, watchers) would otherwise hold the process
     // forever. Whatever is offered and unanswered is placed again by the reapers.
-    let mut stopping = stop_rx.clone();
     let result = tokio::select! {
-        r = serving => r,
-        _ = async {
-            let _ = stopping.changed().await;
+        (served, ()) = async { tokio::join!(grpc, http) } => served,
+        () = async {
+            shutdown_signal().await;
+            stopping.cancel();
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         } => {
             tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "streams still open after the grace period: closing them");
             Ok(())
         }
     };
-    http.abort();
+    app.stop().await;
     if let Some(e) = embedded {
         e.stop().await;
     }
     Ok(result?)
+}
+
+fn classify(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
+    let classifier = luotsi::classify::Classifier::load(&config.classifier_dir)?;
+    let stdout = std::io::stdout();
+    let n = luotsi::classify::batch::classify_jsonl(
+        std::io::stdin().lock(),
+        stdout.lock(),
+        &classifier,
+    )?;
+    eprintln!("luotsi classify: {n} lines");
+    Ok(())
 }
 
 async fn redis_for(
@@ -134,21 +170,6 @@ async fn redis_for(
         }
     }
 }
-
-fn classify(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
-    let classifier = luotsi::classify::Classifier::load(&config.classifier_dir)?;
-    let stdout = std::io::stdout();
-    let n = luotsi::classify::batch::classify_jsonl(
-        std::io::stdin().lock(),
-        stdout.lock(),
-        &classifier,
-    )?;
-    eprintln!("luotsi classify: {n} lines");
-    Ok(())
-}
-
-/// How long a stopping service waits for open calls and streams to finish.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -5,33 +5,14 @@ pub mod contact;
 pub mod supervisor;
 pub mod work;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::Status;
 
-use crate::board::BoardFeed;
-use crate::config::Config;
-use crate::dispatch::Dispatcher;
+pub use crate::app::AppState;
 use crate::domain::{self, CaseStatus, Channel, Outcome, Urgency};
-use crate::identity::Pseudonymizer;
-use crate::metrics::Metrics;
 use crate::pb;
-use crate::reload::ClassifierCell;
-use crate::store::{CaseRecord, Store, StoreError};
-
-/// What every service shares. Built once at start.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    /// The classifier in use (replaced on SIGHUP).
-    pub classifier: Arc<ClassifierCell>,
-    pub store: Store,
-    pub dispatcher: Dispatcher,
-    pub pseudonyms: Pseudonymizer,
-    pub metrics: Arc<Metrics>,
-    pub board: BoardFeed,
-}
+use crate::store::{CaseRecord, StoreError};
 
 /// `INVALID_ARGUMENT` naming the field.
 pub fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
