@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
 
+use crate::background::Background;
 use crate::config::Config;
 use crate::domain::{Presence, Urgency};
 use crate::metrics::{Metrics, QueueLabels};
@@ -93,15 +95,20 @@ pub struct BoardFeed {
 }
 
 impl BoardFeed {
-    /// Starts the refresh loop. `poke` is notified by the event listener on every change.
+    /// Starts the refresh loop, owned by `background`. `poke` is notified by the event listener
+    /// on every change.
     pub fn start(
         store: Store,
         config: Arc<Config>,
         metrics: Arc<Metrics>,
         poke: Arc<Notify>,
+        background: &mut Background,
     ) -> Self {
         let (tx, rx) = watch::channel(Arc::new(Board::default()));
-        tokio::spawn(refresh_loop(store, config, metrics, poke.clone(), tx));
+        let refresh = poke.clone();
+        background.spawn("board refresh", |stop| {
+            refresh_loop(store, config, metrics, refresh, tx, stop)
+        });
         BoardFeed { rx, poke }
     }
 
@@ -125,6 +132,7 @@ async fn refresh_loop(
     metrics: Arc<Metrics>,
     poke: Arc<Notify>,
     tx: watch::Sender<Arc<Board>>,
+    stop: CancellationToken,
 ) {
     loop {
         let started = Instant::now();
@@ -156,8 +164,14 @@ async fn refresh_loop(
             }
         }
         // At most one refresh per MIN_GAP; wait for a change or MAX_GAP.
-        tokio::time::sleep(MIN_GAP.saturating_sub(started.elapsed())).await;
-        let _ = tokio::time::timeout(MAX_GAP - MIN_GAP, poke.notified()).await;
+        let pause = async {
+            tokio::time::sleep(MIN_GAP.saturating_sub(started.elapsed())).await;
+            let _ = tokio::time::timeout(MAX_GAP - MIN_GAP, poke.notified()).await;
+        };
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = pause => {}
+        }
     }
 }
 

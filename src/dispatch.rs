@@ -8,6 +8,10 @@
 //! holding the professional's Offers stream pushes the offer. An offer that cannot be delivered
 //! is given back at once; one whose announcement was missed expires and is placed again by the
 //! reaper, which runs in every instance so that offers of a crashed instance come back too.
+//!
+//! What must reach Redis after a stream closed or an offer could not be delivered is done by the
+//! dispatcher's own clean-up task: `Drop` and the synchronous event handler only send it a
+//! request, and the task finishes the requests already sent when the instance stops.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +20,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
+use crate::background::Background;
 use crate::domain::routing::Member;
 use crate::metrics::Metrics;
 use crate::store::{Connection, Event, PresenceChange, Reserved, Store, StoreError};
@@ -37,6 +44,21 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Notified on every case or presence event (the queue board refreshes).
     changes: Arc<Notify>,
+    /// Requests for the clean-up task.
+    cleanup: mpsc::UnboundedSender<Cleanup>,
+}
+
+/// Redis work that follows a closed stream or a failed delivery, done by the clean-up task.
+enum Cleanup {
+    /// An Offers stream closed: the professional is disconnected and their offers not yet
+    /// accepted are placed again.
+    Disconnect {
+        member: Member,
+        team: String,
+        token: String,
+    },
+    /// An offer could not be delivered here: the case is given back now rather than at expiry.
+    GiveBack { case_id: String, pro: String },
 }
 
 struct Connected {
@@ -55,15 +77,26 @@ pub struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let d = self.dispatcher.clone();
-        let (member, team, token) = (self.member.clone(), self.team.clone(), self.token.clone());
-        tokio::spawn(async move { d.disconnect(&member, &team, &token).await });
+        // Only a message: the clean-up task does the Redis work. After the instance has stopped
+        // nobody receives it, and the reapers place the offers again when they expire.
+        let _ = self.dispatcher.inner.cleanup.send(Cleanup::Disconnect {
+            member: self.member.clone(),
+            team: std::mem::take(&mut self.team),
+            token: std::mem::take(&mut self.token),
+        });
     }
 }
 
 impl Dispatcher {
-    /// Starts the event listener and the offer reaper for this instance.
-    pub fn start(store: Store, offer_ttl: Duration, metrics: Arc<Metrics>) -> Self {
+    /// Starts the event listener, the offer reaper and the clean-up task for this instance,
+    /// owned by `background`.
+    pub fn start(
+        store: Store,
+        offer_ttl: Duration,
+        metrics: Arc<Metrics>,
+        background: &mut Background,
+    ) -> Self {
+        let (cleanup, requests) = mpsc::unbounded_channel();
         let d = Dispatcher {
             inner: Arc::new(Inner {
                 store,
@@ -75,10 +108,18 @@ impl Dispatcher {
                 next_token: AtomicU64::new(1),
                 metrics,
                 changes: Arc::new(Notify::new()),
+                cleanup,
             }),
         };
-        tokio::spawn(d.clone().listen());
-        tokio::spawn(d.clone().reap());
+        let listener = d.clone();
+        // Following the channel has nothing to finish: stopping drops it wherever it waits.
+        background.spawn("event listener", |stop| async move {
+            stop.run_until_cancelled(listener.listen()).await;
+        });
+        let reaper = d.clone();
+        background.spawn("offer reaper", |stop| reaper.reap(stop));
+        let cleaner = d.clone();
+        background.spawn("stream clean-up", |stop| cleaner.clean_up(requests, stop));
         d
     }
 
@@ -213,25 +254,70 @@ impl Dispatcher {
             return;
         }
         // The stream is gone or hopelessly behind: give the case back now rather than at expiry.
-        let store = self.inner.store.clone();
-        let metrics = self.inner.metrics.clone();
-        let pro = pro.to_string();
-        tokio::spawn(async move {
-            match store.requeue(&offer.case_id, &pro, "released").await {
-                Ok(true) => metrics.offer("released"),
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(case_id = %offer.case_id, error = %e, "undeliverable offer left to expire");
-                }
-            }
+        let _ = self.inner.cleanup.send(Cleanup::GiveBack {
+            case_id: offer.case_id,
+            pro: pro.to_string(),
         });
     }
 
-    async fn reap(self) {
+    /// Carries out clean-up requests as they come, each as its own task so that one slow Redis
+    /// call does not hold up the others. On stop, the requests already sent are still carried
+    /// out (their streams closed while the instance ran), and every one is awaited.
+    async fn clean_up(
+        self,
+        mut requests: mpsc::UnboundedReceiver<Cleanup>,
+        stop: CancellationToken,
+    ) {
+        let mut running = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                Some(request) = requests.recv() => {
+                    running.spawn(self.clone().carry_out(request));
+                }
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    if let Err(e) = done {
+                        tracing::error!(error = %e, "clean-up failed");
+                    }
+                }
+            }
+        }
+        requests.close();
+        while let Some(request) = requests.recv().await {
+            running.spawn(self.clone().carry_out(request));
+        }
+        while running.join_next().await.is_some() {}
+    }
+
+    async fn carry_out(self, request: Cleanup) {
+        match request {
+            Cleanup::Disconnect {
+                member,
+                team,
+                token,
+            } => self.disconnect(&member, &team, &token).await,
+            Cleanup::GiveBack { case_id, pro } => {
+                match self.inner.store.requeue(&case_id, &pro, "released").await {
+                    Ok(true) => self.inner.metrics.offer("released"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(case_id = %case_id, error = %e, "undeliverable offer left to expire");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Places expired offers and ended waits again, every `reap_every`, until `stop`; a round
+    /// under way when it fires is finished first.
+    async fn reap(self, stop: CancellationToken) {
         let mut tick = tokio::time::interval(self.inner.reap_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
             match self.inner.store.expire_offers(500).await {
                 Ok((0, 0, 0)) => {}
                 Ok((expired, relaxed, overflowed)) => {

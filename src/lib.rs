@@ -4,6 +4,8 @@
 //! layout and the invariants.
 
 pub mod api;
+pub mod app;
+pub mod background;
 pub mod board;
 pub mod classify;
 pub mod clock;

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use crate::background::Background;
 use crate::classify::{Classifier, ClassifyError};
 
 pub struct ClassifierCell {
@@ -33,12 +34,14 @@ impl ClassifierCell {
         Ok(())
     }
 
-    /// Reloads on every SIGHUP, for as long as the process runs.
-    pub fn reload_on_sighup(self: Arc<Self>) -> std::io::Result<()> {
+    /// Reloads on every SIGHUP until `background` stops. The handler is installed before this
+    /// returns, so a SIGHUP sent right after start reloads rather than ends the process.
+    pub fn reload_on_sighup(self: Arc<Self>, background: &mut Background) -> std::io::Result<()> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut hup = signal(SignalKind::hangup())?;
-        tokio::spawn(async move {
-            while hup.recv().await.is_some() {
+        background.spawn("classifier reload", |stop| async move {
+            // A reload under way when the stop comes is finished; none starts after it.
+            while let Some(Some(())) = stop.run_until_cancelled(hup.recv()).await {
                 // Reading and stemming the lexicon is file and CPU work: off the runtime.
                 let cell = self.clone();
                 let reloaded = tokio::task::spawn_blocking(move || cell.reload())

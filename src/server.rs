@@ -1,69 +1,25 @@
 //! Assembles the gRPC server: the three Luotsi services, standard health checking and server
 //! reflection, on a listener the caller provides (so tests can bind port 0).
 
+use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{AppState, contact::ContactApi, supervisor::SupervisorApi, work::WorkApi};
-use crate::board::BoardFeed;
-use crate::config::{Config, DEVELOPMENT_PSEUDONYM_KEY};
-use crate::dispatch::Dispatcher;
-use crate::identity::Pseudonymizer;
-use crate::metrics::{Metrics, RpcTimingLayer};
+use crate::api::{contact::ContactApi, supervisor::SupervisorApi, work::WorkApi};
+use crate::app::AppState;
+use crate::metrics::RpcTimingLayer;
 use crate::pb;
-use crate::reload::ClassifierCell;
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("classifier: {0}")]
-    Classifier(#[from] crate::classify::ClassifyError),
-    #[error("cannot connect to redis: {0}")]
-    Redis(#[from] crate::store::StoreError),
+pub enum ServeError {
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
-}
-
-/// Builds the shared state: loads the classifier, connects to Redis, starts the dispatcher.
-pub async fn state(config: Config, redis_url: &str) -> Result<AppState, StartError> {
-    let classifier = ClassifierCell::load(config.classifier_dir.clone())?;
-    let store = Store::connect(redis_url, &config.county.id, config.routing.offer_timeout())
-        .await?
-        .with_e_service_during_call(config.routing.e_service_during_call);
-    store.ping().await?;
-    if config.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY {
-        tracing::warn!(
-            "using the development pseudonym key: set LUOTSI_PSEUDONYM_KEY in production"
-        );
-    }
-    let metrics = Arc::new(Metrics::new());
-    let dispatcher = Dispatcher::start(
-        store.clone(),
-        config.routing.offer_timeout(),
-        metrics.clone(),
-    );
-    let config = Arc::new(config);
-    let board = BoardFeed::start(
-        store.clone(),
-        config.clone(),
-        metrics.clone(),
-        dispatcher.changes(),
-    );
-    Ok(AppState {
-        pseudonyms: Pseudonymizer::new(config.pseudonym_key.clone()),
-        config,
-        classifier: Arc::new(classifier),
-        store,
-        dispatcher,
-        metrics,
-        board,
-    })
 }
 
 /// Serves until `shutdown` resolves.
@@ -71,7 +27,7 @@ pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
+) -> Result<(), ServeError> {
     use pb::contact_service_server::ContactServiceServer;
     use pb::supervisor_service_server::SupervisorServiceServer;
     use pb::work_service_server::WorkServiceServer;
@@ -84,7 +40,6 @@ pub async fn serve(
     health
         .set_serving::<SupervisorServiceServer<SupervisorApi>>()
         .await;
-    tokio::spawn(watch_redis(state.store.clone(), health.clone()));
 
     // Both reflection versions: current tools speak v1, many deployed ones still v1alpha.
     let reflection = || {
@@ -98,7 +53,8 @@ pub async fn serve(
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "gRPC and gRPC-Web listening");
     let metrics = state.metrics.clone();
     let cors = cors_layer(&state.config.server.cors_origins);
-    tonic::transport::Server::builder()
+    let store = state.store.clone();
+    let serving = tonic::transport::Server::builder()
         // HTTP/1.1 for gRPC-Web from browsers; HTTP/2 clients are unaffected.
         .accept_http1(true)
         .layer(cors)
@@ -119,14 +75,18 @@ pub async fn serve(
         .serve_with_incoming_shutdown(
             TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
-        )
-        .await?;
+        );
+    // The health status follows Redis for as long as the server runs, and stops with it.
+    tokio::select! {
+        served = serving => served?,
+        never = watch_redis(store, health) => match never {},
+    }
     Ok(())
 }
 
 /// Reports NOT_SERVING (overall, "") while Redis does not answer, so load balancers stop
 /// sending work to an instance that cannot record it.
-async fn watch_redis(store: Store, health: tonic_health::server::HealthReporter) {
+async fn watch_redis(store: Store, health: tonic_health::server::HealthReporter) -> Infallible {
     let mut up = true;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -10,36 +10,17 @@ pub mod messages;
 pub mod supervisor;
 pub mod work;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::Status;
 
-use crate::board::BoardFeed;
-use crate::config::Config;
-use crate::dispatch::Dispatcher;
+pub use crate::app::AppState;
 use crate::domain::{self, CaseStatus, Channel};
-use crate::identity::Pseudonymizer;
-use crate::metrics::Metrics;
 use crate::pb;
-use crate::reload::ClassifierCell;
-use crate::store::{CaseRecord, Store};
+use crate::store::CaseRecord;
 
 pub use convert::CaseView;
 pub use error::{invalid, refusal_status, store_status};
-
-/// What every service shares. Built once at start.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    /// The classifier in use (replaced on SIGHUP).
-    pub classifier: Arc<ClassifierCell>,
-    pub store: Store,
-    pub dispatcher: Dispatcher,
-    pub pseudonyms: Pseudonymizer,
-    pub metrics: Arc<Metrics>,
-    pub board: BoardFeed,
-}
 
 impl AppState {
     /// Estimated wait of a queued case from its place and the professionals available.

@@ -12,7 +12,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
-use crate::api::AppState;
+use crate::app::AppState;
 
 const BOARD_PAGE: &str = include_str!("board.html");
 

@@ -128,6 +128,7 @@ pub struct Luotsi {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     http_task: Option<tokio::task::JoinHandle<()>>,
+    app: Option<luotsi::app::App>,
 }
 
 impl Luotsi {
@@ -138,9 +139,10 @@ impl Luotsi {
     pub async fn start_with(redis: &RedisServer, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut cfg = config();
         tweak(&mut cfg);
-        let state = luotsi::server::state(cfg, &redis.url())
+        let app = luotsi::app::App::start(cfg, &redis.url())
             .await
             .expect("service state");
+        let state = app.state().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -165,6 +167,7 @@ impl Luotsi {
             stop: Some(tx),
             task: Some(task),
             http_task: Some(http_task),
+            app: Some(app),
         }
     }
 
@@ -203,6 +206,9 @@ impl Luotsi {
         if let Some(t) = self.http_task.take() {
             t.abort();
             let _ = t.await;
+        }
+        if let Some(app) = self.app.take() {
+            app.stop().await;
         }
     }
 }

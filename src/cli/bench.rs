@@ -3,18 +3,21 @@
 //! Reports submissions per second, SubmitContact p50/p99, assignments per second, and the time
 //! from submission to the offer arriving on a professional's stream.
 //!
-//! Without `--addr` it starts its own Luotsi in-process, on its own embedded Redis in a fresh
-//! temporary directory, so that runs are comparable and leave nothing behind.
+//! Without `--addr` it starts its own Luotsi in-process ([`InProcess`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use luotsi::app::App;
 use luotsi::config::Config;
+use luotsi::embedded::EmbeddedRedis;
 use luotsi::pb;
 use luotsi::pb::contact_service_client::ContactServiceClient;
 use luotsi::pb::work_service_client::WorkServiceClient;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
 #[derive(clap::Args)]
@@ -44,23 +47,13 @@ pub struct BenchArgs {
 type Times = Arc<Mutex<HashMap<String, Instant>>>;
 
 pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let mut _guard = None;
+    let mut in_process = None;
     let addr = match &args.addr {
         Some(a) => a.clone(),
         None => {
-            let dir = std::env::temp_dir().join(format!("luotsi-bench-{}", std::process::id()));
-            let redis = luotsi::embedded::EmbeddedRedis::start(&dir).await?;
-            let mut cfg = config.clone();
-            cfg.routing.offer_timeout_secs = 60;
-            let state = luotsi::server::state(cfg, &redis.url()).await?;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let a = format!("http://{}", listener.local_addr()?);
-            tokio::spawn(luotsi::server::serve(
-                state,
-                listener,
-                std::future::pending(),
-            ));
-            _guard = Some((redis, dir));
+            let service = InProcess::start(&config).await?;
+            let a = format!("http://{}", service.addr);
+            in_process = Some(service);
             a
         }
     };
@@ -74,6 +67,8 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         );
     }
 
+    // The professionals' and watchers' streams: ended (aborted) when the run is over.
+    let mut clients = JoinSet::new();
     // Every professional of the county online, taking and completing work as it comes.
     let offered_at: Times = Arc::default();
     let assigned = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -107,7 +102,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
             .await?
             .into_inner();
         let (pro, offered_at, assigned) = (pro.clone(), offered_at.clone(), assigned.clone());
-        tokio::spawn(async move {
+        clients.spawn(async move {
             while let Ok(Some(offer)) = offers.message().await {
                 offered_at
                     .lock()
@@ -138,7 +133,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         });
     }
 
-    let watch = Watchers::start(&channels, args.watchers).await?;
+    let watch = Watchers::start(&channels, args.watchers, &mut clients).await?;
 
     let submitted_at: Times = Arc::default();
     let started = Instant::now();
@@ -233,11 +228,66 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
     if args.watchers > 0 {
         watch.report(args.watchers);
     }
-    if let Some((redis, dir)) = _guard.take() {
-        redis.stop().await;
-        let _ = std::fs::remove_dir_all(dir);
+    // Closing the clients' streams first lets the in-process service stop gracefully.
+    drop(clients);
+    drop(channels);
+    if let Some(service) = in_process {
+        service.stop().await;
     }
     Ok(())
+}
+
+/// Luotsi started by the bench itself, on its own embedded Redis in a fresh temporary
+/// directory, so that runs are comparable and leave nothing behind.
+struct InProcess {
+    addr: std::net::SocketAddr,
+    app: App,
+    stopping: CancellationToken,
+    server: tokio::task::JoinHandle<Result<(), luotsi::server::ServeError>>,
+    redis: EmbeddedRedis,
+    dir: std::path::PathBuf,
+}
+
+impl InProcess {
+    async fn start(config: &Config) -> Result<Self, Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("luotsi-bench-{}", std::process::id()));
+        let redis = EmbeddedRedis::start(&dir).await?;
+        let mut cfg = config.clone();
+        cfg.routing.offer_timeout_secs = 60;
+        let app = App::start(cfg, &redis.url()).await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let stopping = CancellationToken::new();
+        let server = tokio::spawn(luotsi::server::serve(
+            app.state().clone(),
+            listener,
+            stopping.clone().cancelled_owned(),
+        ));
+        Ok(Self {
+            addr,
+            app,
+            stopping,
+            server,
+            redis,
+            dir,
+        })
+    }
+
+    /// Stops the server (its clients are gone, so this is quick), the instance, then Redis.
+    async fn stop(self) {
+        self.stopping.cancel();
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(5), &mut server)
+            .await
+            .is_err()
+        {
+            // A response still being written to a client that left; the bench is over.
+            server.abort();
+        }
+        self.app.stop().await;
+        self.redis.stop().await;
+        let _ = std::fs::remove_dir_all(self.dir);
+    }
 }
 
 /// A realistic mix: needs across the taxonomy, every channel, the county's municipalities.
@@ -302,7 +352,11 @@ struct Watchers {
 }
 
 impl Watchers {
-    async fn start(channels: &[Channel], n: usize) -> Result<Self, Box<dyn std::error::Error>> {
+    async fn start(
+        channels: &[Channel],
+        n: usize,
+        clients: &mut JoinSet<()>,
+    ) -> Result<Self, Box<dyn std::error::Error>> {
         use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
         let w = Watchers {
             age: Arc::new(Mutex::new(Histogram::new(3)?)),
@@ -317,7 +371,7 @@ impl Watchers {
                 .into_inner();
             stream.message().await?; // the first, fresh snapshot
             let (age, gap, stop) = (w.age.clone(), w.gap.clone(), w.stop.clone());
-            tokio::spawn(async move {
+            clients.spawn(async move {
                 let mut last = Instant::now();
                 while let Ok(Some(board)) = stream.message().await {
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {

@@ -1,0 +1,110 @@
+//! The application, apart from any transport: what the gRPC services and the HTTP port share
+//! (`AppState`), and the running instance that owns it together with its background work
+//! (`App`), started together and stopped together.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::background::{Background, Stopped};
+use crate::board::BoardFeed;
+use crate::config::{Config, DEVELOPMENT_PSEUDONYM_KEY};
+use crate::dispatch::Dispatcher;
+use crate::identity::Pseudonymizer;
+use crate::metrics::Metrics;
+use crate::reload::ClassifierCell;
+use crate::store::Store;
+
+/// How long stopping waits for the background loops (they stop at once; the bound is for a
+/// clean-up stuck on an unanswered Redis call).
+const STOP_WITHIN: Duration = Duration::from_secs(3);
+
+/// What every service shares. Built once at start.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    /// The classifier in use (replaced on SIGHUP).
+    pub classifier: Arc<ClassifierCell>,
+    pub store: Store,
+    pub dispatcher: Dispatcher,
+    pub pseudonyms: Pseudonymizer,
+    pub metrics: Arc<Metrics>,
+    pub board: BoardFeed,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("classifier: {0}")]
+    Classifier(#[from] crate::classify::ClassifyError),
+    #[error("cannot connect to redis: {0}")]
+    Redis(#[from] crate::store::StoreError),
+}
+
+/// A running instance: its shared state and the background loops that serve it (the
+/// dispatcher's event listener, reaper and stream clean-up, the board refresh, and the SIGHUP
+/// reload when asked for). [`App::stop`] ends them all; dropping an `App` aborts them.
+pub struct App {
+    state: AppState,
+    background: Background,
+}
+
+impl App {
+    /// Loads the classifier, connects to Redis, starts the dispatcher and the board.
+    pub async fn start(config: Config, redis_url: &str) -> Result<App, StartError> {
+        let classifier = ClassifierCell::load(config.classifier_dir.clone())?;
+        let store = Store::connect(redis_url, &config.county.id, config.routing.offer_timeout())
+            .await?
+            .with_e_service_during_call(config.routing.e_service_during_call);
+        store.ping().await?;
+        if config.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY {
+            tracing::warn!(
+                "using the development pseudonym key: set LUOTSI_PSEUDONYM_KEY in production"
+            );
+        }
+        let mut background = Background::new();
+        let metrics = Arc::new(Metrics::new());
+        let dispatcher = Dispatcher::start(
+            store.clone(),
+            config.routing.offer_timeout(),
+            metrics.clone(),
+            &mut background,
+        );
+        let config = Arc::new(config);
+        let board = BoardFeed::start(
+            store.clone(),
+            config.clone(),
+            metrics.clone(),
+            dispatcher.changes(),
+            &mut background,
+        );
+        let state = AppState {
+            pseudonyms: Pseudonymizer::new(config.pseudonym_key.clone()),
+            config,
+            classifier: Arc::new(classifier),
+            store,
+            dispatcher,
+            metrics,
+            board,
+        };
+        Ok(App { state, background })
+    }
+
+    /// The state to hand to the gRPC services and the HTTP port.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Reloads the classifier on every SIGHUP until the instance stops. The handler is in place
+    /// when this returns.
+    pub fn reload_on_sighup(&mut self) -> std::io::Result<()> {
+        self.state
+            .classifier
+            .clone()
+            .reload_on_sighup(&mut self.background)
+    }
+
+    /// Stops the background loops and waits for them. Call it after the servers have stopped:
+    /// the dispatcher's clean-up first disconnects the Offers streams already closed.
+    pub async fn stop(self) -> Stopped {
+        self.background.stop(STOP_WITHIN).await
+    }
+}

@@ -1,0 +1,8 @@
+//! The `luotsi` commands, apart from the library: `serve` runs the service as a process (signals,
+//! the grace period, the embedded Redis); `bench`, `queues` and `classify` are tools for the
+//! people who run and tune it, used from a terminal only.
+
+pub mod bench;
+pub mod classify;
+pub mod queues;
+pub mod serve;
