@@ -131,10 +131,6 @@ pub struct Luotsi {
 }
 
 impl Luotsi {
-    pub async fn start(redis: &RedisServer) -> Self {
-        Self::start_with(redis, |_| {}).await
-    }
-
     pub async fn start_with(redis: &RedisServer, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut cfg = config();
         tweak(&mut cfg);
@@ -203,6 +199,19 @@ impl Luotsi {
         if let Some(t) = self.http_task.take() {
             t.abort();
             let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Luotsi {
+    /// A test that ends, or fails, without `stop` still stops serving before its Redis goes
+    /// away. Aborting is synchronous: nothing is spawned or awaited here.
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        for task in [&self.task, &self.http_task].into_iter().flatten() {
+            task.abort();
         }
     }
 }
