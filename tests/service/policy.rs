@@ -130,15 +130,7 @@ async fn one_contact_is_enough_is_measured_joins_links_and_recontacts() {
 async fn the_own_nurse_first_then_a_colleague_after_the_continuity_wait() {
     let county = TestCounty::start_with(|c| c.routing.continuity_wait_secs = 2).await;
     county.go_online("jns-sh-1").await;
-    let mut req = contact(
-        pb::Channel::EService,
-        "own-1",
-        "Minulle on tullut ihottumaa käsivarsiin, kutisee kovasti",
-        "acute_symptoms",
-        "Joensuu",
-    );
-    req.citizen.as_mut().unwrap().own_professional_id = "jns-sh-2".into();
-    let c = county.submit(req).await;
+    let c = county.submit(ainos_rash("own-1")).await;
     assert_eq!(c.team_id, "joensuu-keskus");
     assert_eq!(c.status, pb::CaseStatus::Queued as i32, "waits for Jenni");
     assert!(
@@ -158,21 +150,26 @@ async fn the_own_nurse_first_then_a_colleague_after_the_continuity_wait() {
     );
 }
 
+/// Aino writes about a rash; her own nurse is Jenni.
+fn ainos_rash(key: &str) -> pb::SubmitContactRequest {
+    let mut req = contact(
+        pb::Channel::EService,
+        key,
+        "Minulle on tullut ihottumaa käsivarsiin, kutisee kovasti",
+        "acute_symptoms",
+        "Joensuu",
+    );
+    req.citizen.as_mut().unwrap().own_professional_id = "jns-sh-2".into();
+    req
+}
+
 /// The same, but Jenni is online: she gets it at once, though Sari is less loaded.
 #[tokio::test]
 async fn the_own_nurse_who_is_online_gets_the_case_at_once() {
     let county = TestCounty::start().await;
     county.go_online("jns-sh-1").await;
     county.go_online("jns-sh-2").await;
-    let mut req = contact(
-        pb::Channel::EService,
-        "own-2",
-        "Minulle on tullut ihottumaa käsivarsiin, kutisee kovasti",
-        "acute_symptoms",
-        "Joensuu",
-    );
-    req.citizen.as_mut().unwrap().own_professional_id = "jns-sh-2".into();
-    let c = county.submit(req).await;
+    let c = county.submit(ainos_rash("own-2")).await;
     let offer = county.next_offer("jns-sh-2").await;
     assert_eq!(offer.case_id, c.case_id);
     assert!(

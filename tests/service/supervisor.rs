@@ -439,15 +439,10 @@ async fn readiness_and_the_board_follow_redis_down_and_back() {
     assert_eq!(b["teams"].as_array().unwrap().len(), 1);
 
     county.stop_redis();
-    let mut stale = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        stale = board(county.http_get("/api/board").await.1)["stale"] == true;
-        if stale {
-            break;
-        }
-    }
-    assert!(stale, "the board says its figures are stale");
+    assert!(
+        board_turns(&county, true, 50).await,
+        "the board says its figures are stale"
+    );
     assert_eq!(county.http_get("/readyz").await.0, 503);
     assert_eq!(county.http_get("/healthz").await.0, 200);
     let (_, b) = county.http_get("/api/board").await;
@@ -458,16 +453,21 @@ async fn readiness_and_the_board_follow_redis_down_and_back() {
     );
 
     county.start_redis_again();
-    let mut fresh = false;
-    for _ in 0..100 {
+    assert!(board_turns(&county, false, 100).await, "the board recovers");
+    assert_eq!(county.http_get("/readyz").await.0, 200);
+}
+
+/// Reads the HTTP board every 100 ms, at most `tries` times, until its `stale` flag is `stale`.
+async fn board_turns(county: &TestCounty, stale: bool, tries: usize) -> bool {
+    for _ in 0..tries {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        fresh = board(county.http_get("/api/board").await.1)["stale"] == false;
-        if fresh {
-            break;
+        let (_, body) = county.http_get("/api/board").await;
+        let b: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if b["stale"] == stale {
+            return true;
         }
     }
-    assert!(fresh, "the board recovers");
-    assert_eq!(county.http_get("/readyz").await.0, 200);
+    false
 }
 
 #[tokio::test]
