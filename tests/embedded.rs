@@ -2,15 +2,18 @@
 //! cleanly, and a missing binary is one clear line. Its own test binary, because it changes PATH.
 
 use luotsi::embedded::{EmbeddedError, EmbeddedRedis};
+use luotsi::store::Keys;
 
 #[tokio::test]
 async fn embedded_redis_persists_across_restarts_and_explains_a_missing_binary() {
     let dir = tempfile::tempdir().unwrap();
+    // Any key will do: a case key of a county of its own.
+    let kept = Keys::new("embedded-test").case("kept");
     let redis = EmbeddedRedis::start(dir.path()).await.expect("starts");
     let client = redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("SET")
-        .arg("lu:{t}:kept")
+        .arg(&kept)
         .arg("yes")
         .query_async(&mut c)
         .await
@@ -31,7 +34,7 @@ async fn embedded_redis_persists_across_restarts_and_explains_a_missing_binary()
     let client = redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let v: Option<String> = redis::cmd("GET")
-        .arg("lu:{t}:kept")
+        .arg(&kept)
         .query_async(&mut c)
         .await
         .unwrap();

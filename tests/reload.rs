@@ -4,11 +4,93 @@
 //! its grace period even while streams are open.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use luotsi::pb;
 use luotsi::pb::contact_service_client::ContactServiceClient;
+use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
+use tonic::transport::Channel;
+
+/// The real `luotsi` process with its embedded Redis, on free ports. A test that ends before
+/// stopping it still stops it (and so its Redis) on drop.
+struct LuotsiProcess {
+    child: Option<Child>,
+    url: String,
+}
+
+impl LuotsiProcess {
+    /// Starts the binary with its data in `data_dir`; `configure` adds what the test needs.
+    fn start(data_dir: &Path, configure: impl FnOnce(&mut Command)) -> Self {
+        let grpc = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_luotsi"));
+        command
+            .env("LUOTSI_DATA_DIR", data_dir)
+            .env("LUOTSI_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
+            .env("LUOTSI_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env_remove("LUOTSI_REDIS_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        configure(&mut command);
+        Self {
+            child: Some(command.spawn().expect("luotsi starts")),
+            url: format!("http://127.0.0.1:{grpc}"),
+        }
+    }
+
+    /// A gRPC channel, once the process answers.
+    async fn channel(&self) -> Channel {
+        for _ in 0..100 {
+            if let Ok(c) = Channel::from_shared(self.url.clone())
+                .unwrap()
+                .connect()
+                .await
+            {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("luotsi answers");
+    }
+
+    /// Sends a signal (`-HUP`, `-TERM`) with `kill`; whether it was delivered.
+    fn signal(&self, signal: &str) -> bool {
+        let pid = self.child.as_ref().expect("running").id();
+        Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Waits for the process to exit: its status and what it logged.
+    async fn exit(mut self) -> Output {
+        let child = self.child.take().expect("running");
+        tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for LuotsiProcess {
+    /// SIGTERM first, so that the process stops its own Redis; SIGKILL if it does not go.
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(15) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -45,14 +127,6 @@ async fn top_need(client: &mut ContactServiceClient<tonic::transport::Channel>) 
     c.needs.first().map(|n| n.need.clone()).unwrap_or_default()
 }
 
-fn hup(pid: u32) {
-    let ok = Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success());
-}
-
 #[tokio::test]
 async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -61,27 +135,10 @@ async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
         &config,
     );
-    let grpc = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_luotsi"))
-        .env("LUOTSI_CONFIG", config.join("luotsi.toml"))
-        .env("LUOTSI_DATA_DIR", dir.path().join("data"))
-        .env("LUOTSI_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
-        .env("LUOTSI_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
-        .env_remove("LUOTSI_REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("luotsi starts");
-    let url = format!("http://127.0.0.1:{grpc}");
-    let mut client = None;
-    for _ in 0..100 {
-        if let Ok(c) = ContactServiceClient::connect(url.clone()).await {
-            client = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut client = client.expect("luotsi answers");
+    let luotsi = LuotsiProcess::start(&dir.path().join("data"), |c| {
+        c.env("LUOTSI_CONFIG", config.join("luotsi.toml"));
+    });
+    let mut client = ContactServiceClient::new(luotsi.channel().await);
     let before = top_need(&mut client).await;
     assert_ne!(before, "oral_health");
 
@@ -95,7 +152,7 @@ async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
     );
     assert_ne!(added, text, "the lexicon has a `term = [` list");
     std::fs::write(&fi, &added).unwrap();
-    hup(child.id());
+    assert!(luotsi.signal("-HUP"));
     let mut now = String::new();
     for _ in 0..50 {
         now = top_need(&mut client).await;
@@ -108,16 +165,12 @@ async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
 
     // A broken edit: refused, the lexicon in use stays.
     std::fs::write(&fi, format!("{added}\nthis is not toml\n")).unwrap();
-    hup(child.id());
+    assert!(luotsi.signal("-HUP"));
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(top_need(&mut client).await, "oral_health");
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    luotsi.signal("-TERM");
+    let out = luotsi.exit().await;
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("classifier reloaded"), "{log}");
     let refused = log
@@ -137,44 +190,19 @@ async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
 #[tokio::test]
 async fn sigterm_stops_the_service_even_with_a_stream_open() {
     let dir = tempfile::tempdir().unwrap();
-    let grpc = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_luotsi"))
-        .env("LUOTSI_DATA_DIR", dir.path().join("data"))
-        .env("LUOTSI_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
-        .env("LUOTSI_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
-        .env_remove("LUOTSI_REDIS_URL")
-        .env_remove("LUOTSI_CONFIG")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("luotsi starts");
-    let url = format!("http://127.0.0.1:{grpc}");
-    let mut sup = None;
-    for _ in 0..100 {
-        if let Ok(c) =
-            luotsi::pb::supervisor_service_client::SupervisorServiceClient::connect(url.clone())
-                .await
-        {
-            sup = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mut board = sup
-        .expect("luotsi answers")
+    let luotsi = LuotsiProcess::start(&dir.path().join("data"), |c| {
+        c.env_remove("LUOTSI_CONFIG")
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+    });
+    let mut board = SupervisorServiceClient::new(luotsi.channel().await)
         .watch_queues(pb::WatchQueuesRequest::default())
         .await
         .unwrap()
         .into_inner();
     board.message().await.unwrap().expect("a snapshot");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let started = std::time::Instant::now();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    luotsi.signal("-TERM");
+    let started = Instant::now();
+    let out = luotsi.exit().await;
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "stopped within the grace period"

@@ -9,17 +9,20 @@
 //! and accepted (a few are left to expire), and cases are completed after a handling time. Run
 //! with `--nocapture` for the day's figures.
 
+// The service tests' county, shared; this day uses only some of its verbs.
+#[allow(dead_code)]
+#[path = "service/county.rs"]
+mod county;
 #[allow(dead_code)]
 #[path = "service/harness.rs"]
 mod harness;
 
 use std::collections::{HashMap, HashSet};
 
-use harness::{Luotsi, RedisServer};
+use county::TestCounty;
 use luotsi::pb;
-use luotsi::store::Store;
+use luotsi::store::{Keys, Store};
 
-const P: &str = "lu:{siun-sote}:";
 const CONTACTS: usize = 5000;
 const MINUTE: i64 = 60_000;
 
@@ -136,15 +139,19 @@ async fn a_working_day_of_the_county_in_virtual_time() {
         .unwrap()
         .timestamp_millis();
     luotsi::clock::set_virtual(start);
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
+    let county = TestCounty::start().await;
     let cfg = harness::config();
-    let store = Store::connect(&redis.url(), &cfg.county.id, cfg.routing.offer_timeout())
-        .await
-        .unwrap();
-    let mut conn = redis.conn();
+    let store = Store::connect(
+        &county.redis_url(),
+        &cfg.county.id,
+        cfg.routing.offer_timeout(),
+    )
+    .await
+    .unwrap();
+    let keys = county.keys();
+    let mut conn = county.redis();
 
-    // Everybody online, their offer streams drained in the background.
+    // Everybody online; the desktops' offers are read from Redis below, not from the streams.
     let members: Vec<(String, String, Vec<String>)> = cfg
         .county
         .teams
@@ -159,28 +166,15 @@ async fn a_working_day_of_the_county_in_virtual_time() {
             })
         })
         .collect();
-    let mut work = svc.work().await;
     for (id, _, _) in &members {
-        work.set_presence(pb::SetPresenceRequest {
-            professional_id: id.clone(),
-            presence: pb::Presence::Available as i32,
-            capacities: vec![],
-        })
-        .await
-        .unwrap();
-        let mut stream = work
-            .offers(pb::OffersRequest {
-                professional_id: id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        tokio::spawn(async move { while let Ok(Some(_)) = stream.message().await {} });
+        county.go_online(id).await;
     }
     let speaks: HashMap<&str, &Vec<String>> =
         members.iter().map(|(id, _, l)| (id.as_str(), l)).collect();
-    let mut contacts = svc.contact().await;
     let mut r = Rng(0x5eed_1234_abcd);
+    // Choices about offers (left to expire, handling time) draw from their own stream: how many
+    // offers a minute sees depends on timing, and must not change which contacts arrive.
+    let mut offers_rng = Rng(0x0ffe_12ed_5eed);
     let mut day = Day::default();
     let municipalities = cfg.county.municipalities.clone();
 
@@ -195,18 +189,12 @@ async fn a_working_day_of_the_county_in_virtual_time() {
             day.completions.drain(..).partition(|(t, _, _)| *t <= now);
         day.completions = later;
         for (_, case_id, pro) in due {
-            let outcome = if r.chance(85) {
+            let outcome = if offers_rng.chance(85) {
                 pb::Outcome::ResolvedAtFirstContact
             } else {
                 pb::Outcome::FollowUpBooked
             };
-            work.complete_case(pb::CompleteCaseRequest {
-                professional_id: pro,
-                case_id: case_id.clone(),
-                outcome: outcome as i32,
-            })
-            .await
-            .expect("completed");
+            county.complete_with(&pro, &case_id, outcome).await;
             day.open.retain(|_, (c, _)| *c != case_id);
             day.done.insert(case_id);
         }
@@ -227,17 +215,15 @@ async fn a_working_day_of_the_county_in_virtual_time() {
             };
             // A re-contact: a citizen with an open case gets in touch again about the same
             // need, in the same words, on whatever channel.
-            if r.chance(8) && !day.open.is_empty() {
-                let k = r.below(day.open.len() as u64) as usize;
+            // Both draws are made whatever the open cases: their number depends on timing.
+            let (recontact, pick) = (r.chance(8), r.below(1 << 30));
+            if recontact && !day.open.is_empty() {
+                let k = (pick % day.open.len() as u64) as usize;
                 let (case, first) = day.open.values().nth(k).unwrap();
                 let mut req = first.clone();
                 req.idempotency_key = format!("day-{i}");
                 req.channel = channel as i32;
-                let a = contacts
-                    .submit_contact(req)
-                    .await
-                    .expect("submitted")
-                    .into_inner();
+                let a = county.submit(req).await;
                 assert!(a.joined_existing_case, "a re-contact joins its open case");
                 assert_eq!(&a.case_id, case);
                 day.joined += 1;
@@ -302,11 +288,7 @@ async fn a_working_day_of_the_county_in_virtual_time() {
                     ..Default::default()
                 }),
             };
-            let a = contacts
-                .submit_contact(req.clone())
-                .await
-                .expect("submitted")
-                .into_inner();
+            let a = county.submit(req.clone()).await;
             assert!(!a.joined_existing_case);
             if emergency {
                 day.emergencies += 1;
@@ -332,32 +314,25 @@ async fn a_working_day_of_the_county_in_virtual_time() {
 
         // The desktops: every open offer is accepted, a few left to expire.
         let offered: Vec<String> = redis::cmd("ZRANGE")
-            .arg(format!("{P}offers"))
+            .arg(keys.offers())
             .arg(0)
             .arg(-1)
             .query(&mut conn)
             .unwrap();
         for case_id in offered {
             let (pro, channel): (String, String) = redis::cmd("HMGET")
-                .arg(format!("{P}case:{case_id}"))
+                .arg(keys.case(&case_id))
                 .arg(&["holder", "channel"])
                 .query(&mut conn)
                 .unwrap();
             day.first_offer
                 .entry(case_id.clone())
                 .or_insert((pro.clone(), now));
-            if r.chance(3) {
+            if offers_rng.chance(3) {
                 day.left_to_expire += 1;
                 continue;
             }
-            let held = work
-                .accept_offer(pb::AcceptOfferRequest {
-                    professional_id: pro.clone(),
-                    case_id: case_id.clone(),
-                })
-                .await
-                .expect("accepted")
-                .into_inner();
+            let held = county.accept(&pro, &case_id).await;
             if let Some(before) = day.accepted_by.insert(case_id.clone(), pro.clone()) {
                 panic!("case {case_id} accepted by {before} and again by {pro}");
             }
@@ -377,10 +352,10 @@ async fn a_working_day_of_the_county_in_virtual_time() {
                 _ => pb::Channel::EService,
             };
             day.completions
-                .push((now + handling(ch as i32, &mut r), case_id, pro));
+                .push((now + handling(ch as i32, &mut offers_rng), case_id, pro));
         }
 
-        day.free_slot_checks += check_no_case_waits_beside_a_free_slot(&mut conn, now);
+        day.free_slot_checks += check_no_case_waits_beside_a_free_slot(&mut conn, keys, now);
     }
 
     // Continuity held: the own nurse first, others only after the wait.
@@ -398,17 +373,17 @@ async fn a_working_day_of_the_county_in_virtual_time() {
     let mut places: HashMap<&str, usize> = HashMap::new();
     for case_id in day.cases.keys() {
         let (status, team, queue, sub): (String, String, String, String) = redis::cmd("HMGET")
-            .arg(format!("{P}case:{case_id}"))
+            .arg(keys.case(case_id))
             .arg(&["status", "team", "queue", "sub_queue"])
             .query(&mut conn)
             .unwrap();
         let in_queue: Option<u64> = redis::cmd("ZRANK")
-            .arg(format!("{P}q:{team}:{queue}:{sub}"))
+            .arg(keys.queue(&team, &queue, &sub))
             .arg(case_id)
             .query(&mut conn)
             .unwrap();
         let in_offers: Option<f64> = redis::cmd("ZSCORE")
-            .arg(format!("{P}offers"))
+            .arg(keys.offers())
             .arg(case_id)
             .query(&mut conn)
             .unwrap();
@@ -432,20 +407,10 @@ async fn a_working_day_of_the_county_in_virtual_time() {
     }
     assert_eq!(places.values().sum::<usize>(), day.cases.len());
 
-    let stats = svc
-        .supervisor()
+    let stats = county
+        .try_stats("", Some(start / 1000), None)
         .await
-        .get_stats(pb::GetStatsRequest {
-            team_id: String::new(),
-            from: Some(prost_types::Timestamp {
-                seconds: start / 1000,
-                nanos: 0,
-            }),
-            to: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(stats.contacts as usize, day.submitted);
     assert_eq!(stats.cases as usize, day.cases.len());
     assert_eq!(stats.joined_contacts as usize, day.joined);
@@ -475,18 +440,21 @@ async fn a_working_day_of_the_county_in_virtual_time() {
         stats.recontacts_within_7_days,
     );
     assert!(day.emergencies > 0 && day.joined > 0 && !day.own.is_empty());
-    svc.stop().await;
 }
 
 /// No queued case has a professional who fits it (team, profession, channel, language rules,
 /// continuity, not a decliner) with a free slot on its channel. Returns the cases checked.
-fn check_no_case_waits_beside_a_free_slot(conn: &mut redis::Connection, now: i64) -> usize {
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{P}qp:*"))
+fn check_no_case_waits_beside_a_free_slot(
+    conn: &mut redis::Connection,
+    keys: &Keys,
+    now: i64,
+) -> usize {
+    let queues: Vec<String> = redis::cmd("KEYS")
+        .arg(keys.queue_by_priority("*", "*"))
         .query(conn)
         .unwrap();
     let mut checked = 0;
-    for key in keys {
+    for key in queues {
         let ids: Vec<String> = redis::cmd("ZRANGE")
             .arg(&key)
             .arg(0)
@@ -496,7 +464,7 @@ fn check_no_case_waits_beside_a_free_slot(conn: &mut redis::Connection, now: i64
         for id in ids {
             checked += 1;
             let f: Vec<Option<String>> = redis::cmd("HMGET")
-                .arg(format!("{P}case:{id}"))
+                .arg(keys.case(&id))
                 .arg(&[
                     "team",
                     "queue",
@@ -516,14 +484,14 @@ fn check_no_case_waits_beside_a_free_slot(conn: &mut redis::Connection, now: i64
             }
             for prof in s(3).split(',').filter(|p| !p.is_empty()) {
                 let free: Vec<String> = redis::cmd("ZRANGE")
-                    .arg(format!("{P}free:{}:{}:{prof}", s(0), s(2)))
+                    .arg(keys.free(&s(0), &s(2), prof))
                     .arg(0)
                     .arg(-1)
                     .query(conn)
                     .unwrap();
                 for pro in free {
                     let langs: String = redis::cmd("HGET")
-                        .arg(format!("{P}pro:{pro}"))
+                        .arg(keys.professional(&pro))
                         .arg("langs")
                         .query(conn)
                         .unwrap();
@@ -542,3 +510,4 @@ fn check_no_case_waits_beside_a_free_slot(conn: &mut redis::Connection, now: i64
     }
     checked
 }
+

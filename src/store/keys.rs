@@ -109,6 +109,10 @@ impl Keys {
         format!("{}avail:{team}:{channel}", self.prefix)
     }
 
+    pub fn free(&self, team: &str, channel: &str, profession: &str) -> String {
+        format!("{}free:{team}:{channel}:{profession}", self.prefix)
+    }
+
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)
     }

@@ -1,15 +1,15 @@
 //! Bad input answers INVALID_ARGUMENT naming the field, and writes nothing.
 
+use std::time::Duration;
+
 use luotsi::pb;
 
-use crate::harness::{Luotsi, RedisServer};
+use crate::county::TestCounty;
 use crate::support::*;
 
 #[tokio::test]
 async fn each_bad_input_names_its_field_and_writes_nothing() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut contact = svc.contact().await;
+    let county = TestCounty::start().await;
     let ok = || dental(pb::Channel::EService, "bad");
     let with = |f: &dyn Fn(&mut pb::SubmitContactRequest)| {
         let mut r = ok();
@@ -61,10 +61,9 @@ async fn each_bad_input_names_its_field_and_writes_nothing() {
             with(&|r| r.citizen.as_mut().unwrap().own_team_id = "no-such-team".into()),
         ),
     ];
-    let dbsize = || -> i64 { redis::cmd("DBSIZE").query(&mut redis.conn()).unwrap() };
-    let before = dbsize();
+    let before = county.dbsize();
     for (field, req) in cases {
-        let err = contact.submit_contact(req).await.expect_err(field);
+        let err = county.try_submit(req).await.expect_err(field);
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{field}: {err:?}");
         assert!(
             err.message().starts_with(&format!("{field}:")),
@@ -73,132 +72,64 @@ async fn each_bad_input_names_its_field_and_writes_nothing() {
         );
         assert!(!err.message().contains("131052"), "the code is not echoed");
     }
-    assert_eq!(dbsize(), before, "nothing written");
+    assert_eq!(county.dbsize(), before, "nothing written");
 
     // Hints alone are enough; so is text alone.
     let mut hint_only = ok();
     hint_only.text.clear();
     hint_only.idempotency_key = "hint-only".into();
-    contact
-        .submit_contact(hint_only)
+    county
+        .try_submit(hint_only)
         .await
         .expect("a form category alone routes");
 
     // The other services check their input too.
-    let mut work = svc.work().await;
-    let err = work
-        .complete_case(pb::CompleteCaseRequest {
-            professional_id: "suu-hh-1".into(),
-            case_id: "x".into(),
-            outcome: 1,
-        })
+    let err = county
+        .try_complete("suu-hh-1", "x", pb::Outcome::ResolvedAtFirstContact)
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().starts_with("case_id:"));
-    let err = work
-        .set_presence(pb::SetPresenceRequest {
-            professional_id: "suu-hh-1".into(),
-            presence: 0,
-            capacities: vec![],
-        })
+    let err = county
+        .try_set_presence("suu-hh-1", pb::Presence::Unspecified)
         .await
         .unwrap_err();
     assert!(err.message().starts_with("presence:"), "{}", err.message());
-    let err = work
-        .set_presence(pb::SetPresenceRequest {
-            professional_id: "nobody".into(),
-            presence: 1,
-            capacities: vec![],
-        })
+    let err = county
+        .try_set_presence("nobody", pb::Presence::Available)
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
-    let err = svc
-        .supervisor()
-        .await
-        .list_queues(pb::ListQueuesRequest {
-            team_id: "no-such-team".into(),
-        })
-        .await
-        .unwrap_err();
+    let err = county.try_queues("no-such-team").await.unwrap_err();
     assert!(err.message().starts_with("team_id:"));
-    let err = contact
-        .get_case(pb::GetCaseRequest {
-            case_id: uuid_like(),
-        })
-        .await
-        .unwrap_err();
+    let err = county.try_case(UUID_LIKE).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
-    let err = contact
-        .watch_case(pb::WatchCaseRequest {
-            case_id: "nope".into(),
-        })
-        .await
-        .unwrap_err();
+    let err = county.try_watch("nope").await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     assert!(err.message().starts_with("case_id:"), "{}", err.message());
-    let err = contact
-        .watch_case(pb::WatchCaseRequest {
-            case_id: uuid_like(),
-        })
-        .await
-        .unwrap_err();
+    let err = county.try_watch(UUID_LIKE).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
-    let err = contact
-        .cancel_contact(pb::CancelContactRequest {
-            contact_id: String::new(),
-        })
-        .await
-        .unwrap_err();
+    let err = county.try_cancel_contact("").await.unwrap_err();
     assert!(
         err.message().starts_with("contact_id:"),
         "{}",
         err.message()
     );
-    let err = contact
-        .cancel_contact(pb::CancelContactRequest {
-            contact_id: uuid_like(),
-        })
-        .await
-        .unwrap_err();
+    let err = county.try_cancel_contact(UUID_LIKE).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
-    svc.stop().await;
-}
-
-/// Every key and its serialised value: equal before and after means nothing was written.
-fn snapshot(redis: &RedisServer) -> Vec<(String, Vec<u8>)> {
-    let mut conn = redis.conn();
-    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
-    keys.sort();
-    keys.into_iter()
-        .map(|k| {
-            let v: Vec<u8> = redis::cmd("DUMP").arg(&k).query(&mut conn).unwrap();
-            (k, v)
-        })
-        .collect()
 }
 
 #[tokio::test]
 async fn the_policy_and_supervisor_calls_name_their_field_and_write_nothing() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
+    let county = TestCounty::start().await;
     // A case in progress with a dental nurse, and a chat waiting in the queue.
-    let mut offers = go_online(&svc, "suu-hh-1").await;
-    let held = submit(&svc, dental(pb::Channel::EService, "held")).await;
-    next_offer(&mut offers, std::time::Duration::from_secs(5))
-        .await
-        .expect("offered");
-    let mut work = svc.work().await;
-    work.accept_offer(pb::AcceptOfferRequest {
-        professional_id: "suu-hh-1".into(),
-        case_id: held.case_id.clone(),
-    })
-    .await
-    .unwrap();
-    let before = snapshot(&redis);
+    county.go_online("suu-hh-1").await;
+    let held = county.submit(dental(pb::Channel::EService, "held")).await;
+    county.next_offer("suu-hh-1").await;
+    county.accept("suu-hh-1", &held).await;
+    let before = county.stored();
 
-    let expect = |field: &str, r: Result<tonic::Response<pb::Case>, tonic::Status>| {
+    let expect = |field: &str, r: Result<pb::Case, tonic::Status>| {
         let err = r.expect_err(field);
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{field}: {err:?}");
         assert!(
@@ -207,157 +138,100 @@ async fn the_policy_and_supervisor_calls_name_their_field_and_write_nothing() {
             err.message()
         );
     };
-    let transfer = |to: &str, reason: &str, case: &str| pb::TransferCaseRequest {
-        professional_id: "suu-hh-1".into(),
-        case_id: case.into(),
-        to_professional_id: to.into(),
-        reason: reason.into(),
-    };
+    let pro = "suu-hh-1";
     let id = held.case_id.as_str();
     expect(
         "case_id",
-        work.transfer_case(transfer("suu-hl-1", "why", "x")).await,
+        county.try_transfer(pro, "x", "suu-hl-1", "why").await,
     );
     expect(
         "to_professional_id",
-        work.transfer_case(transfer("", "why", id)).await,
+        county.try_transfer(pro, id, "", "why").await,
     );
     expect(
         "to_professional_id",
-        work.transfer_case(transfer("jns-sh-1", "why", id)).await,
+        county.try_transfer(pro, id, "jns-sh-1", "why").await,
     );
     expect(
         "reason",
-        work.transfer_case(transfer("suu-hl-1", " ", id)).await,
+        county.try_transfer(pro, id, "suu-hl-1", " ").await,
     );
     expect(
         "reason",
-        work.transfer_case(transfer("suu-hl-1", "a\nb", id)).await,
+        county.try_transfer(pro, id, "suu-hl-1", "a\nb").await,
     );
-    let consult = |colleague: &str, profession: &str| pb::RequestConsultationRequest {
-        professional_id: "suu-hh-1".into(),
-        case_id: id.into(),
-        colleague_id: colleague.into(),
-        profession: profession.into(),
-    };
     expect(
         "profession",
-        work.request_consultation(consult("", "plumber")).await,
+        county.try_consult_profession(pro, id, "plumber").await,
     );
     expect(
         "colleague_id",
-        work.request_consultation(consult("nobody", "")).await,
+        county.try_consult_colleague(pro, id, "nobody").await,
     );
     expect(
         "colleague_id",
-        work.request_consultation(consult("suu-hh-1", "")).await,
+        county.try_consult_colleague(pro, id, "suu-hh-1").await,
     );
 
-    let mut contact = svc.contact().await;
-    let callback = |case: &str, number: &str| pb::AcceptCallbackRequest {
-        case_id: case.into(),
-        callback_number: number.into(),
-    };
     expect(
         "case_id",
-        contact.accept_callback(callback("x", "0401234567")).await,
+        county.try_accept_callback("x", "0401234567").await,
     );
-    expect(
-        "callback_number",
-        contact.accept_callback(callback(id, "")).await,
-    );
+    expect("callback_number", county.try_accept_callback(id, "").await);
 
-    let mut sup = svc.supervisor().await;
-    let urgency = |u: i32, reason: String| pb::SetUrgencyRequest {
-        case_id: id.into(),
-        urgency: u,
-        supervisor_id: "sv-anna".into(),
-        reason,
-    };
-    expect("urgency", sup.set_urgency(urgency(9, "why".into())).await);
-    expect("reason", sup.set_urgency(urgency(2, "x".repeat(301))).await);
+    let anna = county.supervisor("sv-anna");
+    expect("urgency", anna.try_set_urgency(id, 9, "why").await);
+    expect(
+        "reason",
+        anna.try_set_urgency(id, 2, &"x".repeat(301)).await,
+    );
     expect(
         "supervisor_id",
-        sup.release_offer(pb::ReleaseOfferRequest {
-            case_id: id.into(),
-            supervisor_id: "a".repeat(65),
-            reason: "why".into(),
-        })
-        .await,
+        county
+            .supervisor(&"a".repeat(65))
+            .try_release_offer(id, "why")
+            .await,
     );
-    let err = sup
-        .get_stats(pb::GetStatsRequest {
-            team_id: String::new(),
-            from: Some(prost_types::Timestamp {
-                seconds: 2_000_000_000,
-                nanos: 0,
-            }),
-            to: Some(prost_types::Timestamp {
-                seconds: 1_900_000_000,
-                nanos: 0,
-            }),
-        })
+    let err = county
+        .try_stats("", Some(2_000_000_000), Some(1_900_000_000))
         .await
         .unwrap_err();
     assert!(err.message().starts_with("from:"), "{}", err.message());
-    let err = sup
-        .get_stats(pb::GetStatsRequest {
-            team_id: "nowhere".into(),
-            ..Default::default()
-        })
+    let err = county.try_stats("nowhere", None, None).await.unwrap_err();
+    assert!(err.message().starts_with("team_id:"), "{}", err.message());
+    let err = county
+        .try_queued_cases("suunterveys", "fax", 0)
         .await
         .unwrap_err();
-    assert!(err.message().starts_with("team_id:"), "{}", err.message());
-    let list = |queue: &str, limit: u32| pb::ListQueuedCasesRequest {
-        team_id: "suunterveys".into(),
-        queue: queue.into(),
-        limit,
-    };
-    let err = sup.list_queued_cases(list("fax", 0)).await.unwrap_err();
     assert!(err.message().starts_with("queue:"), "{}", err.message());
-    let err = sup.list_queued_cases(list("", 5000)).await.unwrap_err();
+    let err = county
+        .try_queued_cases("suunterveys", "", 5000)
+        .await
+        .unwrap_err();
     assert!(err.message().starts_with("limit:"), "{}", err.message());
-    let err = sup
-        .watch_queues(pb::WatchQueuesRequest {
-            team_id: String::new(),
-            heartbeat: Some(prost_types::Duration {
-                seconds: 0,
-                nanos: 0,
-            }),
-        })
+    let err = county
+        .try_watch_queues("", Some(Duration::ZERO))
         .await
         .unwrap_err();
     assert!(err.message().starts_with("heartbeat:"), "{}", err.message());
 
     assert!(
-        snapshot(&redis) == before,
+        county.stored() == before,
         "nothing written by a refused request"
     );
-    drop(offers);
-    svc.stop().await;
 }
 
 #[tokio::test]
 async fn a_damaged_record_is_an_internal_error_not_a_passing_outage() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
+    let county = TestCounty::start().await;
     let _: () = redis::cmd("SET")
-        .arg(format!("lu:{{siun-sote}}:case:{}", uuid_like()))
+        .arg(county.keys().case(UUID_LIKE))
         .arg("not a hash")
-        .query(&mut redis.conn())
+        .query(&mut county.redis())
         .unwrap();
-    let err = svc
-        .contact()
-        .await
-        .get_case(pb::GetCaseRequest {
-            case_id: uuid_like(),
-        })
-        .await
-        .unwrap_err();
+    let err = county.try_case(UUID_LIKE).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::Internal, "{err:?}");
-    svc.stop().await;
 }
 
-fn uuid_like() -> String {
-    "01900000-0000-7000-8000-000000000000".into()
-}
+/// A well-formed case or contact id that names nothing.
+const UUID_LIKE: &str = "01900000-0000-7000-8000-000000000000";

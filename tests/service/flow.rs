@@ -4,18 +4,13 @@ use std::time::Duration;
 
 use luotsi::pb;
 
-use crate::harness::{Luotsi, RedisServer};
+use crate::county::{TestCounty, WAIT};
 use crate::support::*;
-
-const WAIT: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn whole_flow_for_every_channel() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut offers = go_online(&svc, "suu-hh-1").await;
-    let mut contact = svc.contact().await;
-    let mut work = svc.work().await;
+    let county = TestCounty::start().await;
+    county.go_online("suu-hh-1").await;
 
     for (i, channel) in [pb::Channel::Phone, pb::Channel::Chat, pb::Channel::EService]
         .into_iter()
@@ -23,11 +18,7 @@ async fn whole_flow_for_every_channel() {
     {
         let mut req = dental(channel, &format!("flow-{i}"));
         req.citizen.as_mut().unwrap().callback_number = "040 123 4567".into();
-        let answer = contact
-            .submit_contact(req)
-            .await
-            .expect("submitted")
-            .into_inner();
+        let answer = county.submit(req).await;
         assert_eq!(answer.team_id, "suunterveys", "{channel:?}");
         assert_eq!(answer.queue, channel_queue(channel));
         // A professional was waiting: the case was offered in the same step that recorded it.
@@ -42,28 +33,13 @@ async fn whole_flow_for_every_channel() {
         );
         assert!(answer.deadline.is_some() && answer.estimated_wait.is_some());
 
-        let mut watch = contact
-            .watch_case(pb::WatchCaseRequest {
-                case_id: answer.case_id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let mut watch = county.watch(&answer).await;
 
-        let offer = next_offer(&mut offers, WAIT)
-            .await
-            .expect("an offer arrives");
+        let offer = county.next_offer("suu-hh-1").await;
         assert_eq!(offer.case_id, answer.case_id);
         assert_eq!(offer.channel, channel as i32);
 
-        let taken = work
-            .accept_offer(pb::AcceptOfferRequest {
-                professional_id: "suu-hh-1".into(),
-                case_id: offer.case_id.clone(),
-            })
-            .await
-            .expect("accepted")
-            .into_inner();
+        let taken = county.accept("suu-hh-1", &offer).await;
         assert_eq!(taken.status, pb::CaseStatus::InProgress as i32);
         assert_eq!(
             taken.callback_number, "+358401234567",
@@ -74,18 +50,10 @@ async fn whole_flow_for_every_channel() {
             "the holder sees the text"
         );
         // Nobody else sees them.
-        let public = case(&svc, &answer.case_id).await;
+        let public = county.case(&answer).await;
         assert!(public.callback_number.is_empty() && public.citizen_text.is_empty());
 
-        let done = work
-            .complete_case(pb::CompleteCaseRequest {
-                professional_id: "suu-hh-1".into(),
-                case_id: offer.case_id.clone(),
-                outcome: pb::Outcome::ResolvedAtFirstContact as i32,
-            })
-            .await
-            .expect("completed")
-            .into_inner();
+        let done = county.complete("suu-hh-1", &offer).await;
         assert_eq!(done.status, pb::CaseStatus::Completed as i32);
         assert_eq!(done.outcome, pb::Outcome::ResolvedAtFirstContact as i32);
 
@@ -110,8 +78,8 @@ async fn whole_flow_for_every_channel() {
         );
 
         // Free text and number are erased when the case closes.
-        let mut r = redis.conn();
-        let key = format!("lu:{{siun-sote}}:case:{}", answer.case_id);
+        let mut r = county.redis();
+        let key = county.keys().case(&answer.case_id);
         let text: Option<String> = redis::cmd("HGET")
             .arg(&key)
             .arg("text")
@@ -124,8 +92,7 @@ async fn whole_flow_for_every_channel() {
             .unwrap();
         assert_eq!((text, number), (None, None));
     }
-    assert_eq!(depth(&svc, "suunterveys").await, 0);
-    svc.stop().await;
+    assert_eq!(county.depth("suunterveys").await, 0);
 }
 
 fn channel_queue(c: pb::Channel) -> &'static str {
@@ -138,22 +105,15 @@ fn channel_queue(c: pb::Channel) -> &'static str {
 
 #[tokio::test]
 async fn retry_with_the_same_key_returns_the_first_answer() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut contact = svc.contact().await;
-    let first = contact
-        .submit_contact(dental(pb::Channel::EService, "same-key"))
-        .await
-        .unwrap()
-        .into_inner();
-    let dbsize = || -> i64 { redis::cmd("DBSIZE").query(&mut redis.conn()).unwrap() };
-    let keys_after_first = dbsize();
+    let county = TestCounty::start().await;
+    let first = county
+        .submit(dental(pb::Channel::EService, "same-key"))
+        .await;
+    let keys_after_first = county.dbsize();
     for _ in 0..3 {
-        let again = contact
-            .submit_contact(dental(pb::Channel::EService, "same-key"))
-            .await
-            .unwrap()
-            .into_inner();
+        let again = county
+            .submit(dental(pb::Channel::EService, "same-key"))
+            .await;
         assert_eq!(again.contact_id, first.contact_id);
         assert_eq!(again.case_id, first.case_id);
         assert_eq!(again.team_id, first.team_id);
@@ -161,16 +121,13 @@ async fn retry_with_the_same_key_returns_the_first_answer() {
         assert_eq!(again.classification, first.classification);
         assert!(!again.joined_existing_case);
     }
-    assert_eq!(dbsize(), keys_after_first, "a retry writes nothing");
-    assert_eq!(depth(&svc, "suunterveys").await, 1);
-    svc.stop().await;
+    assert_eq!(county.dbsize(), keys_after_first, "a retry writes nothing");
+    assert_eq!(county.depth("suunterveys").await, 1);
 }
 
 #[tokio::test]
 async fn a_second_contact_about_the_same_need_joins_the_open_case() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut contact = svc.contact().await;
+    let county = TestCounty::start().await;
     let citizen = |phone: &str| {
         Some(pb::Citizen {
             identity_code: "131052-308T".into(),
@@ -182,32 +139,24 @@ async fn a_second_contact_about_the_same_need_joins_the_open_case() {
     };
     let mut by_phone = dental(pb::Channel::Phone, "join-1");
     by_phone.citizen = citizen("0401234567");
-    let first = contact.submit_contact(by_phone).await.unwrap().into_inner();
+    let first = county.submit(by_phone).await;
     let mut by_e_service = dental(pb::Channel::EService, "join-2");
     by_e_service.citizen = citizen("");
-    let second = contact
-        .submit_contact(by_e_service)
-        .await
-        .unwrap()
-        .into_inner();
+    let second = county.submit(by_e_service).await;
     assert!(second.joined_existing_case);
     assert_eq!(second.case_id, first.case_id);
     assert_ne!(second.contact_id, first.contact_id);
-    assert_eq!(depth(&svc, "suunterveys").await, 1, "no second queue entry");
-    let c = case(&svc, &first.case_id).await;
+    assert_eq!(
+        county.depth("suunterveys").await,
+        1,
+        "no second queue entry"
+    );
+    let c = county.case(&first).await;
     assert_eq!(c.contact_ids.len(), 2);
 
     // The identity code is never stored in clear.
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query(&mut redis.conn())
-        .unwrap();
-    for k in &keys {
+    for (k, dump) in county.stored() {
         assert!(!k.contains("131052"), "{k}");
-        let dump: Vec<u8> = redis::cmd("DUMP")
-            .arg(k)
-            .query(&mut redis.conn())
-            .unwrap_or_default();
         assert!(
             !String::from_utf8_lossy(&dump).contains("131052-308T"),
             "{k} holds the identity code"
@@ -215,91 +164,57 @@ async fn a_second_contact_about_the_same_need_joins_the_open_case() {
     }
 
     // Withdrawing one contact keeps the case for the other; withdrawing both cancels it.
-    let after_one = contact
-        .cancel_contact(pb::CancelContactRequest {
-            contact_id: first.contact_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let after_one = county.cancel_contact(&first.contact_id).await;
     assert_eq!(after_one.status, pb::CaseStatus::Queued as i32);
-    let after_both = contact
-        .cancel_contact(pb::CancelContactRequest {
-            contact_id: second.contact_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let after_both = county.cancel_contact(&second.contact_id).await;
     assert_eq!(after_both.status, pb::CaseStatus::Cancelled as i32);
-    assert_eq!(depth(&svc, "suunterveys").await, 0);
+    assert_eq!(county.depth("suunterveys").await, 0);
     // Withdrawing again is harmless.
-    contact
-        .cancel_contact(pb::CancelContactRequest {
-            contact_id: second.contact_id,
-        })
-        .await
-        .unwrap();
+    county.cancel_contact(&second.contact_id).await;
 
     // A new contact after the case closed opens a new case.
     let mut later = dental(pb::Channel::Chat, "join-3");
     later.citizen = citizen("");
-    let third = contact.submit_contact(later).await.unwrap().into_inner();
+    let third = county.submit(later).await;
     assert!(!third.joined_existing_case);
     assert_ne!(third.case_id, first.case_id);
-    svc.stop().await;
 }
 
 #[tokio::test]
 async fn an_emergency_tells_the_citizen_to_call_112_and_reaches_a_busy_professional() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut contact = svc.contact().await;
-    let mut work = svc.work().await;
-    let mut offers = go_online(&svc, "jns-sh-3").await;
+    let county = TestCounty::start().await;
+    county.go_online("jns-sh-3").await;
     // Fill the nurse's only phone slot.
-    let routine = contact
-        .submit_contact(contact_req(
+    let routine = county
+        .submit(contact_req(
             pb::Channel::Phone,
             "em-1",
             "Tarvitsisin reseptin uusinnan verenpainelääkkeelle.",
             "medication",
         ))
-        .await
-        .unwrap()
-        .into_inner();
-    let o = next_offer(&mut offers, WAIT)
-        .await
-        .expect("routine offered");
+        .await;
+    let o = county.next_offer("jns-sh-3").await;
     assert_eq!(o.case_id, routine.case_id);
-    work.accept_offer(pb::AcceptOfferRequest {
-        professional_id: "jns-sh-3".into(),
-        case_id: o.case_id,
-    })
-    .await
-    .unwrap();
+    county.accept("jns-sh-3", &o).await;
 
-    let emergency = contact
-        .submit_contact(contact_req(
+    let emergency = county
+        .submit(contact_req(
             pb::Channel::Phone,
             "em-2",
             "Isällä kova rintakipu ja hän hikoilee",
             "",
         ))
-        .await
-        .unwrap()
-        .into_inner();
+        .await;
     assert!(emergency.call_emergency_number);
     assert!(emergency.citizen_message.contains("112"));
     assert_eq!(emergency.queue, "alert");
     let c = emergency.classification.unwrap();
     assert_eq!(c.urgency, pb::Urgency::Emergency as i32);
     assert!(!c.red_flags.is_empty());
-    let o = next_offer(&mut offers, WAIT)
-        .await
-        .expect("the emergency reaches the busy nurse at once");
+    // The emergency reaches the busy nurse at once.
+    let o = county.next_offer("jns-sh-3").await;
     assert_eq!(o.case_id, emergency.case_id);
     assert_eq!(o.urgency, pb::Urgency::Emergency as i32);
-    svc.stop().await;
 }
 
 fn contact_req(
@@ -313,33 +228,21 @@ fn contact_req(
 
 #[tokio::test]
 async fn health_is_serving() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(svc.channel().await);
+    let county = TestCounty::start().await;
     for service in ["", "luotsi.v1.ContactService", "luotsi.v1.WorkService"] {
-        let r = health
-            .check(tonic_health::pb::HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
         assert_eq!(
-            r.status,
+            county.health(service).await,
             tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
             "{service}"
         );
     }
-    svc.stop().await;
 }
 
 #[tokio::test]
 async fn an_emergency_in_a_team_with_nobody_connected_reaches_a_clinician_of_another_team() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut contact = svc.contact().await;
+    let county = TestCounty::start().await;
     // Nobody of the northern team (Lieksa) is online; a Joensuu nurse is.
-    let mut joensuu_nurse = go_online(&svc, "jns-sh-1").await;
+    county.go_online("jns-sh-1").await;
     let mut req = contact_req(
         pb::Channel::Chat,
         "em-far",
@@ -347,14 +250,13 @@ async fn an_emergency_in_a_team_with_nobody_connected_reaches_a_clinician_of_ano
         "acute_symptoms",
     );
     req.citizen.as_mut().unwrap().municipality = "Lieksa".into();
-    let sent = contact.submit_contact(req).await.unwrap().into_inner();
+    let sent = county.submit(req).await;
     assert_eq!(sent.team_id, "pohjoinen");
     assert!(sent.call_emergency_number);
-    let o = next_offer(&mut joensuu_nurse, WAIT)
-        .await
-        .expect("offered across teams at once");
+    // Offered across teams at once.
+    let o = county.next_offer("jns-sh-1").await;
     assert_eq!(o.case_id, sent.case_id);
-    let c = case(&svc, &sent.case_id).await;
+    let c = county.case(&sent).await;
     assert!(
         c.routing_reasons
             .iter()
@@ -372,34 +274,27 @@ async fn an_emergency_in_a_team_with_nobody_connected_reaches_a_clinician_of_ano
         "acute_symptoms",
     );
     req.citizen.as_mut().unwrap().municipality = "Kitee".into();
-    drop(joensuu_nurse);
+    county.disconnect("jns-sh-1");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let routine = contact
-        .submit_contact(contact_req(
+    let routine = county
+        .submit(contact_req(
             pb::Channel::EService,
             "routine-first",
             "Reseptin uusinta",
             "medication",
         ))
-        .await
-        .unwrap()
-        .into_inner();
-    let waiting = contact.submit_contact(req).await.unwrap().into_inner();
+        .await;
+    let waiting = county.submit(req).await;
     assert_eq!(waiting.status, pb::CaseStatus::Queued as i32);
-    let mut doctor = go_online(&svc, "jns-lk-1").await;
+    county.go_online("jns-lk-1").await;
     // The first emergency came back when its nurse's stream dropped: both emergencies, oldest
     // first, are offered before the routine case that arrived earlier than the second.
-    let first = next_offer(&mut doctor, WAIT)
-        .await
-        .expect("an emergency first");
-    let second = next_offer(&mut doctor, WAIT).await.expect("then the other");
+    let first = county.next_offer("jns-lk-1").await;
+    let second = county.next_offer("jns-lk-1").await;
     assert_eq!(
         (first.case_id, second.case_id),
         (sent.case_id.clone(), waiting.case_id.clone())
     );
-    let third = next_offer(&mut doctor, WAIT)
-        .await
-        .expect("then routine work");
+    let third = county.next_offer("jns-lk-1").await;
     assert_eq!(third.case_id, routine.case_id);
-    svc.stop().await;
 }

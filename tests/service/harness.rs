@@ -132,10 +132,6 @@ pub struct Luotsi {
 }
 
 impl Luotsi {
-    pub async fn start(redis: &RedisServer) -> Self {
-        Self::start_with(redis, |_| {}).await
-    }
-
     pub async fn start_with(redis: &RedisServer, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut cfg = config();
         tweak(&mut cfg);
@@ -209,6 +205,19 @@ impl Luotsi {
         }
         if let Some(app) = self.app.take() {
             app.stop().await;
+        }
+    }
+}
+
+impl Drop for Luotsi {
+    /// A test that ends, or fails, without `stop` still stops serving before its Redis goes
+    /// away. Aborting is synchronous: nothing is spawned or awaited here.
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        for task in [&self.task, &self.http_task].into_iter().flatten() {
+            task.abort();
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the whole service: real gRPC, real Redis.
 
+mod county;
 mod harness;
 mod support;
 

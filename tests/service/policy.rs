@@ -4,38 +4,20 @@ use std::time::Duration;
 
 use luotsi::pb;
 
-use crate::harness::{Luotsi, RedisServer};
-use crate::support::{case, contact, cough, go_online, next_offer, submit};
-
-const WAIT: Duration = Duration::from_secs(5);
+use crate::county::{CaseRef, TestCounty, WAIT};
+use crate::support::{contact, cough};
 
 fn with_citizen(mut r: pb::SubmitContactRequest, hetu: &str) -> pb::SubmitContactRequest {
     r.citizen.as_mut().unwrap().identity_code = hetu.into();
     r
 }
 
-async fn take_and_complete(
-    svc: &Luotsi,
-    offers: &mut tonic::Streaming<pb::Offer>,
-    pro: &str,
-    expect_case: &str,
-) {
-    let offer = next_offer(offers, WAIT).await.expect("an offer");
-    assert_eq!(offer.case_id, expect_case);
-    let mut work = svc.work().await;
-    work.accept_offer(pb::AcceptOfferRequest {
-        professional_id: pro.into(),
-        case_id: offer.case_id.clone(),
-    })
-    .await
-    .unwrap();
-    work.complete_case(pb::CompleteCaseRequest {
-        professional_id: pro.into(),
-        case_id: offer.case_id,
-        outcome: pb::Outcome::ResolvedAtFirstContact as i32,
-    })
-    .await
-    .unwrap();
+/// The professional's next offer is `expected`; they take it and resolve it at once.
+async fn take_and_complete(county: &TestCounty, pro: &str, expected: &impl CaseRef) {
+    let offer = county.next_offer(pro).await;
+    assert_eq!(offer.case_id, expected.case_id());
+    county.accept(pro, &offer).await;
+    county.complete(pro, &offer).await;
 }
 
 /// Matti writes about his tooth, then calls about the same tooth, then asks about his blood
@@ -43,8 +25,7 @@ async fn take_and_complete(
 /// about the same tooth. The county then asks how "one contact is enough" held.
 #[tokio::test]
 async fn one_contact_is_enough_is_measured_joins_links_and_recontacts() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
+    let county = TestCounty::start().await;
     let matti = "131052-308T";
     let liisa = "010101A123N";
     let tooth = |ch, key: &str| {
@@ -56,17 +37,16 @@ async fn one_contact_is_enough_is_measured_joins_links_and_recontacts() {
             "Joensuu",
         )
     };
-    let first = submit(
-        &svc,
-        with_citizen(tooth(pb::Channel::EService, "m-1"), matti),
-    )
-    .await;
-    let again = submit(&svc, with_citizen(tooth(pb::Channel::Phone, "m-2"), matti)).await;
+    let first = county
+        .submit(with_citizen(tooth(pb::Channel::EService, "m-1"), matti))
+        .await;
+    let again = county
+        .submit(with_citizen(tooth(pb::Channel::Phone, "m-2"), matti))
+        .await;
     assert!(again.joined_existing_case);
     assert_eq!(again.case_id, first.case_id);
-    let medicine = submit(
-        &svc,
-        with_citizen(
+    let medicine = county
+        .submit(with_citizen(
             contact(
                 pb::Channel::EService,
                 "m-3",
@@ -75,30 +55,33 @@ async fn one_contact_is_enough_is_measured_joins_links_and_recontacts() {
                 "Joensuu",
             ),
             matti,
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert_ne!(
         medicine.case_id, first.case_id,
         "a different need: its own case"
     );
     // Linked both ways, so each professional sees the whole picture.
     assert_eq!(
-        case(&svc, &medicine.case_id).await.linked_case_ids,
+        county.case(&medicine).await.linked_case_ids,
         std::slice::from_ref(&first.case_id)
     );
     assert_eq!(
-        case(&svc, &first.case_id).await.linked_case_ids,
+        county.case(&first).await.linked_case_ids,
         std::slice::from_ref(&medicine.case_id)
     );
 
-    let mut offers = go_online(&svc, "suu-hh-1").await;
-    take_and_complete(&svc, &mut offers, "suu-hh-1", &first.case_id).await;
-    let l1 = submit(&svc, with_citizen(tooth(pb::Channel::Phone, "l-1"), liisa)).await;
-    take_and_complete(&svc, &mut offers, "suu-hh-1", &l1.case_id).await;
-    let l2 = submit(&svc, with_citizen(tooth(pb::Channel::Phone, "l-2"), liisa)).await;
+    county.go_online("suu-hh-1").await;
+    take_and_complete(&county, "suu-hh-1", &first).await;
+    let l1 = county
+        .submit(with_citizen(tooth(pb::Channel::Phone, "l-1"), liisa))
+        .await;
+    take_and_complete(&county, "suu-hh-1", &l1).await;
+    let l2 = county
+        .submit(with_citizen(tooth(pb::Channel::Phone, "l-2"), liisa))
+        .await;
     assert!(!l2.joined_existing_case, "the first case is closed");
-    let l2_case = case(&svc, &l2.case_id).await;
+    let l2_case = county.case(&l2).await;
     assert!(l2_case.recontact);
     assert!(
         l2_case
@@ -109,17 +92,7 @@ async fn one_contact_is_enough_is_measured_joins_links_and_recontacts() {
         l2_case.routing_reasons
     );
 
-    let stats = svc
-        .supervisor()
-        .await
-        .get_stats(pb::GetStatsRequest {
-            team_id: "suunterveys".into(),
-            from: None,
-            to: None,
-        })
-        .await
-        .expect("stats")
-        .into_inner();
+    let stats = county.team_stats("suunterveys").await;
     assert_eq!(
         stats.contacts, 4,
         "Matti's two about the tooth, Liisa's two"
@@ -145,17 +118,9 @@ async fn one_contact_is_enough_is_measured_joins_links_and_recontacts() {
     assert!(stats.first_response_median.is_some() && stats.first_response_p90.is_some());
     assert_eq!(stats.outcomes["resolved_at_first_contact"], 2);
     // The county's view includes Matti's medicine case, in another team.
-    let county = svc
-        .supervisor()
-        .await
-        .get_stats(pb::GetStatsRequest::default())
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(county.contacts, 5);
-    assert_eq!(county.cases, 4);
-    drop(offers);
-    svc.stop().await;
+    let whole = county.county_stats().await;
+    assert_eq!(whole.contacts, 5);
+    assert_eq!(whole.cases, 4);
 }
 
 /// Aino's own nurse is Jenni (jns-sh-2). Aino writes about a rash: the case waits for Jenni even
@@ -163,72 +128,63 @@ async fn one_contact_is_enough_is_measured_joins_links_and_recontacts() {
 /// Sari gets it, and the reasons say why.
 #[tokio::test]
 async fn the_own_nurse_first_then_a_colleague_after_the_continuity_wait() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start_with(&redis, |c| c.routing.continuity_wait_secs = 2).await;
-    let mut sari = go_online(&svc, "jns-sh-1").await;
+    let county = TestCounty::start_with(|c| c.routing.continuity_wait_secs = 2).await;
+    county.go_online("jns-sh-1").await;
+    let c = county.submit(ainos_rash("own-1")).await;
+    assert_eq!(c.team_id, "joensuu-keskus");
+    assert_eq!(c.status, pb::CaseStatus::Queued as i32, "waits for Jenni");
+    assert!(
+        county
+            .offer_within("jns-sh-1", Duration::from_millis(1200))
+            .await
+            .is_none(),
+        "not offered to a colleague during the continuity wait"
+    );
+    // To a colleague after the wait.
+    let offer = county.next_offer("jns-sh-1").await;
+    assert_eq!(offer.case_id, c.case_id);
+    let reasons = county.case(&c).await.routing_reasons.join("\n");
+    assert!(
+        reasons.contains("continuity: offered first to own professional jns-sh-2"),
+        "{reasons}"
+    );
+}
+
+/// Aino writes about a rash; her own nurse is Jenni.
+fn ainos_rash(key: &str) -> pb::SubmitContactRequest {
     let mut req = contact(
         pb::Channel::EService,
-        "own-1",
+        key,
         "Minulle on tullut ihottumaa käsivarsiin, kutisee kovasti",
         "acute_symptoms",
         "Joensuu",
     );
     req.citizen.as_mut().unwrap().own_professional_id = "jns-sh-2".into();
-    let c = submit(&svc, req).await;
-    assert_eq!(c.team_id, "joensuu-keskus");
-    assert_eq!(c.status, pb::CaseStatus::Queued as i32, "waits for Jenni");
-    assert!(
-        next_offer(&mut sari, Duration::from_millis(1200))
-            .await
-            .is_none(),
-        "not offered to a colleague during the continuity wait"
-    );
-    let offer = next_offer(&mut sari, WAIT)
-        .await
-        .expect("to a colleague after the wait");
-    assert_eq!(offer.case_id, c.case_id);
-    let reasons = case(&svc, &c.case_id).await.routing_reasons.join("\n");
-    assert!(
-        reasons.contains("continuity: offered first to own professional jns-sh-2"),
-        "{reasons}"
-    );
-    drop(sari);
-    svc.stop().await;
+    req
 }
 
 /// The same, but Jenni is online: she gets it at once, though Sari is less loaded.
 #[tokio::test]
 async fn the_own_nurse_who_is_online_gets_the_case_at_once() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut sari = go_online(&svc, "jns-sh-1").await;
-    let mut jenni = go_online(&svc, "jns-sh-2").await;
-    let mut req = contact(
-        pb::Channel::EService,
-        "own-2",
-        "Minulle on tullut ihottumaa käsivarsiin, kutisee kovasti",
-        "acute_symptoms",
-        "Joensuu",
-    );
-    req.citizen.as_mut().unwrap().own_professional_id = "jns-sh-2".into();
-    let c = submit(&svc, req).await;
-    let offer = next_offer(&mut jenni, WAIT).await.expect("Jenni's");
+    let county = TestCounty::start().await;
+    county.go_online("jns-sh-1").await;
+    county.go_online("jns-sh-2").await;
+    let c = county.submit(ainos_rash("own-2")).await;
+    let offer = county.next_offer("jns-sh-2").await;
     assert_eq!(offer.case_id, c.case_id);
     assert!(
-        next_offer(&mut sari, Duration::from_millis(300))
+        county
+            .offer_within("jns-sh-1", Duration::from_millis(300))
             .await
             .is_none()
     );
-    drop((sari, jenni));
-    svc.stop().await;
 }
 
 /// A citizen of Lieksa whose own team is the Joensuu station is routed there, not to the
 /// northern area team that serves Lieksa.
 #[tokio::test]
 async fn the_own_team_is_chosen_over_the_area_team() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
+    let county = TestCounty::start().await;
     let mut req = contact(
         pb::Channel::EService,
         "own-team-1",
@@ -236,35 +192,32 @@ async fn the_own_team_is_chosen_over_the_area_team() {
         "acute_symptoms",
         "Lieksa",
     );
-    let area = submit(&svc, req.clone()).await;
+    let area = county.submit(req.clone()).await;
     assert_eq!(area.team_id, "pohjoinen");
     req.idempotency_key = "own-team-2".into();
     req.citizen.as_mut().unwrap().own_team_id = "joensuu-keskus".into();
-    let own = submit(&svc, req).await;
+    let own = county.submit(req).await;
     assert_eq!(own.team_id, "joensuu-keskus");
-    let reasons = case(&svc, &own.case_id).await.routing_reasons;
+    let reasons = county.case(&own).await.routing_reasons;
     assert!(
         reasons[0].contains("continuity, the citizen's own team"),
         "{reasons:?}"
     );
-    svc.stop().await;
 }
 
 /// Nobody of the Joensuu station is online. After the first overflow wait the case moves to
 /// another team, where a nurse is online and gets it; the step is on the case.
 #[tokio::test]
 async fn an_untaken_case_overflows_to_another_team_and_the_step_is_recorded() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start_with(&redis, |c| c.routing.overflow_after_secs = vec![1, 1]).await;
-    let c = submit(&svc, cough(pb::Channel::EService, "ovf-1")).await;
+    let county = TestCounty::start_with(|c| c.routing.overflow_after_secs = vec![1, 1]).await;
+    let c = county.submit(cough(pb::Channel::EService, "ovf-1")).await;
     assert_eq!(c.team_id, "joensuu-keskus");
-    let mut pohjoinen = go_online(&svc, "poh-sh-1").await;
-    let offer = next_offer(&mut pohjoinen, WAIT)
-        .await
-        .expect("offered in another team after the overflow wait");
+    county.go_online("poh-sh-1").await;
+    // Offered in another team after the overflow wait.
+    let offer = county.next_offer("poh-sh-1").await;
     assert_eq!(offer.case_id, c.case_id);
     assert_ne!(offer.team_id, "joensuu-keskus");
-    let moved = case(&svc, &c.case_id).await;
+    let moved = county.case(&c).await;
     assert!(
         moved
             .routing_reasons
@@ -273,16 +226,13 @@ async fn an_untaken_case_overflows_to_another_team_and_the_step_is_recorded() {
         "{:?}",
         moved.routing_reasons
     );
-    drop(pohjoinen);
-    svc.stop().await;
 }
 
 /// Outside the Sámi homeland a North Sámi speaker is served in Finnish; in Inari, Sámi-speaking
 /// staff come first and a Finnish-only nurse does not get the case during the language wait.
 #[tokio::test]
 async fn a_sami_speaker_in_inari_goes_to_sami_speaking_staff_first() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start_with(&redis, |c| {
+    let county = TestCounty::start_with(|c| {
         c.county.municipalities.push("Inari".into());
         let mut team = c.county.team("pohjoinen").unwrap().clone();
         team.id = "inari".into();
@@ -310,8 +260,8 @@ async fn a_sami_speaker_in_inari_goes_to_sami_speaking_staff_first() {
         r.citizen.as_mut().unwrap().language = "se".into();
         r
     };
-    let joensuu = submit(&svc, sami("se-1", "Joensuu")).await;
-    let c = case(&svc, &joensuu.case_id).await;
+    let joensuu = county.submit(sami("se-1", "Joensuu")).await;
+    let c = county.case(&joensuu).await;
     assert_eq!(c.language, "fi");
     assert!(
         c.routing_reasons
@@ -321,24 +271,21 @@ async fn a_sami_speaker_in_inari_goes_to_sami_speaking_staff_first() {
         c.routing_reasons
     );
 
-    let mut finnish_only = go_online(&svc, "ina-sh-1").await;
-    let inari = submit(&svc, sami("se-2", "Inari")).await;
+    county.go_online("ina-sh-1").await; // Finnish only
+    let inari = county.submit(sami("se-2", "Inari")).await;
     assert_eq!(inari.team_id, "inari");
-    assert_eq!(case(&svc, &inari.case_id).await.language, "se");
+    assert_eq!(county.case(&inari).await.language, "se");
     assert!(
-        next_offer(&mut finnish_only, Duration::from_millis(500))
+        county
+            .offer_within("ina-sh-1", Duration::from_millis(500))
             .await
             .is_none(),
         "the Finnish-only nurse waits while a Sámi speaker may come"
     );
-    let mut speaker = go_online(&svc, "ina-sh-2").await;
-    let offer = next_offer(&mut speaker, WAIT)
-        .await
-        .expect("to the Sámi speaker");
+    county.go_online("ina-sh-2").await; // speaks North Sámi
+    let offer = county.next_offer("ina-sh-2").await;
     assert_eq!(offer.case_id, inari.case_id);
     assert!(!offer.interpreter_needed);
-    drop((finnish_only, speaker));
-    svc.stop().await;
 }
 
 /// Pekka chats at a busy moment: nobody can take the chat within its answer limit, so he is
@@ -346,19 +293,10 @@ async fn a_sami_speaker_in_inari_goes_to_sami_speaking_staff_first() {
 /// earlier but has a later deadline — it keeps its place.
 #[tokio::test]
 async fn an_unanswered_chat_is_offered_a_call_back_and_keeps_its_place() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start_with(&redis, |c| c.deadlines.chat_answer_minutes = 0).await;
-    let earlier = submit(&svc, cough(pb::Channel::Phone, "cb-0")).await;
-    let chat = submit(&svc, cough(pb::Channel::Chat, "cb-1")).await;
-    let mut updates = svc
-        .contact()
-        .await
-        .watch_case(pb::WatchCaseRequest {
-            case_id: chat.case_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let county = TestCounty::start_with(|c| c.deadlines.chat_answer_minutes = 0).await;
+    let earlier = county.submit(cough(pb::Channel::Phone, "cb-0")).await;
+    let chat = county.submit(cough(pb::Channel::Chat, "cb-1")).await;
+    let mut updates = county.watch(&chat).await;
     let mut offered = false;
     for _ in 0..5 {
         match tokio::time::timeout(WAIT, updates.message()).await {
@@ -371,201 +309,99 @@ async fn an_unanswered_chat_is_offered_a_call_back_and_keeps_its_place() {
         }
     }
     assert!(offered);
-    let mut contacts = svc.contact().await;
-    let err = contacts
-        .accept_callback(pb::AcceptCallbackRequest {
-            case_id: chat.case_id.clone(),
-            callback_number: "not a number".into(),
-        })
+    let err = county
+        .try_accept_callback(&chat, "not a number")
         .await
         .unwrap_err();
     assert!(err.message().starts_with("callback_number"), "{err:?}");
-    let now_phone = contacts
-        .accept_callback(pb::AcceptCallbackRequest {
-            case_id: chat.case_id.clone(),
-            callback_number: "040 123 4567".into(),
-        })
-        .await
-        .expect("call-back taken")
-        .into_inner();
+    let now_phone = county.accept_callback(&chat, "040 123 4567").await;
     assert_eq!(now_phone.channel, pb::Channel::Phone as i32);
     assert_eq!(now_phone.queue, "phone");
-    let list = svc
-        .supervisor()
-        .await
-        .list_queued_cases(pb::ListQueuedCasesRequest {
-            team_id: "joensuu-keskus".into(),
-            queue: "phone".into(),
-            limit: 10,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let ids: Vec<&str> = list.cases.iter().map(|c| c.case_id.as_str()).collect();
+    let list = county.queued_cases("joensuu-keskus", "phone", 10).await;
+    let ids: Vec<&str> = list.iter().map(|c| c.case_id.as_str()).collect();
     assert_eq!(ids, [chat.case_id.as_str(), earlier.case_id.as_str()]);
     // The nurse who takes it has the number to call.
-    let mut nurse = go_online(&svc, "jns-sh-1").await;
-    let offer = next_offer(&mut nurse, WAIT).await.unwrap();
+    county.go_online("jns-sh-1").await;
+    let offer = county.next_offer("jns-sh-1").await;
     assert_eq!(offer.case_id, chat.case_id);
-    let held = svc
-        .work()
-        .await
-        .accept_offer(pb::AcceptOfferRequest {
-            professional_id: "jns-sh-1".into(),
-            case_id: chat.case_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let held = county.accept("jns-sh-1", &chat).await;
     assert_eq!(held.callback_number, "+358401234567");
-    drop(nurse);
-    svc.stop().await;
 }
 
 /// Sari (nurse) takes a case, asks the doctor to consult, and then hands it over to the
 /// physiotherapist — never through the queue, and the citizen is not asked to call again.
 #[tokio::test]
 async fn inside_the_team_a_case_is_consulted_on_and_handed_over_without_the_queue() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut sari = go_online(&svc, "jns-sh-1").await;
-    let mut doctor = go_online(&svc, "jns-lk-1").await;
-    let mut physio = go_online(&svc, "jns-pt-1").await;
-    let c = submit(
-        &svc,
-        contact(
+    let county = TestCounty::start().await;
+    let (sari, doctor, physio) = ("jns-sh-1", "jns-lk-1", "jns-pt-1");
+    for pro in [sari, doctor, physio] {
+        county.go_online(pro).await;
+    }
+    let c = county
+        .submit(contact(
             pb::Channel::EService,
             "team-1",
             "Polvi on turvonnut kaatumisen jälkeen ja kävely sattuu",
             "acute_symptoms",
             "Joensuu",
-        ),
-    )
-    .await;
+        ))
+        .await;
     // The least-loaded nurse or doctor gets it; make sure it is Sari's.
-    let mut work = svc.work().await;
     let first = tokio::select! {
-        o = next_offer(&mut sari, WAIT) => ("jns-sh-1", o.unwrap()),
-        o = next_offer(&mut doctor, WAIT) => ("jns-lk-1", o.unwrap()),
+        _ = county.next_offer(sari) => sari,
+        _ = county.next_offer(doctor) => doctor,
     };
-    if first.0 != "jns-sh-1" {
-        work.transfer_case(pb::TransferCaseRequest {
-            professional_id: first.0.into(),
-            case_id: c.case_id.clone(),
-            to_professional_id: "jns-sh-1".into(),
-            reason: "set-up".into(),
-        })
-        .await
-        .unwrap_err(); // not accepted yet: refused
-        work.accept_offer(pb::AcceptOfferRequest {
-            professional_id: first.0.into(),
-            case_id: c.case_id.clone(),
-        })
-        .await
-        .unwrap();
-        work.transfer_case(pb::TransferCaseRequest {
-            professional_id: first.0.into(),
-            case_id: c.case_id.clone(),
-            to_professional_id: "jns-sh-1".into(),
-            reason: "nurse first".into(),
-        })
-        .await
-        .unwrap();
-        next_offer(&mut sari, WAIT).await.expect("handed to Sari");
+    if first != sari {
+        // Not accepted yet: refused.
+        county
+            .try_transfer(first, &c, sari, "set-up")
+            .await
+            .unwrap_err();
+        county.accept(first, &c).await;
+        county.transfer(first, &c, sari, "nurse first").await;
+        county.next_offer(sari).await; // handed to Sari
     }
-    work.accept_offer(pb::AcceptOfferRequest {
-        professional_id: "jns-sh-1".into(),
-        case_id: c.case_id.clone(),
-    })
-    .await
-    .unwrap();
+    county.accept(sari, &c).await;
 
     // A consultation: the doctor is asked on their stream, answers, Sari keeps the case.
-    work.request_consultation(pb::RequestConsultationRequest {
-        professional_id: "jns-sh-1".into(),
-        case_id: c.case_id.clone(),
-        colleague_id: String::new(),
-        profession: "doctor".into(),
-    })
-    .await
-    .expect("consultation asked");
-    let ask = next_offer(&mut doctor, WAIT)
-        .await
-        .expect("the doctor is asked");
+    county.consult_profession(sari, &c, "doctor").await;
+    let ask = county.next_offer(doctor).await;
     assert!(ask.consultation);
     assert_eq!(ask.requested_by, "jns-sh-1");
     assert_eq!(ask.case_id, c.case_id);
-    work.accept_offer(pb::AcceptOfferRequest {
-        professional_id: "jns-lk-1".into(),
-        case_id: c.case_id.clone(),
-    })
-    .await
-    .expect("consultation answered");
-    let now = case(&svc, &c.case_id).await;
+    county.accept(doctor, &c).await; // the consultation answered
+    let now = county.case(&c).await;
     assert_eq!(now.professional_id, "jns-sh-1");
     assert_eq!(now.status, pb::CaseStatus::InProgress as i32);
     assert_eq!(now.consultations, ["jns-lk-1:accepted"]);
 
     // A hand-over to the physiotherapist: offered to him at once, not queued.
-    let err = work
-        .transfer_case(pb::TransferCaseRequest {
-            professional_id: "jns-sh-1".into(),
-            case_id: c.case_id.clone(),
-            to_professional_id: "poh-sh-1".into(),
-            reason: "other team".into(),
-        })
+    let err = county
+        .try_transfer(sari, &c, "poh-sh-1", "other team")
         .await
         .unwrap_err();
     assert!(err.message().starts_with("to_professional_id"), "{err:?}");
-    let handed = work
-        .transfer_case(pb::TransferCaseRequest {
-            professional_id: "jns-sh-1".into(),
-            case_id: c.case_id.clone(),
-            to_professional_id: "jns-pt-1".into(),
-            reason: "knee rehabilitation".into(),
-        })
-        .await
-        .expect("handed over")
-        .into_inner();
+    let handed = county
+        .transfer(sari, &c, physio, "knee rehabilitation")
+        .await;
     assert_eq!(handed.status, pb::CaseStatus::Offered as i32);
     assert_eq!(handed.professional_id, "jns-pt-1");
-    let offer = next_offer(&mut physio, WAIT).await.expect("to the physio");
+    let offer = county.next_offer(physio).await;
     assert_eq!(offer.case_id, c.case_id);
     assert!(!offer.consultation);
-    work.accept_offer(pb::AcceptOfferRequest {
-        professional_id: "jns-pt-1".into(),
-        case_id: c.case_id.clone(),
-    })
-    .await
-    .expect("the physio accepts");
-    let reasons = case(&svc, &c.case_id).await.routing_reasons.join("\n");
+    county.accept(physio, &c).await;
+    let reasons = county.case(&c).await.routing_reasons.join("\n");
     assert!(
         reasons
             .contains("handed over by jns-sh-1 to jns-pt-1 (physiotherapist): knee rehabilitation"),
         "{reasons}"
     );
     // Taken three times over, but one first response in the figures.
-    let stats = svc
-        .supervisor()
-        .await
-        .get_stats(pb::GetStatsRequest {
-            team_id: "joensuu-keskus".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = county.team_stats("joensuu-keskus").await;
     assert_eq!(stats.deadlines_met + stats.deadlines_missed, 1);
-    let board = svc
-        .supervisor()
+    let board = county
+        .watch_queues("joensuu-keskus", None)
         .await
-        .watch_queues(pb::WatchQueuesRequest {
-            team_id: "joensuu-keskus".into(),
-            heartbeat: None,
-        })
-        .await
-        .unwrap()
-        .into_inner()
         .message()
         .await
         .unwrap()
@@ -575,18 +411,8 @@ async fn inside_the_team_a_case_is_consulted_on_and_handed_over_without_the_queu
         "the service level counts it once"
     );
     // Sari's slot is free again.
-    let state = work
-        .set_presence(pb::SetPresenceRequest {
-            professional_id: "jns-sh-1".into(),
-            presence: pb::Presence::Available as i32,
-            capacities: vec![],
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let state = county.set_presence(sari, pb::Presence::Available).await;
     assert!(state.load.iter().all(|c| c.capacity == 0), "{state:?}");
-    drop((sari, doctor, physio));
-    svc.stop().await;
 }
 
 /// A Swedish-speaking 80-year-old in Joensuu calls about home care: a call-back the same
@@ -594,8 +420,7 @@ async fn inside_the_team_a_case_is_consulted_on_and_handed_over_without_the_queu
 /// first.
 #[tokio::test]
 async fn a_swedish_speaking_80_year_old_calls_about_home_care() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
+    let county = TestCounty::start().await;
     let mut req = contact(
         pb::Channel::Phone,
         "sv-80",
@@ -606,7 +431,7 @@ async fn a_swedish_speaking_80_year_old_calls_about_home_care() {
     let citizen = req.citizen.as_mut().unwrap();
     citizen.language = "sv".into();
     citizen.age = Some(80);
-    let c = submit(&svc, req).await;
+    let c = county.submit(req).await;
     // A call-back window from the live queue, in Swedish.
     let (start, end) = (
         c.callback_window_start.expect("a window").seconds,
@@ -618,18 +443,12 @@ async fn a_swedish_speaking_80_year_old_calls_about_home_care() {
         "{}",
         c.citizen_message
     );
-    let case = case(&svc, &c.case_id).await;
+    let case = county.case(&c).await;
     let again = case.callback_window_start.unwrap().seconds;
     assert!((again - start).abs() <= 2, "GetCase shows the window too");
-    let update = svc
-        .contact()
+    let update = county
+        .watch(&c)
         .await
-        .watch_case(pb::WatchCaseRequest {
-            case_id: c.case_id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
         .message()
         .await
         .unwrap()
@@ -658,7 +477,6 @@ async fn a_swedish_speaking_80_year_old_calls_about_home_care() {
         statutory > contact_deadline + 5 * 86_400,
         "7 working days later"
     );
-    svc.stop().await;
 }
 
 /// A county whose policy keeps e-service messages from someone on a call: the nurse on a
@@ -667,31 +485,24 @@ async fn a_swedish_speaking_80_year_old_calls_about_home_care() {
 #[tokio::test]
 async fn on_a_call_no_e_service_work_when_policy_says_so() {
     for allow in [false, true] {
-        let redis = RedisServer::start();
-        let svc = Luotsi::start_with(&redis, |c| c.routing.e_service_during_call = allow).await;
-        let mut nurse = go_online(&svc, "jns-sh-1").await;
-        let call = submit(&svc, cough(pb::Channel::Phone, "call-1")).await;
-        let offer = next_offer(&mut nurse, WAIT).await.expect("the call");
+        let county = TestCounty::start_with(|c| c.routing.e_service_during_call = allow).await;
+        county.go_online("jns-sh-1").await;
+        let call = county.submit(cough(pb::Channel::Phone, "call-1")).await;
+        let offer = county.next_offer("jns-sh-1").await;
         assert_eq!(offer.case_id, call.case_id);
-        let mut work = svc.work().await;
-        work.accept_offer(pb::AcceptOfferRequest {
-            professional_id: "jns-sh-1".into(),
-            case_id: call.case_id.clone(),
-        })
-        .await
-        .unwrap();
-        let message = submit(
-            &svc,
-            contact(
+        county.accept("jns-sh-1", &call).await;
+        let message = county
+            .submit(contact(
                 pb::Channel::EService,
                 "msg-1",
                 "Verenpainelääkkeen annosta pitäisi ehkä muuttaa, kysyisin hoitajalta",
                 "acute_symptoms",
                 "Joensuu",
-            ),
-        )
-        .await;
-        let during = next_offer(&mut nurse, Duration::from_millis(500)).await;
+            ))
+            .await;
+        let during = county
+            .offer_within("jns-sh-1", Duration::from_millis(500))
+            .await;
         if allow {
             assert_eq!(
                 during.expect("offered during the call").case_id,
@@ -699,18 +510,10 @@ async fn on_a_call_no_e_service_work_when_policy_says_so() {
             );
         } else {
             assert!(during.is_none(), "no e-service work during the call");
-            work.complete_case(pb::CompleteCaseRequest {
-                professional_id: "jns-sh-1".into(),
-                case_id: call.case_id.clone(),
-                outcome: pb::Outcome::ResolvedAtFirstContact as i32,
-            })
-            .await
-            .unwrap();
-            let after = next_offer(&mut nurse, WAIT).await.expect("after the call");
+            county.complete("jns-sh-1", &call).await;
+            let after = county.next_offer("jns-sh-1").await;
             assert_eq!(after.case_id, message.case_id);
         }
-        drop(nurse);
-        svc.stop().await;
     }
 }
 
@@ -718,21 +521,18 @@ async fn on_a_call_no_e_service_work_when_policy_says_so() {
 /// coping: one contact, one case, one team that has both a nurse and a psychiatric nurse.
 #[tokio::test]
 async fn a_contact_with_two_needs_is_one_case_for_a_team_covering_both() {
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let c = submit(
-        &svc,
-        contact(
+    let county = TestCounty::start().await;
+    let c = county
+        .submit(contact(
             pb::Channel::EService,
             "two-needs",
             "Tarvitsisin reseptin uusimisen verenpainelääkkeelle ja lisäksi haluaisin jutella \
              jaksamisesta, olen ollut pitkään alakuloinen",
             "",
             "Joensuu",
-        ),
-    )
-    .await;
-    let case = case(&svc, &c.case_id).await;
+        ))
+        .await;
+    let case = county.case(&c).await;
     assert_eq!(case.needs, ["medication", "mental_health"]);
     assert_eq!(case.team_id, "joensuu-keskus");
     assert!(
@@ -741,17 +541,6 @@ async fn a_contact_with_two_needs_is_one_case_for_a_team_covering_both() {
         case.routing_reasons
     );
     // One case in one queue: the supervisor's list shows it once.
-    let list = svc
-        .supervisor()
-        .await
-        .list_queued_cases(pb::ListQueuedCasesRequest {
-            team_id: "joensuu-keskus".into(),
-            queue: String::new(),
-            limit: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(list.cases.len(), 1);
-    svc.stop().await;
+    let list = county.queued_cases("joensuu-keskus", "", 0).await;
+    assert_eq!(list.len(), 1);
 }

@@ -2,11 +2,10 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use luotsi::pb;
 
-use crate::harness::{Luotsi, RedisServer};
+use crate::county::TestCounty;
 use crate::support::*;
 
 #[derive(Clone, Default)]
@@ -33,42 +32,25 @@ async fn logs_carry_no_personal_data() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut offers = go_online(&svc, "suu-hh-1").await;
-    let mut contact = svc.contact().await;
+    let county = TestCounty::start().await;
+    county.go_online("suu-hh-1").await;
     let mut req = dental(pb::Channel::Phone, "privacy");
     req.text = "Minulla on kova hammassärky, olen Maija Meikäläinen".into();
     let citizen = req.citizen.as_mut().unwrap();
     citizen.identity_code = "010101A123N".into();
     citizen.callback_number = "050 765 4321".into();
-    let answer = contact
-        .submit_contact(req.clone())
-        .await
-        .unwrap()
-        .into_inner();
+    let answer = county.submit(req.clone()).await;
     let mut bad = req.clone();
     bad.idempotency_key = "privacy-bad".into();
     bad.citizen.as_mut().unwrap().identity_code = "010101A123X".into();
-    assert!(contact.submit_contact(bad).await.is_err());
-    let o = next_offer(&mut offers, Duration::from_secs(5))
-        .await
-        .expect("offer");
-    let mut work = svc.work().await;
-    work.accept_offer(pb::AcceptOfferRequest {
-        professional_id: "suu-hh-1".into(),
-        case_id: o.case_id.clone(),
-    })
-    .await
-    .unwrap();
-    work.complete_case(pb::CompleteCaseRequest {
-        professional_id: "suu-hh-1".into(),
-        case_id: o.case_id,
-        outcome: pb::Outcome::FollowUpBooked as i32,
-    })
-    .await
-    .unwrap();
-    svc.stop().await;
+    assert!(county.try_submit(bad).await.is_err());
+    let o = county.next_offer("suu-hh-1").await;
+    county.accept("suu-hh-1", &o).await;
+    county
+        .complete_with("suu-hh-1", &o, pb::Outcome::FollowUpBooked)
+        .await;
+    // Everything the service logs is in before the logs are read.
+    county.stop().await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(

@@ -7,43 +7,32 @@ use std::time::Duration;
 
 use luotsi::pb;
 
-use crate::harness::{Luotsi, RedisServer};
+use crate::county::TestCounty;
 use crate::support::*;
 
 const CONTACTS: usize = 400;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_never_assign_a_case_twice() {
-    let redis = RedisServer::start();
-    let a = Arc::new(Luotsi::start(&redis).await);
-    let b = Arc::new(Luotsi::start(&redis).await);
+    let county = Arc::new(TestCounty::start_instances(2).await);
     // Nurses and doctors of one team, split over the two instances.
     let pros = [
-        ("jns-sh-1", &a),
-        ("jns-sh-2", &b),
-        ("jns-sh-3", &a),
-        ("jns-lk-1", &b),
-        ("jns-lk-2", &a),
+        ("jns-sh-1", 0),
+        ("jns-sh-2", 1),
+        ("jns-sh-3", 0),
+        ("jns-lk-1", 1),
+        ("jns-lk-2", 0),
     ];
     let assignments: Arc<Mutex<HashMap<String, Vec<String>>>> = Arc::default();
     let mut workers = Vec::new();
-    for (pro, svc) in pros {
-        let mut offers = go_online(svc, pro).await;
-        let mut work = svc.work().await;
+    for (pro, instance) in pros {
+        county.go_online_via(instance, pro).await;
+        let county = county.clone();
         let assignments = assignments.clone();
         workers.push(tokio::spawn(async move {
-            while let Ok(Ok(Some(offer))) =
-                tokio::time::timeout(Duration::from_secs(5), offers.message()).await
-            {
-                let taken = work
-                    .accept_offer(pb::AcceptOfferRequest {
-                        professional_id: pro.into(),
-                        case_id: offer.case_id.clone(),
-                    })
-                    .await;
-                let taken = taken
-                    .expect("an offer made to me is mine to accept")
-                    .into_inner();
+            while let Some(offer) = county.offer_within(pro, Duration::from_secs(5)).await {
+                // An offer made to me is mine to accept.
+                let taken = county.accept(pro, &offer).await;
                 assert_eq!(taken.professional_id, pro);
                 assignments
                     .lock()
@@ -51,33 +40,18 @@ async fn two_instances_never_assign_a_case_twice() {
                     .entry(offer.case_id.clone())
                     .or_default()
                     .push(pro.to_string());
-                work.complete_case(pb::CompleteCaseRequest {
-                    professional_id: pro.into(),
-                    case_id: offer.case_id,
-                    outcome: pb::Outcome::ResolvedAtFirstContact as i32,
-                })
-                .await
-                .expect("completed");
+                county.complete(pro, &offer).await;
             }
         }));
     }
 
     let mut submitters = Vec::new();
     for s in 0..8 {
-        let svc = if s % 2 == 0 { a.clone() } else { b.clone() };
+        let county = county.clone();
         submitters.push(tokio::spawn(async move {
-            let mut contact = svc.contact().await;
             let mut ids = Vec::new();
             for i in (s..CONTACTS).step_by(8) {
-                let req = contact_for(i);
-                ids.push(
-                    contact
-                        .submit_contact(req)
-                        .await
-                        .expect("submitted")
-                        .into_inner()
-                        .case_id,
-                );
+                ids.push(county.submit_via(s % 2, contact_for(i)).await.case_id);
             }
             ids
         }));
@@ -99,12 +73,12 @@ async fn two_instances_never_assign_a_case_twice() {
         assert_eq!(who.len(), 1, "case {id} assigned to {who:?}");
     }
     assert_eq!(assignments.len(), CONTACTS);
-    assert_eq!(depth(&a, "joensuu-keskus").await, 0);
+    assert_eq!(county.depth("joensuu-keskus").await, 0);
     // Every professional's load is back to zero.
-    let mut r = redis.conn();
+    let mut r = county.redis();
     for (pro, _) in pros {
         let loads: Vec<Option<i64>> = redis::cmd("HMGET")
-            .arg(format!("lu:{{siun-sote}}:pro:{pro}"))
+            .arg(county.keys().professional(pro))
             .arg(&["load:phone", "load:chat", "load:e_service"])
             .query(&mut r)
             .unwrap();
@@ -114,7 +88,7 @@ async fn two_instances_never_assign_a_case_twice() {
         );
     }
     let offers_out: i64 = redis::cmd("ZCARD")
-        .arg("lu:{siun-sote}:offers")
+        .arg(county.keys().offers())
         .query(&mut r)
         .unwrap();
     assert_eq!(offers_out, 0);

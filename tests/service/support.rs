@@ -1,11 +1,6 @@
-//! Small helpers shared by the scenario tests.
-
-use std::time::Duration;
+//! The contacts the scenario tests submit.
 
 use luotsi::pb;
-use tonic::Streaming;
-
-use crate::harness::Luotsi;
 
 pub fn contact(
     channel: pb::Channel,
@@ -50,63 +45,4 @@ pub fn cough(channel: pb::Channel, key: &str) -> pb::SubmitContactRequest {
         "acute_symptoms",
         "Joensuu",
     )
-}
-
-/// Sets the professional available and opens their offers stream.
-pub async fn go_online(svc: &Luotsi, pro: &str) -> Streaming<pb::Offer> {
-    let mut work = svc.work().await;
-    work.set_presence(pb::SetPresenceRequest {
-        professional_id: pro.into(),
-        presence: pb::Presence::Available as i32,
-        capacities: vec![],
-    })
-    .await
-    .expect("presence set");
-    work.offers(pb::OffersRequest {
-        professional_id: pro.into(),
-    })
-    .await
-    .expect("offers stream")
-    .into_inner()
-}
-
-pub async fn next_offer(stream: &mut Streaming<pb::Offer>, within: Duration) -> Option<pb::Offer> {
-    match tokio::time::timeout(within, stream.message()).await {
-        Ok(Ok(Some(o))) => Some(o),
-        Ok(other) => panic!("offers stream ended: {other:?}"),
-        Err(_) => None,
-    }
-}
-
-pub async fn case(svc: &Luotsi, id: &str) -> pb::Case {
-    svc.contact()
-        .await
-        .get_case(pb::GetCaseRequest { case_id: id.into() })
-        .await
-        .expect("case")
-        .into_inner()
-}
-
-pub async fn depth(svc: &Luotsi, team: &str) -> u32 {
-    svc.supervisor()
-        .await
-        .list_queues(pb::ListQueuesRequest {
-            team_id: team.into(),
-        })
-        .await
-        .expect("queues")
-        .into_inner()
-        .queues
-        .iter()
-        .map(|q| q.depth)
-        .sum()
-}
-
-pub async fn submit(svc: &Luotsi, req: pb::SubmitContactRequest) -> pb::SubmitContactResponse {
-    svc.contact()
-        .await
-        .submit_contact(req)
-        .await
-        .expect("submitted")
-        .into_inner()
 }

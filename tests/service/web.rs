@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use luotsi::pb;
 
-use crate::harness::{Luotsi, RedisServer};
+use crate::county::TestCounty;
 use crate::support::dental;
 
 fn web_dir() -> PathBuf {
@@ -48,14 +48,13 @@ fn artefact(name: &str) -> PathBuf {
 #[tokio::test]
 async fn a_grpc_web_client_from_npm_submits_through_cors() {
     node_modules();
-    let redis = RedisServer::start();
-    let svc = Luotsi::start_with(&redis, |c| {
+    let county = TestCounty::start_with(|c| {
         c.server.cors_origins = vec!["https://asiointi.example.fi".into()];
     })
     .await;
     let descriptor = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(descriptor.path(), luotsi::pb::FILE_DESCRIPTOR_SET).unwrap();
-    let base = format!("http://{}", svc.addr);
+    let base = format!("http://{}", county.grpc_addr());
     let path = descriptor.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
@@ -100,9 +99,8 @@ async fn a_grpc_web_client_from_npm_submits_through_cors() {
     );
     // The case the browser client made is there for native gRPC clients too.
     let case_id = seen["case_id"].as_str().unwrap().to_string();
-    let c = crate::support::case(&svc, &case_id).await;
+    let c = county.case(&case_id).await;
     assert_eq!(c.team_id, "suunterveys");
-    svc.stop().await;
 }
 
 /// The Chromium puppet of `tests/web/board.mjs`.
@@ -161,21 +159,18 @@ impl Drop for Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_queue_board_changes_live_in_chromium_and_survives_a_redis_restart() {
     node_modules();
-    let mut redis = RedisServer::start();
-    let svc = Luotsi::start(&redis).await;
-    let mut browser = Browser::start(&format!("http://{}", svc.http_addr));
+    let mut county = TestCounty::start().await;
+    let mut browser = Browser::start(&format!("http://{}", county.http_addr()));
     browser.expect("goto /").await;
     browser.expect("text Jonotilanne").await;
     browser.expect("depth suunterveys 0").await;
     browser.expect("risk suunterveys ok").await;
 
     // Contacts arrive over gRPC: the tile changes without a reload.
-    let mut contacts = svc.contact().await;
     for i in 0..3 {
-        contacts
-            .submit_contact(dental(pb::Channel::EService, &format!("chromium-{i}")))
-            .await
-            .unwrap();
+        county
+            .submit(dental(pb::Channel::EService, &format!("chromium-{i}")))
+            .await;
     }
     browser.expect("depth suunterveys 3").await;
     browser
@@ -183,7 +178,7 @@ async fn the_queue_board_changes_live_in_chromium_and_survives_a_redis_restart()
         .await;
 
     // Redis goes away: the page says its figures are stale and keeps them.
-    redis.stop();
+    county.stop_redis();
     browser.expect("stale true").await;
     browser.expect("depth suunterveys 3").await;
     browser
@@ -192,7 +187,7 @@ async fn the_queue_board_changes_live_in_chromium_and_survives_a_redis_restart()
             artefact("queue-board-stale.png").display()
         ))
         .await;
-    redis.start_again();
+    county.start_redis_again();
     browser.expect("stale false").await;
     browser.expect("depth suunterveys 3").await;
 
@@ -202,5 +197,4 @@ async fn the_queue_board_changes_live_in_chromium_and_survives_a_redis_restart()
     browser.expect("goto /?lang=en").await;
     browser.expect("text Queues").await;
     drop(browser);
-    svc.stop().await;
 }

@@ -1,0 +1,832 @@
+//! `TestCounty`: the example county running for one test — its own `redis-server` on a free
+//! loopback port and Luotsi served in-process on port 0 — and the verbs the tests tell their
+//! stories with: citizens submit, professionals go online and take offers, supervisors act.
+//!
+//! Every gRPC request is built and every response unpacked here, so that a change to the API
+//! touches this file rather than every test. Dropping the county stops the service and then its
+//! Redis; `stop` does the same for a test that must know the service has finished.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use luotsi::config::Config;
+use luotsi::pb;
+use luotsi::pb::contact_service_client::ContactServiceClient;
+use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
+use luotsi::pb::work_service_client::WorkServiceClient;
+use luotsi::store::Keys;
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+use tonic::{Status, Streaming};
+
+use crate::harness::{self, Luotsi, RedisServer};
+
+/// How long a test waits for something that should happen at once.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// One county: Redis, one or more Luotsi instances sharing it, and the professionals' desktops.
+pub struct TestCounty {
+    // Fields drop in this order: the desktops disconnect, the service stops, then Redis goes.
+    desks: Mutex<HashMap<String, Desk>>,
+    instances: Vec<Instance>,
+    config: Config,
+    keys: Keys,
+    redis: RedisServer,
+}
+
+/// Anything that names a case: its id, or an answer, offer or case that carries it.
+pub trait CaseRef {
+    fn case_id(&self) -> &str;
+}
+
+impl CaseRef for str {
+    fn case_id(&self) -> &str {
+        self
+    }
+}
+
+impl CaseRef for String {
+    fn case_id(&self) -> &str {
+        self
+    }
+}
+
+impl CaseRef for pb::SubmitContactResponse {
+    fn case_id(&self) -> &str {
+        &self.case_id
+    }
+}
+
+impl CaseRef for pb::Offer {
+    fn case_id(&self) -> &str {
+        &self.case_id
+    }
+}
+
+impl CaseRef for pb::Case {
+    fn case_id(&self) -> &str {
+        &self.case_id
+    }
+}
+
+impl TestCounty {
+    /// The example county as the README runs it.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// The example county with its configuration changed first (shorter waits, another team…).
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = harness::config();
+        tweak(&mut config);
+        Self::launch(1, config).await
+    }
+
+    /// The example county served by `n` Luotsi instances sharing one Redis, numbered from 0
+    /// for the `_via` verbs; the other verbs use instance 0.
+    pub async fn start_instances(n: usize) -> Self {
+        Self::launch(n, harness::config()).await
+    }
+
+    async fn launch(n: usize, config: Config) -> Self {
+        let redis = RedisServer::start();
+        let mut instances = Vec::new();
+        for _ in 0..n {
+            instances.push(Instance::start(&redis, &config).await);
+        }
+        Self {
+            desks: Mutex::default(),
+            instances,
+            keys: Keys::new(&config.county.id),
+            config,
+            redis,
+        }
+    }
+
+    /// Stops serving and then Redis, and returns once the service's tasks have ended.
+    pub async fn stop(self) {
+        let Self {
+            desks, instances, ..
+        } = self;
+        drop(desks);
+        for instance in instances {
+            instance.service.stop().await;
+        }
+    }
+
+    /// Stops every instance, like a process exit (the desktops lose their connections), and
+    /// starts them again on the same Redis with the same configuration.
+    pub async fn restart_service(&mut self) {
+        self.desks.get_mut().unwrap().clear();
+        let n = self.instances.len();
+        for instance in self.instances.drain(..) {
+            instance.service.stop().await;
+        }
+        for _ in 0..n {
+            self.instances
+                .push(Instance::start(&self.redis, &self.config).await);
+        }
+    }
+
+    /// Stops Redis cleanly and starts it again on the same port with the same files.
+    pub fn restart_redis(&mut self) {
+        self.redis.restart();
+    }
+
+    /// Stops Redis cleanly; `start_redis_again` brings it back with the same files.
+    pub fn stop_redis(&mut self) {
+        self.redis.stop();
+    }
+
+    pub fn start_redis_again(&mut self) {
+        self.redis.start_again();
+    }
+
+    // ---- What the tests look at beside the API --------------------------------------------
+
+    /// The county's key names.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    pub fn redis_url(&self) -> String {
+        self.redis.url()
+    }
+
+    /// A plain connection to the county's Redis, for reading what is stored.
+    pub fn redis(&self) -> redis::Connection {
+        redis::Client::open(self.redis_url())
+            .and_then(|c| c.get_connection())
+            .expect("a Redis connection")
+    }
+
+    /// How many keys Redis holds.
+    pub fn dbsize(&self) -> i64 {
+        redis::cmd("DBSIZE").query(&mut self.redis()).unwrap()
+    }
+
+    /// Every key and its serialised value, sorted: equal before and after means nothing was
+    /// written in between.
+    pub fn stored(&self) -> Vec<(String, Vec<u8>)> {
+        let mut conn = self.redis();
+        let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+        keys.sort();
+        keys.into_iter()
+            .map(|k| {
+                let v: Option<Vec<u8>> = redis::cmd("DUMP").arg(&k).query(&mut conn).unwrap();
+                (k, v.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// The gRPC address of instance 0.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.instances[0].service.addr
+    }
+
+    /// The HTTP address of instance 0: queue board, metrics, health.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.instances[0].service.http_addr
+    }
+
+    /// A plain HTTP GET on instance 0's HTTP port: status and body.
+    pub async fn http_get(&self, path: &str) -> (u16, String) {
+        harness::http_get(self.http_addr(), path).await
+    }
+
+    /// The standard gRPC health check's status for `service` ("" for the whole server).
+    pub async fn health(&self, service: &str) -> i32 {
+        use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+        HealthClient::new(self.instances[0].service.channel().await)
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("health check")
+            .into_inner()
+            .status
+    }
+
+    // ---- Citizens ---------------------------------------------------------------------------
+
+    pub async fn submit(&self, contact: pb::SubmitContactRequest) -> pb::SubmitContactResponse {
+        self.submit_via(0, contact).await
+    }
+
+    pub async fn submit_via(
+        &self,
+        instance: usize,
+        contact: pb::SubmitContactRequest,
+    ) -> pb::SubmitContactResponse {
+        self.instances[instance]
+            .contact
+            .clone()
+            .submit_contact(contact)
+            .await
+            .expect("submitted")
+            .into_inner()
+    }
+
+    pub async fn try_submit(
+        &self,
+        contact: pb::SubmitContactRequest,
+    ) -> Result<pb::SubmitContactResponse, Status> {
+        self.contact()
+            .submit_contact(contact)
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The case as anyone but its holder sees it.
+    pub async fn case(&self, case: &(impl CaseRef + ?Sized)) -> pb::Case {
+        self.try_case(case).await.expect("case")
+    }
+
+    pub async fn try_case(&self, case: &(impl CaseRef + ?Sized)) -> Result<pb::Case, Status> {
+        self.contact()
+            .get_case(pb::GetCaseRequest {
+                case_id: case.case_id().into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The case's updates as the citizen's app follows them: the current state first.
+    pub async fn watch(&self, case: &(impl CaseRef + ?Sized)) -> Streaming<pb::CaseUpdate> {
+        self.try_watch(case).await.expect("watching")
+    }
+
+    pub async fn try_watch(
+        &self,
+        case: &(impl CaseRef + ?Sized),
+    ) -> Result<Streaming<pb::CaseUpdate>, Status> {
+        self.contact()
+            .watch_case(pb::WatchCaseRequest {
+                case_id: case.case_id().into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The citizen withdraws one contact; the case as it is afterwards.
+    pub async fn cancel_contact(&self, contact_id: &str) -> pb::Case {
+        self.try_cancel_contact(contact_id)
+            .await
+            .expect("cancelled")
+    }
+
+    pub async fn try_cancel_contact(&self, contact_id: &str) -> Result<pb::Case, Status> {
+        self.contact()
+            .cancel_contact(pb::CancelContactRequest {
+                contact_id: contact_id.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The citizen of an unanswered chat takes the call-back offered.
+    pub async fn accept_callback(&self, case: &(impl CaseRef + ?Sized), number: &str) -> pb::Case {
+        self.try_accept_callback(case, number)
+            .await
+            .expect("call-back taken")
+    }
+
+    pub async fn try_accept_callback(
+        &self,
+        case: &(impl CaseRef + ?Sized),
+        number: &str,
+    ) -> Result<pb::Case, Status> {
+        self.contact()
+            .accept_callback(pb::AcceptCallbackRequest {
+                case_id: case.case_id().into(),
+                callback_number: number.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    // ---- Professionals ----------------------------------------------------------------------
+
+    /// The professional becomes available with their configured capacity and their desktop
+    /// opens its offers stream.
+    pub async fn go_online(&self, pro: &str) {
+        self.open_desk(0, pro, vec![]).await;
+    }
+
+    /// The same, through another instance of the service.
+    pub async fn go_online_via(&self, instance: usize, pro: &str) {
+        self.open_desk(instance, pro, vec![]).await;
+    }
+
+    /// The same, with the capacity of the channels named overridden.
+    pub async fn go_online_with_capacity(&self, pro: &str, capacities: &[(pb::Channel, u32)]) {
+        let capacities = capacities
+            .iter()
+            .map(|&(channel, capacity)| pb::ChannelCapacity {
+                channel: channel as i32,
+                capacity,
+            })
+            .collect();
+        self.open_desk(0, pro, capacities).await;
+    }
+
+    async fn open_desk(&self, instance: usize, pro: &str, capacities: Vec<pb::ChannelCapacity>) {
+        // A connection of its own, so that a desktop that goes away goes away alone.
+        let mut work = self.instances[instance].service.work().await;
+        work.set_presence(pb::SetPresenceRequest {
+            professional_id: pro.into(),
+            presence: pb::Presence::Available as i32,
+            capacities,
+        })
+        .await
+        .expect("presence set");
+        let stream = work
+            .offers(pb::OffersRequest {
+                professional_id: pro.into(),
+            })
+            .await
+            .expect("offers stream")
+            .into_inner();
+        let desk = Desk::open(instance, stream);
+        self.desks.lock().unwrap().insert(pro.into(), desk);
+    }
+
+    /// The professional's desktop loses its connection: the offers stream closes.
+    pub fn disconnect(&self, pro: &str) {
+        self.desks.lock().unwrap().remove(pro);
+    }
+
+    /// The next offer on the professional's desktop; fails the test if none comes within `WAIT`.
+    pub async fn next_offer(&self, pro: &str) -> pb::Offer {
+        self.offer_within(pro, WAIT)
+            .await
+            .unwrap_or_else(|| panic!("no offer to {pro} within {WAIT:?}"))
+    }
+
+    /// The next offer on the professional's desktop, or `None` if none comes within `within`.
+    pub async fn offer_within(&self, pro: &str, within: Duration) -> Option<pb::Offer> {
+        let offers = self
+            .desks
+            .lock()
+            .unwrap()
+            .get(pro)
+            .unwrap_or_else(|| panic!("{pro} has no desktop open: go_online first"))
+            .offers
+            .clone();
+        let mut offers = offers.lock().await;
+        match tokio::time::timeout(within, offers.recv()).await {
+            Ok(Some(Ok(offer))) => Some(offer),
+            Ok(other) => panic!("offers stream of {pro} ended: {other:?}"),
+            Err(_) => None,
+        }
+    }
+
+    pub async fn set_presence(&self, pro: &str, presence: pb::Presence) -> pb::ProfessionalState {
+        self.try_set_presence(pro, presence)
+            .await
+            .expect("presence set")
+    }
+
+    pub async fn try_set_presence(
+        &self,
+        pro: &str,
+        presence: impl Into<i32>,
+    ) -> Result<pb::ProfessionalState, Status> {
+        self.work(pro)
+            .set_presence(pb::SetPresenceRequest {
+                professional_id: pro.into(),
+                presence: presence.into(),
+                capacities: vec![],
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The professional takes an offered case (or answers a consultation); the case as its
+    /// holder sees it.
+    pub async fn accept(&self, pro: &str, case: &(impl CaseRef + ?Sized)) -> pb::Case {
+        self.try_accept(pro, case).await.expect("accepted")
+    }
+
+    pub async fn try_accept(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+    ) -> Result<pb::Case, Status> {
+        self.work(pro)
+            .accept_offer(pb::AcceptOfferRequest {
+                professional_id: pro.into(),
+                case_id: case.case_id().into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn decline(&self, pro: &str, case: &(impl CaseRef + ?Sized), reason: &str) {
+        self.work(pro)
+            .decline_offer(pb::DeclineOfferRequest {
+                professional_id: pro.into(),
+                case_id: case.case_id().into(),
+                reason: reason.into(),
+            })
+            .await
+            .expect("declined");
+    }
+
+    /// The professional completes the case, resolved at first contact.
+    pub async fn complete(&self, pro: &str, case: &(impl CaseRef + ?Sized)) -> pb::Case {
+        self.complete_with(pro, case, pb::Outcome::ResolvedAtFirstContact)
+            .await
+    }
+
+    pub async fn complete_with(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        outcome: pb::Outcome,
+    ) -> pb::Case {
+        self.try_complete(pro, case, outcome)
+            .await
+            .expect("completed")
+    }
+
+    pub async fn try_complete(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        outcome: impl Into<i32>,
+    ) -> Result<pb::Case, Status> {
+        self.work(pro)
+            .complete_case(pb::CompleteCaseRequest {
+                professional_id: pro.into(),
+                case_id: case.case_id().into(),
+                outcome: outcome.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The holder hands the case over to a colleague of the team, past the queue.
+    pub async fn transfer(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        to: &str,
+        reason: &str,
+    ) -> pb::Case {
+        self.try_transfer(pro, case, to, reason)
+            .await
+            .expect("handed over")
+    }
+
+    pub async fn try_transfer(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        to: &str,
+        reason: &str,
+    ) -> Result<pb::Case, Status> {
+        self.work(pro)
+            .transfer_case(pb::TransferCaseRequest {
+                professional_id: pro.into(),
+                case_id: case.case_id().into(),
+                to_professional_id: to.into(),
+                reason: reason.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The holder asks a colleague of a profession to consult; the case stays theirs.
+    pub async fn consult_profession(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        profession: &str,
+    ) -> pb::Case {
+        self.try_consult_profession(pro, case, profession)
+            .await
+            .expect("consultation asked")
+    }
+
+    pub async fn try_consult_profession(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        profession: &str,
+    ) -> Result<pb::Case, Status> {
+        self.request_consultation(pro, case, "", profession).await
+    }
+
+    /// The holder asks one named colleague to consult.
+    pub async fn try_consult_colleague(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        colleague: &str,
+    ) -> Result<pb::Case, Status> {
+        self.request_consultation(pro, case, colleague, "").await
+    }
+
+    async fn request_consultation(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        colleague: &str,
+        profession: &str,
+    ) -> Result<pb::Case, Status> {
+        self.work(pro)
+            .request_consultation(pb::RequestConsultationRequest {
+                professional_id: pro.into(),
+                case_id: case.case_id().into(),
+                colleague_id: colleague.into(),
+                profession: profession.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    // ---- Supervisors ------------------------------------------------------------------------
+
+    /// The cases waiting in all of the team's queues.
+    pub async fn depth(&self, team: &str) -> u32 {
+        self.try_queues(team)
+            .await
+            .expect("queues")
+            .iter()
+            .map(|q| q.depth)
+            .sum()
+    }
+
+    pub async fn try_queues(&self, team: &str) -> Result<Vec<pb::QueueSummary>, Status> {
+        self.supervisors()
+            .list_queues(pb::ListQueuesRequest {
+                team_id: team.into(),
+            })
+            .await
+            .map(|r| r.into_inner().queues)
+    }
+
+    /// The team's waiting cases, most urgent first (`queue` empty: every queue; `limit` 0: the
+    /// default).
+    pub async fn queued_cases(&self, team: &str, queue: &str, limit: u32) -> Vec<pb::QueuedCase> {
+        self.try_queued_cases(team, queue, limit)
+            .await
+            .expect("queued cases")
+    }
+
+    pub async fn try_queued_cases(
+        &self,
+        team: &str,
+        queue: &str,
+        limit: u32,
+    ) -> Result<Vec<pb::QueuedCase>, Status> {
+        self.supervisors()
+            .list_queued_cases(pb::ListQueuedCasesRequest {
+                team_id: team.into(),
+                queue: queue.into(),
+                limit,
+            })
+            .await
+            .map(|r| r.into_inner().cases)
+    }
+
+    /// The live queue board of a team ("" for every team): a snapshot at once, then one per
+    /// change or heartbeat.
+    pub async fn watch_queues(
+        &self,
+        team: &str,
+        heartbeat: Option<Duration>,
+    ) -> Streaming<pb::QueueBoard> {
+        self.try_watch_queues(team, heartbeat)
+            .await
+            .expect("watching the board")
+    }
+
+    pub async fn try_watch_queues(
+        &self,
+        team: &str,
+        heartbeat: Option<Duration>,
+    ) -> Result<Streaming<pb::QueueBoard>, Status> {
+        self.supervisors()
+            .watch_queues(pb::WatchQueuesRequest {
+                team_id: team.into(),
+                heartbeat: heartbeat.map(|d| prost_types::Duration {
+                    seconds: d.as_secs() as i64,
+                    nanos: d.subsec_nanos() as i32,
+                }),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// The team's figures over the default period.
+    pub async fn team_stats(&self, team: &str) -> pb::Stats {
+        self.try_stats(team, None, None).await.expect("stats")
+    }
+
+    /// The whole county's figures over the default period.
+    pub async fn county_stats(&self) -> pb::Stats {
+        self.try_stats("", None, None).await.expect("stats")
+    }
+
+    /// Figures of a team ("" for the whole county) from and to the given Unix seconds.
+    pub async fn try_stats(
+        &self,
+        team: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<pb::Stats, Status> {
+        let at = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
+        self.supervisors()
+            .get_stats(pb::GetStatsRequest {
+                team_id: team.into(),
+                from: from.map(at),
+                to: to.map(at),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// A duty supervisor, for the actions that are recorded with who took them and why.
+    pub fn supervisor(&self, id: &str) -> Supervisor<'_> {
+        Supervisor {
+            county: self,
+            id: id.into(),
+        }
+    }
+
+    // ---- Clients ----------------------------------------------------------------------------
+
+    fn contact(&self) -> ContactServiceClient<Channel> {
+        self.instances[0].contact.clone()
+    }
+
+    fn supervisors(&self) -> SupervisorServiceClient<Channel> {
+        self.instances[0].supervisor.clone()
+    }
+
+    /// The professional's calls go through the instance their desktop is connected to.
+    fn work(&self, pro: &str) -> WorkServiceClient<Channel> {
+        let instance = self
+            .desks
+            .lock()
+            .unwrap()
+            .get(pro)
+            .map_or(0, |d| d.instance);
+        self.instances[instance].work.clone()
+    }
+}
+
+/// A duty supervisor of the county.
+pub struct Supervisor<'a> {
+    county: &'a TestCounty,
+    id: String,
+}
+
+impl Supervisor<'_> {
+    /// Moves a waiting case to another team or queue ("" keeps it).
+    pub async fn move_case(
+        &self,
+        case: &(impl CaseRef + ?Sized),
+        team: &str,
+        queue: &str,
+        reason: &str,
+    ) -> pb::Case {
+        self.try_move_case(case, team, queue, reason)
+            .await
+            .expect("moved")
+    }
+
+    pub async fn try_move_case(
+        &self,
+        case: &(impl CaseRef + ?Sized),
+        team: &str,
+        queue: &str,
+        reason: &str,
+    ) -> Result<pb::Case, Status> {
+        self.county
+            .supervisors()
+            .move_case(pb::MoveCaseRequest {
+                case_id: case.case_id().into(),
+                team_id: team.into(),
+                queue: queue.into(),
+                supervisor_id: self.id.clone(),
+                reason: reason.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn set_urgency(
+        &self,
+        case: &(impl CaseRef + ?Sized),
+        urgency: pb::Urgency,
+        reason: &str,
+    ) -> pb::Case {
+        self.try_set_urgency(case, urgency, reason)
+            .await
+            .expect("urgency set")
+    }
+
+    pub async fn try_set_urgency(
+        &self,
+        case: &(impl CaseRef + ?Sized),
+        urgency: impl Into<i32>,
+        reason: &str,
+    ) -> Result<pb::Case, Status> {
+        self.county
+            .supervisors()
+            .set_urgency(pb::SetUrgencyRequest {
+                case_id: case.case_id().into(),
+                urgency: urgency.into(),
+                supervisor_id: self.id.clone(),
+                reason: reason.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// Takes an offer back from the professional it was made to; it goes to someone else.
+    pub async fn release_offer(&self, case: &(impl CaseRef + ?Sized), reason: &str) -> pb::Case {
+        self.try_release_offer(case, reason)
+            .await
+            .expect("released")
+    }
+
+    pub async fn try_release_offer(
+        &self,
+        case: &(impl CaseRef + ?Sized),
+        reason: &str,
+    ) -> Result<pb::Case, Status> {
+        self.county
+            .supervisors()
+            .release_offer(pb::ReleaseOfferRequest {
+                case_id: case.case_id().into(),
+                supervisor_id: self.id.clone(),
+                reason: reason.into(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+}
+
+/// One Luotsi instance and the clients the verbs share (a tonic channel multiplexes calls).
+struct Instance {
+    service: Luotsi,
+    contact: ContactServiceClient<Channel>,
+    work: WorkServiceClient<Channel>,
+    supervisor: SupervisorServiceClient<Channel>,
+}
+
+impl Instance {
+    async fn start(redis: &RedisServer, config: &Config) -> Self {
+        let service = Luotsi::start_with(redis, |c| *c = config.clone()).await;
+        Self {
+            contact: service.contact().await,
+            work: service.work().await,
+            supervisor: service.supervisor().await,
+            service,
+        }
+    }
+}
+
+type OfferOrEnd = Result<pb::Offer, Status>;
+
+/// A professional's desktop: its offers stream is read as offers arrive, so a test that does
+/// not look at them (the simulated day) never holds the service up; the test reads them from
+/// the queue here. Dropping the desktop closes the stream, as a lost connection does.
+struct Desk {
+    instance: usize,
+    offers: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<OfferOrEnd>>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Desk {
+    fn open(instance: usize, mut stream: Streaming<pb::Offer>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(async move {
+            // The channel closes when this task ends, which the reader sees as the stream's end.
+            while let Some(next) = stream.message().await.transpose() {
+                let failed = next.is_err();
+                if tx.send(next).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Self {
+            instance,
+            offers: Arc::new(tokio::sync::Mutex::new(rx)),
+            reader,
+        }
+    }
+}
+
+impl Drop for Desk {
+    /// Aborting drops the stream: the service sees the desktop go. Nothing is awaited here.
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
