@@ -17,7 +17,7 @@ mod county;
 #[path = "service/harness.rs"]
 mod harness;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use county::TestCounty;
 use luotsi::pb;
@@ -121,7 +121,8 @@ struct Day {
     emergency_cases: HashSet<String>,
     own: HashMap<String, String>, // case → own professional
     /// (hetu, need) → the open case and the contact that opened it.
-    open: HashMap<(String, String), (String, pb::SubmitContactRequest)>,
+    // Ordered, so that picking the k-th open case is the same on every run.
+    open: BTreeMap<(String, String), (String, pb::SubmitContactRequest)>,
     first_offer: HashMap<String, (String, i64)>,
     accepted_by: HashMap<String, String>,
     completions: Vec<(i64, String, String)>, // due, case, pro
