@@ -8,6 +8,7 @@ A citizen asks for a call-back about toothache; a dental nurse comes online, rec
 on her stream, accepts it (and only then sees the number and the words), and completes it.
 """
 import sys
+import uuid
 
 from grpc_requests import Client
 
@@ -17,7 +18,8 @@ CONTACT, WORK, SUPERVISOR = (f"luotsi.v1.{s}" for s in ("ContactService", "WorkS
 
 answer = client.request(CONTACT, "SubmitContact", {
     "channel": "CHANNEL_PHONE",
-    "idempotency_key": "walkthrough-1",
+    # A new key per run: a retry with the same key would get the first run's answer back.
+    "idempotency_key": f"walkthrough-{uuid.uuid4()}",
     "citizen": {"identity_code": "131052-308T", "callback_number": "040 123 4567",
                 "language": "fi", "municipality": "Joensuu"},
     "text": "Viisaudenhammasta särkee ja poski on vähän turvonnut, voisiko joku soittaa?",
@@ -29,14 +31,15 @@ print("queues:", client.request(SUPERVISOR, "ListQueues", {"team_id": answer["te
 
 nurse = "suu-hh-1"
 client.request(WORK, "SetPresence", {"professional_id": nurse, "presence": "PRESENCE_AVAILABLE"})
-for offer in client.request(WORK, "Offers", {"professional_id": nurse}):
+for message in client.request(WORK, "Offers", {"professional_id": nurse}):
+    offer = message["offer"]
     print("offer:", offer["case_id"], offer["needs"], offer["urgency"], "expires", offer["expires_at"])
-    case = client.request(WORK, "AcceptOffer", {"professional_id": nurse, "case_id": offer["case_id"]})
+    case = client.request(WORK, "AcceptOffer", {"professional_id": nurse, "case_id": offer["case_id"]})["case"]
     print("accepted:", case["status"], "call back", case["callback_number"])
     done = client.request(WORK, "CompleteCase", {"professional_id": nurse, "case_id": offer["case_id"],
-                                                 "outcome": "OUTCOME_RESOLVED_AT_FIRST_CONTACT"})
+                                                 "outcome": "OUTCOME_RESOLVED_AT_FIRST_CONTACT"})["case"]
     print("completed:", done["status"], done["outcome"])
     break
 print("case as the citizen's front end sees it:",
-      {k: v for k, v in client.request(CONTACT, "GetCase", {"case_id": answer["case_id"]}).items()
-       if k in ("status", "outcome", "deadline_rule", "routing_reasons")})
+      {k: v for k, v in client.request(CONTACT, "GetCase", {"case_id": answer["case_id"]})["case"].items()
+       if k in ("status", "outcome", "deadline_rule", "recontact")})

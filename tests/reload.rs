@@ -123,7 +123,9 @@ async fn top_need(client: &mut ContactServiceClient<tonic::transport::Channel>) 
         })
         .await
         .expect("classify")
-        .into_inner();
+        .into_inner()
+        .classification
+        .expect("a classification");
     c.needs.first().map(|n| n.need.clone()).unwrap_or_default()
 }
 

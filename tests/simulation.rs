@@ -511,4 +511,3 @@ fn check_no_case_waits_beside_a_free_slot(
     }
     checked
 }
-

@@ -328,7 +328,7 @@ fn standing(
     }
 }
 
-type CaseStream = Pin<Box<dyn Stream<Item = Result<pb::CaseUpdate, Status>> + Send>>;
+type CaseStream = Pin<Box<dyn Stream<Item = Result<pb::WatchCaseResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl ContactService for ContactApi {
@@ -401,7 +401,7 @@ impl ContactService for ContactApi {
     async fn classify(
         &self,
         request: Request<pb::ClassifyRequest>,
-    ) -> Result<Response<pb::Classification>, Status> {
+    ) -> Result<Response<pb::ClassifyResponse>, Status> {
         let req = request.into_inner();
         let c = self.check(
             req.channel,
@@ -409,18 +409,19 @@ impl ContactService for ContactApi {
             req.hints.as_ref(),
             req.citizen.as_ref(),
         )?;
-        Ok(Response::new(pb::Classification::from(&self.classify(&c))))
+        Ok(Response::new(pb::ClassifyResponse {
+            classification: Some(pb::Classification::from(&self.classify(&c))),
+        }))
     }
 
     #[tracing::instrument(name = "GetCase", skip_all, fields(case_id = %request.get_ref().case_id))]
     async fn get_case(
         &self,
         request: Request<pb::GetCaseRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::GetCaseResponse>, Status> {
         let id = parse_id("case_id", &request.get_ref().case_id)?;
-        Ok(Response::new(
-            self.state.case(&id, CaseView::Routing).await?,
-        ))
+        let case = self.state.case(&id, CaseView::Routing).await?;
+        Ok(Response::new(pb::GetCaseResponse { case: Some(case) }))
     }
 
     type WatchCaseStream = CaseStream;
@@ -469,7 +470,12 @@ impl ContactService for ContactApi {
                         || u.status == pb::CaseStatus::Cancelled as i32
                 };
                 let done = closed(&last);
-                if tx.send(Ok(last.clone())).await.is_err() || done {
+                let send = |u: &pb::CaseUpdate| {
+                    tx.send(Ok(pb::WatchCaseResponse {
+                        update: Some(u.clone()),
+                    }))
+                };
+                if send(&last).await.is_err() || done {
                     return Ok(());
                 }
                 loop {
@@ -496,7 +502,7 @@ impl ContactService for ContactApi {
                         last.channel,
                     );
                     if changed {
-                        if tx.send(Ok(next.clone())).await.is_err() {
+                        if send(&next).await.is_err() {
                             break;
                         }
                         if closed(&next) {
@@ -518,7 +524,7 @@ impl ContactService for ContactApi {
     async fn accept_callback(
         &self,
         request: Request<pb::AcceptCallbackRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::AcceptCallbackResponse>, Status> {
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
         let number = crate::identity::normalise_phone(req.callback_number.trim())
@@ -529,16 +535,17 @@ impl ContactService for ContactApi {
             .await
             .map_err(store_status)?;
         tracing::info!("chat turned into a call-back");
-        Ok(Response::new(
-            self.state.case(&id, CaseView::Routing).await?,
-        ))
+        let case = self.state.case(&id, CaseView::Routing).await?;
+        Ok(Response::new(pb::AcceptCallbackResponse {
+            case: Some(case),
+        }))
     }
 
     #[tracing::instrument(name = "CancelContact", skip_all, fields(contact_id = %request.get_ref().contact_id))]
     async fn cancel_contact(
         &self,
         request: Request<pb::CancelContactRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::CancelContactResponse>, Status> {
         let contact = parse_id("contact_id", &request.get_ref().contact_id)?;
         let retention = self.state.config.routing.closed_case_retention_days * 86_400;
         let case_id = self
@@ -549,7 +556,9 @@ impl ContactService for ContactApi {
             .map_err(store_status)?;
         let case = self.state.case(&case_id, CaseView::Routing).await?;
         tracing::info!(case_id = %case_id, status = case.status().as_str_name(), "contact withdrawn");
-        Ok(Response::new(case))
+        Ok(Response::new(pb::CancelContactResponse {
+            case: Some(case),
+        }))
     }
 }
 

@@ -6,9 +6,16 @@ use tonic::Status;
 use crate::domain::Refusal;
 use crate::store::StoreError;
 
-/// `INVALID_ARGUMENT` naming the field.
+/// `INVALID_ARGUMENT` naming the field, in the message and as a `google.rpc.BadRequest` field
+/// violation, so that a front end can show it beside the field.
 pub fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("{field}: {why}"))
+    use tonic_types::{ErrorDetails, StatusExt};
+    let why = why.to_string();
+    Status::with_error_details(
+        tonic::Code::InvalidArgument,
+        format!("{field}: {why}"),
+        ErrorDetails::with_bad_request_violation(field, why),
+    )
 }
 
 /// A refusal by the county's rules: the request was well formed, the state or policy says no.

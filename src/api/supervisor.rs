@@ -18,7 +18,7 @@ use crate::domain::{Channel, Urgency};
 use crate::pb::{self, supervisor_service_server::SupervisorService};
 use crate::store::{Action, BOARD_QUEUES};
 
-type BoardStream = Pin<Box<dyn Stream<Item = Result<pb::QueueBoard, Status>> + Send>>;
+type BoardStream = Pin<Box<dyn Stream<Item = Result<pb::WatchQueuesResponse, Status>> + Send>>;
 
 pub struct SupervisorApi {
     pub state: AppState,
@@ -66,7 +66,7 @@ impl SupervisorService for SupervisorApi {
     async fn get_stats(
         &self,
         request: Request<pb::GetStatsRequest>,
-    ) -> Result<Response<pb::Stats>, Status> {
+    ) -> Result<Response<pb::GetStatsResponse>, Status> {
         let req = request.into_inner();
         let team = self.team_filter(&req.team_id)?;
         let now = now_ms();
@@ -97,7 +97,9 @@ impl SupervisorService for SupervisorApi {
             })
             .await
             .map_err(store_status)?;
-        Ok(Response::new(sum.finish()))
+        Ok(Response::new(pb::GetStatsResponse {
+            stats: Some(sum.finish()),
+        }))
     }
 
     #[tracing::instrument(name = "WatchQueues", skip_all)]
@@ -181,7 +183,7 @@ impl SupervisorService for SupervisorApi {
     async fn move_case(
         &self,
         request: Request<pb::MoveCaseRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::MoveCaseResponse>, Status> {
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
         let (by, why) = actor(&req.supervisor_id, &req.reason)?;
@@ -214,15 +216,17 @@ impl SupervisorService for SupervisorApi {
                 .map_err(store_status)?;
             steering::team_fits(t, &rec.professions).map_err(refusal_status)?;
         }
-        self.act(&id, by, why, &Action::Move { team, channel })
-            .await
+        let case = self
+            .act(&id, by, why, &Action::Move { team, channel })
+            .await?;
+        Ok(Response::new(pb::MoveCaseResponse { case: Some(case) }))
     }
 
     #[tracing::instrument(name = "SetUrgency", skip_all, fields(case_id = %request.get_ref().case_id))]
     async fn set_urgency(
         &self,
         request: Request<pb::SetUrgencyRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::SetUrgencyResponse>, Status> {
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
         let (by, why) = actor(&req.supervisor_id, &req.reason)?;
@@ -251,32 +255,33 @@ impl SupervisorService for SupervisorApi {
             &self.state.config.deadlines,
             now_ms(),
         );
-        self.act(&id, by, why, &Action::Urgency(&change)).await
+        let case = self.act(&id, by, why, &Action::Urgency(&change)).await?;
+        Ok(Response::new(pb::SetUrgencyResponse { case: Some(case) }))
     }
 
     #[tracing::instrument(name = "ReleaseOffer", skip_all, fields(case_id = %request.get_ref().case_id))]
     async fn release_offer(
         &self,
         request: Request<pb::ReleaseOfferRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::ReleaseOfferResponse>, Status> {
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
         let (by, why) = actor(&req.supervisor_id, &req.reason)?;
-        let answer = self.act(&id, by, why, &Action::Release).await?;
+        let case = self.act(&id, by, why, &Action::Release).await?;
         self.state.metrics.offer("released");
-        Ok(answer)
+        Ok(Response::new(pb::ReleaseOfferResponse { case: Some(case) }))
     }
 }
 
 impl SupervisorApi {
-    /// Carries out a recorded action, asks the board to refresh, answers with the case.
+    /// Carries out a recorded action, asks the board to refresh, and reads the case back.
     async fn act(
         &self,
         id: &str,
         by: &str,
         why: &str,
         action: &Action<'_>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<pb::Case, Status> {
         let did = self
             .state
             .store
@@ -285,7 +290,7 @@ impl SupervisorApi {
             .map_err(store_status)?;
         tracing::info!(supervisor = by, action = %did, "supervisor action");
         self.state.board.poke();
-        Ok(Response::new(self.state.case(id, CaseView::Routing).await?))
+        self.state.case(id, CaseView::Routing).await
     }
 
     /// A team id to filter on: empty for all, else a configured team.
@@ -371,19 +376,21 @@ fn async_stream_board(
     rx: tokio::sync::watch::Receiver<std::sync::Arc<Board>>,
     team: String,
     heartbeat: Duration,
-) -> impl Stream<Item = Result<pb::QueueBoard, Status>> + Send {
+) -> impl Stream<Item = Result<pb::WatchQueuesResponse, Status>> + Send {
     futures::stream::unfold((rx, Some(first)), move |(mut rx, first)| {
         let team = team.clone();
         async move {
             if let Some(b) = first {
-                return Some((Ok(board_pb(&b.only(&team))), (rx, None)));
+                let board = Some(board_pb(&b.only(&team)));
+                return Some((Ok(pb::WatchQueuesResponse { board }), (rx, None)));
             }
             // A change or the heartbeat: send. The sender gone: the instance is shutting down.
             if let Ok(Err(_)) = tokio::time::timeout(heartbeat, rx.changed()).await {
                 return None;
             }
             let board = rx.borrow_and_update().only(&team);
-            Some((Ok(board_pb(&board)), (rx, None)))
+            let board = Some(board_pb(&board));
+            Some((Ok(pb::WatchQueuesResponse { board }), (rx, None)))
         }
     })
 }

@@ -63,7 +63,7 @@ fn state_pb(pro: &str, team: &Team, m: &Member, s: &ProState) -> pb::Professiona
     }
 }
 
-type OfferStream = Pin<Box<dyn Stream<Item = Result<pb::Offer, Status>> + Send>>;
+type OfferStream = Pin<Box<dyn Stream<Item = Result<pb::OffersResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl WorkService for WorkApi {
@@ -71,7 +71,7 @@ impl WorkService for WorkApi {
     async fn set_presence(
         &self,
         request: Request<pb::SetPresenceRequest>,
-    ) -> Result<Response<pb::ProfessionalState>, Status> {
+    ) -> Result<Response<pb::SetPresenceResponse>, Status> {
         let req = request.into_inner();
         let (team, member) = self.professional(&req.professional_id)?;
         let presence: Presence = required(
@@ -101,7 +101,9 @@ impl WorkService for WorkApi {
             .await
             .map_err(store_status)?;
         tracing::info!(presence = presence.code(), "presence set");
-        Ok(Response::new(state_pb(&member.id, team, member, &s)))
+        Ok(Response::new(pb::SetPresenceResponse {
+            state: Some(state_pb(&member.id, team, member, &s)),
+        }))
     }
 
     type OffersStream = OfferStream;
@@ -123,7 +125,9 @@ impl WorkService for WorkApi {
         // went away), the professional is disconnected and their pending offers are requeued.
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |r| {
             let _keep = &registration;
-            Ok(pb::Offer::from(r))
+            Ok(pb::OffersResponse {
+                offer: Some(pb::Offer::from(r)),
+            })
         });
         Ok(Response::new(Box::pin(stream)))
     }
@@ -132,7 +136,7 @@ impl WorkService for WorkApi {
     async fn accept_offer(
         &self,
         request: Request<pb::AcceptOfferRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::AcceptOfferResponse>, Status> {
         let req = request.into_inner();
         let (_, member) = self.professional(&req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
@@ -149,7 +153,8 @@ impl WorkService for WorkApi {
             }
         }
         tracing::info!(?accepted, "offer accepted");
-        Ok(Response::new(self.state.case(&id, CaseView::Holder).await?))
+        let case = self.state.case(&id, CaseView::Holder).await?;
+        Ok(Response::new(pb::AcceptOfferResponse { case: Some(case) }))
     }
 
     #[tracing::instrument(name = "DeclineOffer", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
@@ -180,7 +185,7 @@ impl WorkService for WorkApi {
     async fn complete_case(
         &self,
         request: Request<pb::CompleteCaseRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::CompleteCaseResponse>, Status> {
         let req = request.into_inner();
         let (_, member) = self.professional(&req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
@@ -203,16 +208,15 @@ impl WorkService for WorkApi {
             })
             .inc();
         tracing::info!(outcome = outcome.code(), "case completed");
-        Ok(Response::new(
-            self.state.case(&id, CaseView::Routing).await?,
-        ))
+        let case = self.state.case(&id, CaseView::Routing).await?;
+        Ok(Response::new(pb::CompleteCaseResponse { case: Some(case) }))
     }
 
     #[tracing::instrument(name = "TransferCase", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
     async fn transfer_case(
         &self,
         request: Request<pb::TransferCaseRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::TransferCaseResponse>, Status> {
         let req = request.into_inner();
         let (team, member) = self.professional(&req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
@@ -224,16 +228,15 @@ impl WorkService for WorkApi {
             .await
             .map_err(store_status)?;
         tracing::info!(to = %to.id, "case handed over");
-        Ok(Response::new(
-            self.state.case(&id, CaseView::Routing).await?,
-        ))
+        let case = self.state.case(&id, CaseView::Routing).await?;
+        Ok(Response::new(pb::TransferCaseResponse { case: Some(case) }))
     }
 
     #[tracing::instrument(name = "RequestConsultation", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
     async fn request_consultation(
         &self,
         request: Request<pb::RequestConsultationRequest>,
-    ) -> Result<Response<pb::Case>, Status> {
+    ) -> Result<Response<pb::RequestConsultationResponse>, Status> {
         let req = request.into_inner();
         let (team, member) = self.professional(&req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
@@ -266,6 +269,9 @@ impl WorkService for WorkApi {
             .await
             .map_err(store_status)?;
         tracing::info!(colleague = %colleague.id, "consultation requested");
-        Ok(Response::new(self.state.case(&id, CaseView::Holder).await?))
+        let case = self.state.case(&id, CaseView::Holder).await?;
+        Ok(Response::new(pb::RequestConsultationResponse {
+            case: Some(case),
+        }))
     }
 }

@@ -103,7 +103,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
             .into_inner();
         let (pro, offered_at, assigned) = (pro.clone(), offered_at.clone(), assigned.clone());
         clients.spawn(async move {
-            while let Ok(Some(offer)) = offers.message().await {
+            while let Ok(Some(pb::OffersResponse { offer: Some(offer) })) = offers.message().await {
                 offered_at
                     .lock()
                     .expect("lock")
@@ -373,7 +373,9 @@ impl Watchers {
             let (age, gap, stop) = (w.age.clone(), w.gap.clone(), w.stop.clone());
             clients.spawn(async move {
                 let mut last = Instant::now();
-                while let Ok(Some(board)) = stream.message().await {
+                while let Ok(Some(pb::WatchQueuesResponse { board: Some(board) })) =
+                    stream.message().await
+                {
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         break;
                     }

@@ -41,7 +41,7 @@ pub async fn run(
         })
         .await?
         .into_inner();
-    while let Some(board) = stream.message().await? {
+    while let Some(pb::WatchQueuesResponse { board: Some(board) }) = stream.message().await? {
         let text = table(&board);
         if args.watch {
             // Clear the screen and home the cursor, then redraw.

@@ -71,6 +71,13 @@ async fn each_bad_input_names_its_field_and_writes_nothing() {
             err.message()
         );
         assert!(!err.message().contains("131052"), "the code is not echoed");
+        // The same field as a google.rpc.BadRequest detail, for a front end to show beside it.
+        let violations = tonic_types::StatusExt::get_details_bad_request(&err)
+            .expect("a BadRequest detail")
+            .field_violations;
+        assert_eq!(violations.len(), 1, "{field}");
+        assert_eq!(violations[0].field, field);
+        assert!(!violations[0].description.is_empty(), "{field}");
     }
     assert_eq!(county.dbsize(), before, "nothing written");
 

@@ -250,24 +250,24 @@ impl TestCounty {
                 case_id: case.case_id().into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     /// The case's updates as the citizen's app follows them: the current state first.
-    pub async fn watch(&self, case: &(impl CaseRef + ?Sized)) -> Streaming<pb::CaseUpdate> {
+    pub async fn watch(&self, case: &(impl CaseRef + ?Sized)) -> Updates<pb::CaseUpdate> {
         self.try_watch(case).await.expect("watching")
     }
 
     pub async fn try_watch(
         &self,
         case: &(impl CaseRef + ?Sized),
-    ) -> Result<Streaming<pb::CaseUpdate>, Status> {
+    ) -> Result<Updates<pb::CaseUpdate>, Status> {
         self.contact()
             .watch_case(pb::WatchCaseRequest {
                 case_id: case.case_id().into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| Updates::new(r.into_inner(), |m: pb::WatchCaseResponse| m.update))
     }
 
     /// The citizen withdraws one contact; the case as it is afterwards.
@@ -283,7 +283,7 @@ impl TestCounty {
                 contact_id: contact_id.into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     /// The citizen of an unanswered chat takes the call-back offered.
@@ -304,7 +304,7 @@ impl TestCounty {
                 callback_number: number.into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     // ---- Professionals ----------------------------------------------------------------------
@@ -401,7 +401,7 @@ impl TestCounty {
                 capacities: vec![],
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().state.expect("state in the answer"))
     }
 
     /// The professional takes an offered case (or answers a consultation); the case as its
@@ -421,7 +421,7 @@ impl TestCounty {
                 case_id: case.case_id().into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     pub async fn decline(&self, pro: &str, case: &(impl CaseRef + ?Sized), reason: &str) {
@@ -465,7 +465,7 @@ impl TestCounty {
                 outcome: outcome.into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     /// The holder hands the case over to a colleague of the team, past the queue.
@@ -496,7 +496,7 @@ impl TestCounty {
                 reason: reason.into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     /// The holder asks a colleague of a profession to consult; the case stays theirs.
@@ -545,7 +545,7 @@ impl TestCounty {
                 profession: profession.into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     // ---- Supervisors ------------------------------------------------------------------------
@@ -599,7 +599,7 @@ impl TestCounty {
         &self,
         team: &str,
         heartbeat: Option<Duration>,
-    ) -> Streaming<pb::QueueBoard> {
+    ) -> Updates<pb::QueueBoard> {
         self.try_watch_queues(team, heartbeat)
             .await
             .expect("watching the board")
@@ -609,7 +609,7 @@ impl TestCounty {
         &self,
         team: &str,
         heartbeat: Option<Duration>,
-    ) -> Result<Streaming<pb::QueueBoard>, Status> {
+    ) -> Result<Updates<pb::QueueBoard>, Status> {
         self.supervisors()
             .watch_queues(pb::WatchQueuesRequest {
                 team_id: team.into(),
@@ -619,7 +619,7 @@ impl TestCounty {
                 }),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| Updates::new(r.into_inner(), |m: pb::WatchQueuesResponse| m.board))
     }
 
     /// The team's figures over the default period.
@@ -647,7 +647,7 @@ impl TestCounty {
                 to: to.map(at),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().stats.expect("stats in the answer"))
     }
 
     /// A duty supervisor, for the actions that are recorded with who took them and why.
@@ -717,7 +717,7 @@ impl Supervisor<'_> {
                 reason: reason.into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     pub async fn set_urgency(
@@ -746,7 +746,7 @@ impl Supervisor<'_> {
                 reason: reason.into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     /// Takes an offer back from the professional it was made to; it goes to someone else.
@@ -769,7 +769,7 @@ impl Supervisor<'_> {
                 reason: reason.into(),
             })
             .await
-            .map(|r| r.into_inner())
+            .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 }
 
@@ -805,7 +805,8 @@ struct Desk {
 }
 
 impl Desk {
-    fn open(instance: usize, mut stream: Streaming<pb::Offer>) -> Self {
+    fn open(instance: usize, stream: Streaming<pb::OffersResponse>) -> Self {
+        let mut stream = Updates::new(stream, |m: pb::OffersResponse| m.offer);
         let (tx, rx) = mpsc::unbounded_channel();
         let reader = tokio::spawn(async move {
             // The channel closes when this task ends, which the reader sees as the stream's end.
@@ -828,5 +829,44 @@ impl Drop for Desk {
     /// Aborting drops the stream: the service sees the desktop go. Nothing is awaited here.
     fn drop(&mut self) {
         self.reader.abort();
+    }
+}
+
+/// A server stream as a test reads it: each message is a per-call response wrapping one value
+/// (an update, an offer, a board), handed out unwrapped. A message without its value is an
+/// error, not the end of the stream.
+pub struct Updates<T> {
+    next: Box<dyn FnMut() -> BoxFuture<Result<Option<T>, Status>> + Send>,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<T> std::fmt::Debug for Updates<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Updates")
+    }
+}
+
+impl<T: Send + 'static> Updates<T> {
+    fn new<R: Send + 'static>(stream: Streaming<R>, take: fn(R) -> Option<T>) -> Self {
+        let stream = Arc::new(tokio::sync::Mutex::new(stream));
+        Updates {
+            next: Box::new(move || {
+                let stream = stream.clone();
+                Box::pin(async move {
+                    match stream.lock().await.message().await? {
+                        None => Ok(None),
+                        Some(m) => take(m)
+                            .map(Some)
+                            .ok_or_else(|| Status::internal("a stream message without its value")),
+                    }
+                })
+            }),
+        }
+    }
+
+    /// The next value, or None when the stream ended.
+    pub async fn message(&mut self) -> Result<Option<T>, Status> {
+        (self.next)().await
     }
 }

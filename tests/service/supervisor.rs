@@ -7,7 +7,7 @@ use std::time::Duration;
 use luotsi::pb;
 use tonic::Code;
 
-use crate::county::{TestCounty, WAIT};
+use crate::county::{TestCounty, Updates, WAIT};
 use crate::support::{contact, cough, dental};
 
 fn tile<'a>(b: &'a pb::QueueBoard, team: &str, queue: &str) -> &'a pb::QueueTile {
@@ -28,7 +28,7 @@ fn staff<'a>(b: &'a pb::QueueBoard, team: &str, prof: &str) -> &'a pb::StaffFigu
 
 /// Reads snapshots until one satisfies `ok`, or fails after `within`.
 async fn until(
-    stream: &mut tonic::Streaming<pb::QueueBoard>,
+    stream: &mut Updates<pb::QueueBoard>,
     within: Duration,
     ok: impl Fn(&pb::QueueBoard) -> bool,
 ) -> pb::QueueBoard {

@@ -90,6 +90,10 @@ async fn a_grpc_web_client_from_npm_submits_through_cors() {
         "{seen}"
     );
     assert_eq!(
+        seen["bad_request_detail_types"][0], "google.rpc.BadRequest",
+        "the field also travels as a detail over gRPC-Web: {seen}"
+    );
+    assert_eq!(
         seen["cors_allowed"], "https://asiointi.example.fi",
         "{seen}"
     );

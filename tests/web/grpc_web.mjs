@@ -24,8 +24,8 @@ const preview = await client.classify({
   channel: Channel.values.find(v => v.name === "CHANNEL_E_SERVICE").number,
   citizen: { language: "fi" },
 });
-out.classify_needs = preview.needs.map(n => n.need);
-out.classify_urgency = preview.urgency;
+out.classify_needs = preview.classification.needs.map(n => n.need);
+out.classify_urgency = preview.classification.urgency;
 
 const submitted = await client.submitContact({
   channel: Channel.values.find(v => v.name === "CHANNEL_E_SERVICE").number,
@@ -39,7 +39,7 @@ out.team_id = submitted.teamId;
 out.citizen_message = submitted.citizenMessage;
 
 const c = await client.getCase({ caseId: submitted.caseId });
-out.get_case_status = c.status;
+out.get_case_status = c.case.status;
 
 // Errors arrive as gRPC status in the gRPC-Web trailer, field named.
 try {
@@ -49,6 +49,8 @@ try {
   const err = ConnectError.from(e);
   out.bad_request_code = err.code; // 3 = invalid_argument
   out.bad_request_message = err.rawMessage;
+  // The field also comes as a google.rpc.BadRequest detail (decoded by the Rust tests).
+  out.bad_request_detail_types = err.details.map(d => d.type ?? d.desc?.typeName);
 }
 
 // CORS as a browser would check it: a preflight from the allowed origin and from another.
