@@ -343,6 +343,7 @@ impl Config {
                 "routing.offer_timeout_secs must be at least 1".into(),
             ));
         }
+        cfg.deadlines.validate().map_err(ConfigError::Invalid)?;
         Ok(cfg)
     }
 

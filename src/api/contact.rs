@@ -58,6 +58,8 @@ impl Checked<'_> {
             age: self.age,
             own_professional: self.own_professional,
             own_team: self.own_team,
+            form_category: self.form_category,
+            phone_menu: self.phone_menu,
         }
     }
 }
@@ -125,9 +127,10 @@ impl ContactApi {
         if !citizen.identity_code.trim().is_empty() {
             let valid = hetu::validate(&citizen.identity_code)
                 .map_err(|e| invalid("citizen.identity_code", e))?;
+            // The age on the contact's Helsinki date: it decides which statutory limits apply.
             age = Some(hetu::age_on(
                 valid.birth_date,
-                crate::clock::now().date_naive(),
+                crate::domain::calendar::local_date(crate::clock::now()),
             ));
             citizen_key = Some(self.state.pseudonyms.identity_code(&citizen.identity_code));
         }

@@ -223,6 +223,12 @@ pub fn case_pb(
             .as_ref()
             .map(|s| s.rule.clone())
             .unwrap_or_default(),
+        deadline_law: rec.deadline_law.clone(),
+        statutory_law: rec
+            .statutory
+            .as_ref()
+            .map(|s| s.law.clone())
+            .unwrap_or_default(),
         consultations: rec
             .consultations
             .iter()

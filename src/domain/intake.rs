@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::deadline::{Deadline, DeadlineFacts, DeadlinePolicy};
+use super::deadline::{Deadline, DeadlineFacts, DeadlinePolicy, Marks};
 use super::routing::{self, ALERT_QUEUE, RoutingRequest, Team};
 use super::{Channel, Language, Need, Profession, Refusal, Urgency};
 
@@ -22,6 +22,10 @@ pub struct ContactFacts<'a> {
     pub own_professional: Option<&'a str>,
     /// The citizen's own team, named on the contact (a team of the county).
     pub own_team: Option<&'a str>,
+    /// Structured hints: what the deadline rules read from them (an application form, a marked
+    /// group).
+    pub form_category: Option<Need>,
+    pub phone_menu: Option<Need>,
 }
 
 /// What the classifier said, as far as routing is concerned.
@@ -93,6 +97,10 @@ pub struct CasePlan {
     pub deadline: Deadline,
     /// The statutory limit shown with the case, when one applies.
     pub statutory: Option<Deadline>,
+    /// What the statutory limit was counted from, kept so that a change of urgency can count
+    /// it again.
+    pub age: Option<u32>,
+    pub marks: Marks,
     /// Queue order: urgency class, then deadline.
     pub score: f64,
     pub created_ms: i64,
@@ -158,12 +166,16 @@ pub fn plan(
     .into_iter()
     .map(|(team, at_ms)| OverflowStep { team, at_ms })
     .collect();
+    let marks = policy
+        .deadlines
+        .marks(contact.channel, contact.form_category, contact.phone_menu);
     let facts = DeadlineFacts {
         needs: assessment.needs,
         urgency: assessment.urgency,
         channel: contact.channel,
-        now,
+        contact_at: now,
         age: contact.age,
+        marks,
     };
     let deadline = policy.deadlines.deadline(&facts);
     let statutory = policy.deadlines.statutory(&facts);
@@ -190,6 +202,8 @@ pub fn plan(
         overflow,
         deadline,
         statutory,
+        age: contact.age,
+        marks,
         created_ms: now_ms,
         reasons: decision.reasons,
     })
@@ -261,6 +275,8 @@ mod tests {
             age: Some(40),
             own_professional: None,
             own_team: None,
+            form_category: None,
+            phone_menu: None,
         }
     }
 

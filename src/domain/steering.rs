@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::deadline::{DeadlineFacts, DeadlinePolicy};
+use super::deadline::{Deadline, DeadlineFacts, DeadlinePolicy, Marks};
 use super::intake::ANY_NEED;
 use super::routing::{self, ALERT_QUEUE, Member, Team};
 use super::{Channel, Need, Profession, Refusal, Urgency};
@@ -18,6 +18,10 @@ pub struct CaseFacts<'a> {
     pub created: DateTime<Utc>,
     pub deadline_ms: i64,
     pub deadline_rule: &'a str,
+    pub deadline_law: &'a str,
+    /// What the statutory limit was counted from at intake.
+    pub age: Option<u32>,
+    pub marks: Marks,
     pub queue: &'a str,
     pub sub_queue: &'a str,
 }
@@ -28,13 +32,18 @@ pub struct UrgencyChange {
     pub urgency: Urgency,
     pub deadline_ms: i64,
     pub rule: String,
+    pub law: String,
+    /// The statutory limit counted again for the new urgency: an emergency or urgent case has
+    /// no non-urgent care-guarantee limit, and lowering it brings the limit back.
+    pub statutory: Option<Deadline>,
     pub queue: String,
     pub sub_queue: String,
     pub score: f64,
 }
 
-/// The deadline follows the new urgency, counted from when the case arrived; raising never
-/// moves it later than it was, and an emergency is due now. An emergency goes to the alert
+/// The deadlines follow the new urgency, counted from when the case arrived with the facts it
+/// arrived with; raising never moves the handling deadline later than it was, and an emergency
+/// is due now. An emergency goes to the alert
 /// queue; lowered from one, the case returns to its channel's queue under its primary need.
 pub fn after_urgency_change(
     case: &CaseFacts<'_>,
@@ -42,20 +51,27 @@ pub fn after_urgency_change(
     deadlines: &DeadlinePolicy,
     now_ms: i64,
 ) -> UrgencyChange {
-    let rule = deadlines.deadline(&DeadlineFacts {
+    let facts = DeadlineFacts {
         needs: case.needs,
         urgency: to,
         channel: case.channel,
-        now: case.created,
-        age: None,
-    });
-    let (deadline_ms, rule) =
+        contact_at: case.created,
+        age: case.age,
+        marks: case.marks,
+    };
+    let rule = deadlines.deadline(&facts);
+    let law = rule.law.unwrap_or("").to_string();
+    let (deadline_ms, rule, law) =
         if to.rank() < case.urgency.rank() && case.deadline_ms < rule.at.timestamp_millis() {
-            (case.deadline_ms, case.deadline_rule.to_string())
+            (
+                case.deadline_ms,
+                case.deadline_rule.to_string(),
+                case.deadline_law.to_string(),
+            )
         } else if to == Urgency::Emergency {
-            (now_ms, rule.rule.to_string())
+            (now_ms, rule.name, law)
         } else {
-            (rule.at.timestamp_millis(), rule.rule.to_string())
+            (rule.at.timestamp_millis(), rule.name, law)
         };
     let (queue, sub_queue) = if to == Urgency::Emergency {
         (ALERT_QUEUE.to_string(), ANY_NEED.to_string())
@@ -70,6 +86,8 @@ pub fn after_urgency_change(
         score: routing::priority_score(to, deadline_ms),
         deadline_ms,
         rule,
+        law,
+        statutory: deadlines.statutory(&facts),
         queue,
         sub_queue,
     }
@@ -130,6 +148,9 @@ mod tests {
                 .with_timezone(&Utc),
             deadline_ms,
             deadline_rule: "old rule",
+            deadline_law: "",
+            age: Some(40),
+            marks: Marks::default(),
             queue,
             sub_queue: if queue == ALERT_QUEUE {
                 "any"

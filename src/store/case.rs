@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::domain::deadline::Marks;
 use crate::domain::intake::CasePlan;
 use crate::domain::{CaseStatus, Channel, Language, Need, Outcome, Profession, Urgency};
 
@@ -24,8 +25,13 @@ pub(crate) mod field {
     pub const SCORE: &str = "score";
     pub const DEADLINE: &str = "deadline";
     pub const DEADLINE_RULE: &str = "deadline_rule";
+    pub const DEADLINE_LAW: &str = "deadline_law";
     pub const STATUTORY_DEADLINE: &str = "statutory_deadline";
     pub const STATUTORY_RULE: &str = "statutory_rule";
+    pub const STATUTORY_LAW: &str = "statutory_law";
+    /// What the statutory limit was counted from (SetUrgency counts it again).
+    pub const AGE: &str = "age";
+    pub const MARKS: &str = "marks";
     pub const CREATED: &str = "created";
     pub const LANGUAGE_WAIT_UNTIL: &str = "language_wait_until";
     pub const CITIZEN: &str = "citizen";
@@ -96,7 +102,8 @@ impl NewCase<'_> {
             ),
             (SCORE, s(&p.score.to_string())),
             (DEADLINE, n(p.deadline.at.timestamp_millis())),
-            (DEADLINE_RULE, s(p.deadline.rule)),
+            (DEADLINE_RULE, s(&p.deadline.name)),
+            (DEADLINE_LAW, s(p.deadline.law.unwrap_or(""))),
             (CREATED, n(p.created_ms)),
             (LANGUAGE_WAIT_UNTIL, n(p.language_wait_until_ms)),
             (CITIZEN, s(self.citizen.unwrap_or(""))),
@@ -111,8 +118,14 @@ impl NewCase<'_> {
             ),
             (
                 STATUTORY_RULE,
-                s(p.statutory.as_ref().map_or("", |d| d.rule)),
+                s(p.statutory.as_ref().map_or("", |d| &d.name)),
             ),
+            (
+                STATUTORY_LAW,
+                s(p.statutory.as_ref().and_then(|d| d.law).unwrap_or("")),
+            ),
+            (AGE, s(&p.age.map(|a| a.to_string()).unwrap_or_default())),
+            (MARKS, s(&p.marks.codes())),
             (
                 OWN_PROFESSIONAL,
                 s(p.continuity.as_ref().map_or("", |c| &c.professional)),
@@ -145,6 +158,8 @@ impl NewCase<'_> {
 pub struct Statutory {
     pub at_ms: i64,
     pub rule: String,
+    /// The section of law it comes from.
+    pub law: String,
 }
 
 /// A case as stored, typed.
@@ -163,7 +178,11 @@ pub struct CaseRecord {
     pub professions: Vec<Profession>,
     pub deadline_ms: i64,
     pub deadline_rule: String,
+    pub deadline_law: String,
     pub statutory: Option<Statutory>,
+    /// The citizen's age on the day of the contact, when known.
+    pub age: Option<u32>,
+    pub marks: Marks,
     pub created_ms: i64,
     pub reasons: Vec<String>,
     /// prost-encoded `pb::Classification`.
@@ -277,13 +296,17 @@ impl CaseRecord {
             professions: f.list(PROFESSIONS)?,
             deadline_ms: f.parse(DEADLINE)?,
             deadline_rule: f.opt(DEADLINE_RULE)?.unwrap_or("").to_string(),
+            deadline_law: f.opt(DEADLINE_LAW)?.unwrap_or("").to_string(),
             statutory: match f.parse_opt::<i64>(STATUTORY_DEADLINE)? {
                 Some(at_ms) if at_ms > 0 => Some(Statutory {
                     at_ms,
                     rule: f.opt(STATUTORY_RULE)?.unwrap_or("").to_string(),
+                    law: f.opt(STATUTORY_LAW)?.unwrap_or("").to_string(),
                 }),
                 _ => None,
             },
+            age: f.parse_opt(AGE)?,
+            marks: Marks::from_codes(f.opt(MARKS)?.unwrap_or("")),
             created_ms: f.parse(CREATED)?,
             reasons: f
                 .opt(REASONS)?

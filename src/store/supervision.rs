@@ -158,10 +158,12 @@ impl Store {
                     k.queue_by_deadline(t.team, q),
                     k.queue_by_priority(t.team, q),
                 );
+                // Past its deadline is what a first response now would miss: strictly after
+                // the deadline's instant, as `deadline::missed` counts it.
                 pipe.zcard(&qa)
                     .zrange_withscores(&qa, 0, 0)
-                    .zcount(&qd, format!("({now_ms}"), now_ms + 3_600_000)
-                    .zcount(&qd, "-inf", now_ms);
+                    .zcount(&qd, now_ms, now_ms + 3_600_000)
+                    .zcount(&qd, "-inf", format!("({now_ms}"));
                 for u in Urgency::ALL {
                     let lo = u.rank() as f64 * 1e13;
                     pipe.zcount(&qp, lo, format!("({}", lo + 1e13));
@@ -299,7 +301,16 @@ impl Store {
                     .arg(c.deadline_ms)
                     .arg(&c.rule)
                     .arg(&c.queue)
-                    .arg(&c.sub_queue);
+                    .arg(&c.sub_queue)
+                    .arg(&c.law)
+                    .arg(
+                        c.statutory
+                            .as_ref()
+                            .map(|d| d.at.timestamp_millis().to_string())
+                            .unwrap_or_default(),
+                    )
+                    .arg(c.statutory.as_ref().map_or("", |d| d.name.as_str()))
+                    .arg(c.statutory.as_ref().and_then(|d| d.law).unwrap_or(""));
             }
             Action::Release => {}
         }

@@ -24,14 +24,20 @@ if tonumber(h[3]) < tonumber(NOW) then
 end
 redis.call('HSET', key, 'status', 'in_progress', 'accepted', NOW)
 redis.call('ZREM', P .. 'offers', id)
+-- Whether a first response now misses the case's handling deadline: only after the deadline's
+-- instant (a date limit lasts to the last millisecond of its day); an emergency's deadline is
+-- "now", so it is counted as taken, never as late. The same rule as `deadline::missed`.
+local function deadline_missed(deadline, urgency)
+  return urgency ~= 'emergency' and tonumber(NOW) > tonumber(deadline)
+end
+
 -- The first response only (a hand-over's acceptance is not one) counts towards today's service
 -- level per team (ARGV[6] is the Helsinki date), the statistics and the deadline-miss metric.
--- An emergency's deadline is "now", so it is counted as taken, never as late.
 local late = '0'
 if redis.call('HSETNX', key, 'first', NOW) == 1 then
   local d = redis.call('HMGET', key, 'team', 'deadline', 'urgency', 'created')
   local day = P .. 'day:' .. ARGV[6] .. ':' .. d[1]
-  late = d[3] ~= 'emergency' and tonumber(NOW) > tonumber(d[2]) and '1' or '0'
+  late = deadline_missed(d[2], d[3]) and '1' or '0'
   redis.call('HINCRBY', day, 'taken', 1)
   if late == '1' then redis.call('HINCRBY', day, 'late', 1) end
   redis.call('EXPIRE', day, 172800)

@@ -2,7 +2,8 @@
 -- county's audit stream, in the same step as the change itself.
 -- ARGV: P, now, ttl, op, case_id, supervisor, reason, then by op:
 --   move:    team ('' keeps), channel ('' keeps)
---   urgency: urgency, rank, score, deadline, rule, queue, sub
+--   urgency: urgency, rank, score, deadline, rule, queue, sub, law, then the statutory
+--            deadline counted again: statutory_deadline, statutory_rule, statutory_law ('' clears)
 --   release: (nothing)
 -- Returns {'ok', what} or {'refused', status}.
 local op, id, by, why = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -40,7 +41,8 @@ elseif op == 'urgency' then
   what = 'urgency ' .. h[6] .. ' -> ' .. urgency
   if status == 'queued' then dequeue(id, h[2], h[3], h[4]) end
   redis.call('HSET', key, 'urgency', urgency, 'urgency_rank', rank, 'score', score, 'deadline', deadline,
-    'deadline_rule', rule)
+    'deadline_rule', rule, 'deadline_law', ARGV[15], 'statutory_deadline', ARGV[16],
+    'statutory_rule', ARGV[17], 'statutory_law', ARGV[18])
   if status == 'queued' then redis.call('HSET', key, 'queue', queue, 'sub_queue', sub) end
   audit(what)
   event('c', id, 'urgency')
