@@ -25,6 +25,9 @@ pub struct AppState {
     /// The classifier in use (replaced on SIGHUP).
     pub classifier: Arc<ClassifierCell>,
     pub store: Store,
+    /// The same Redis on a connection of its own, for the health checks (the gRPC health
+    /// status, `/readyz`): a flood of calls cannot make a healthy instance look down.
+    pub health_store: Store,
     pub dispatcher: Dispatcher,
     pub pseudonyms: Pseudonymizer,
     pub metrics: Arc<Metrics>,
@@ -51,10 +54,20 @@ impl App {
     /// Loads the classifier, connects to Redis, starts the dispatcher and the board.
     pub async fn start(config: Config, redis_url: &str) -> Result<App, StartError> {
         let classifier = ClassifierCell::load(config.classifier_dir.clone())?;
-        let store = Store::connect(redis_url, &config.county.id, config.routing.offer_timeout())
-            .await?
-            .with_e_service_during_call(config.routing.e_service_during_call);
+        let store = Store::connect_with(
+            redis_url,
+            &config.county.id,
+            config.routing.offer_timeout(),
+            config.redis.timeouts(),
+        )
+        .await?
+        .with_e_service_during_call(config.routing.e_service_during_call);
         store.ping().await?;
+        // The calls share one connection; what keeps the instance honest and its work moving
+        // has its own, so that calls queued on theirs cannot starve it.
+        let health_store = store.with_own_connection().await?;
+        let board_store = store.with_own_connection().await?;
+        let reaper_store = store.with_own_connection().await?;
         if config.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY {
             tracing::warn!(
                 "using the development pseudonym key: set LUOTSI_PSEUDONYM_KEY in production"
@@ -64,13 +77,14 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         let dispatcher = Dispatcher::start(
             store.clone(),
+            reaper_store,
             config.routing.offer_timeout(),
             metrics.clone(),
             &mut background,
         );
         let config = Arc::new(config);
         let board = BoardFeed::start(
-            store.clone(),
+            board_store,
             config.clone(),
             metrics.clone(),
             dispatcher.changes(),
@@ -81,6 +95,7 @@ impl App {
             config,
             classifier: Arc::new(classifier),
             store,
+            health_store,
             dispatcher,
             metrics,
             board,

@@ -120,6 +120,16 @@ impl BoardFeed {
         self.rx.borrow().clone()
     }
 
+    /// The figures last read, marked stale, for a reader that could not read them now; `None`
+    /// before the first refresh.
+    pub fn last_known(&self) -> Option<Board> {
+        let current = self.current();
+        (current.as_of_ms > 0).then(|| Board {
+            stale: true,
+            ..(*current).clone()
+        })
+    }
+
     /// Asks for a refresh soon (after a change this instance made itself).
     pub fn poke(&self) {
         self.poke.notify_one();

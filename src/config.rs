@@ -50,6 +50,10 @@ pub struct ServerConfig {
     /// `https://asiointi.example.fi`. Empty: gRPC-Web still works from the same origin or
     /// non-browser clients, but browsers on other origins are refused.
     pub cors_origins: Vec<String>,
+    /// gRPC calls served at once by this instance; a call beyond it is answered
+    /// RESOURCE_EXHAUSTED at once, with a retry hint, rather than queued. An open stream counts
+    /// only while it is being opened; health checks never count.
+    pub max_concurrent_calls: usize,
 }
 
 impl Default for ServerConfig {
@@ -58,17 +62,86 @@ impl Default for ServerConfig {
             grpc_addr: "127.0.0.1:50051".parse().expect("valid address"),
             http_addr: "127.0.0.1:8080".parse().expect("valid address"),
             cors_origins: Vec::new(),
+            // Two cores keep a few hundred calls in flight against one Redis: enough to fill
+            // the Redis pipeline, few enough that a flood is refused at the door instead of
+            // each call waiting out its Redis time-out.
+            max_concurrent_calls: 256,
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
     /// External Redis. When absent, Luotsi runs its own `redis-server` (the embedded default).
     pub url: Option<String>,
     /// Where the embedded Redis keeps its append-only file.
     pub data_dir: Option<PathBuf>,
+    /// How long a Redis command may take before the call fails UNAVAILABLE.
+    pub response_timeout_ms: u64,
+    /// How long connecting (or reconnecting) to Redis may take.
+    pub connection_timeout_ms: u64,
+    /// When the embedded Redis writes its append-only file to disk.
+    pub appendfsync: Appendfsync,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            data_dir: None,
+            response_timeout_ms: 2_000,
+            connection_timeout_ms: 1_000,
+            appendfsync: Appendfsync::EverySec,
+        }
+    }
+}
+
+impl RedisConfig {
+    pub fn timeouts(&self) -> RedisTimeouts {
+        RedisTimeouts {
+            response: Duration::from_millis(self.response_timeout_ms),
+            connection: Duration::from_millis(self.connection_timeout_ms),
+        }
+    }
+}
+
+/// How long Luotsi waits for Redis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedisTimeouts {
+    /// For the answer to one command.
+    pub response: Duration,
+    /// For a connection to be made.
+    pub connection: Duration,
+}
+
+impl Default for RedisTimeouts {
+    fn default() -> Self {
+        RedisConfig::default().timeouts()
+    }
+}
+
+/// When the embedded Redis makes its append-only file durable: what a power failure can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Appendfsync {
+    /// Once a second: up to the last second of acknowledged changes can be lost on a power
+    /// failure or kernel crash (not on a crash of Redis or Luotsi alone).
+    #[serde(rename = "everysec")]
+    EverySec,
+    /// Before every answer: nothing acknowledged is lost, at the price of one disk sync per
+    /// write.
+    #[serde(rename = "always")]
+    Always,
+}
+
+impl Appendfsync {
+    /// The value of redis-server's `appendfsync` option.
+    pub fn as_redis_option(self) -> &'static str {
+        match self {
+            Appendfsync::EverySec => "everysec",
+            Appendfsync::Always => "always",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -337,6 +410,17 @@ impl Config {
         }
         if let Some(key) = env("LUOTSI_PSEUDONYM_KEY") {
             cfg.pseudonym_key = key;
+        }
+        if cfg.server.max_concurrent_calls == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_concurrent_calls must be at least 1".into(),
+            ));
+        }
+        if cfg.redis.response_timeout_ms == 0 || cfg.redis.connection_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "redis.response_timeout_ms and redis.connection_timeout_ms must be at least 1"
+                    .into(),
+            ));
         }
         if cfg.routing.offer_timeout_secs == 0 {
             return Err(ConfigError::Invalid(

@@ -89,9 +89,11 @@ impl Drop for Registration {
 
 impl Dispatcher {
     /// Starts the event listener, the offer reaper and the clean-up task for this instance,
-    /// owned by `background`.
+    /// owned by `background`. The reaper works on `reaper_store`, a connection of its own, so
+    /// that expired offers go back to their queues even while calls crowd the shared one.
     pub fn start(
         store: Store,
+        reaper_store: Store,
         offer_ttl: Duration,
         metrics: Arc<Metrics>,
         background: &mut Background,
@@ -117,7 +119,7 @@ impl Dispatcher {
             stop.run_until_cancelled(listener.listen()).await;
         });
         let reaper = d.clone();
-        background.spawn("offer reaper", |stop| reaper.reap(stop));
+        background.spawn("offer reaper", |stop| reaper.reap(reaper_store, stop));
         let cleaner = d.clone();
         background.spawn("stream clean-up", |stop| cleaner.clean_up(requests, stop));
         d
@@ -310,7 +312,7 @@ impl Dispatcher {
 
     /// Places expired offers and ended waits again, every `reap_every`, until `stop`; a round
     /// under way when it fires is finished first.
-    async fn reap(self, stop: CancellationToken) {
+    async fn reap(self, store: Store, stop: CancellationToken) {
         let mut tick = tokio::time::interval(self.inner.reap_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -318,7 +320,7 @@ impl Dispatcher {
                 _ = stop.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            match self.inner.store.expire_offers(500).await {
+            match store.expire_offers(500).await {
                 Ok((0, 0, 0)) => {}
                 Ok((expired, relaxed, overflowed)) => {
                     self.inner.metrics.offers_by("expired", expired);

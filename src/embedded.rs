@@ -4,12 +4,20 @@
 //! It listens on a Unix socket in the data directory (no port to collide with) and keeps an
 //! append-only file there, so a restart of Luotsi loses nothing. On shutdown it is asked to
 //! `SHUTDOWN`, which flushes the append-only file before it exits.
+//!
+//! One instance owns a data directory: it holds an OS lock on `luotsi.lock` there for as long
+//! as it runs, and a second instance on the same directory refuses to start, naming the first.
+//! An instance stops only the Redis it started itself.
 
+use std::fs::File;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
+
+use crate::config::Appendfsync;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
@@ -23,19 +31,29 @@ pub enum EmbeddedError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "data directory {dir} is in use by another Luotsi ({holder}): give this one another data \
+         directory (redis.data_dir, LUOTSI_DATA_DIR) or an external Redis (LUOTSI_REDIS_URL)"
+    )]
+    InUse { dir: String, holder: String },
     #[error("redis-server did not start: {0}")]
     Start(String),
 }
 
 pub struct EmbeddedRedis {
+    /// The Redis this instance started; `None` when it found one already running.
     child: Option<Child>,
     socket: PathBuf,
+    /// Held open, and so locked, until the Redis has stopped.
+    _lock: File,
 }
 
 impl EmbeddedRedis {
-    /// Starts `redis-server` with its files under `dir`, or reuses one a crashed Luotsi left
-    /// running on the same socket.
-    pub async fn start(dir: &Path) -> Result<Self, EmbeddedError> {
+    /// Takes the data directory `dir` and starts `redis-server` with its files there, making
+    /// its append-only file durable as `appendfsync` says. Refuses when another instance holds
+    /// the directory. A Redis already answering on the directory's socket, left by an instance
+    /// that did not stop cleanly, is used as it is and left running at exit.
+    pub async fn start(dir: &Path, appendfsync: Appendfsync) -> Result<Self, EmbeddedError> {
         std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::DataDir {
             path: dir.display().to_string(),
             source,
@@ -46,13 +64,20 @@ impl EmbeddedRedis {
                 path: dir.display().to_string(),
                 source,
             })?;
+        let lock = lock_data_dir(&dir)?;
         let socket = dir.join("redis.sock");
         let url = socket_url(&socket);
         if ping(&url).await {
-            tracing::warn!(socket = %socket.display(), "reusing the embedded redis left running by an earlier run");
+            // Nobody else holds the directory, so no running instance started this Redis.
+            tracing::warn!(
+                socket = %socket.display(),
+                "a redis-server left by an instance that did not stop cleanly answers on the data \
+                 directory's socket: using it, and leaving it running when this instance stops"
+            );
             return Ok(Self {
                 child: None,
                 socket,
+                _lock: lock,
             });
         }
         let _ = std::fs::remove_file(&socket);
@@ -65,7 +90,7 @@ impl EmbeddedRedis {
                 "--appendonly",
                 "yes",
                 "--appendfsync",
-                "everysec",
+                appendfsync.as_redis_option(),
                 "--save",
                 "",
             ])
@@ -82,6 +107,7 @@ impl EmbeddedRedis {
         let mut me = Self {
             child: Some(child),
             socket,
+            _lock: lock,
         };
         for _ in 0..100 {
             if ping(&url).await {
@@ -103,14 +129,15 @@ impl EmbeddedRedis {
         socket_url(&self.socket)
     }
 
-    /// Asks Redis to flush its append-only file and exit, then waits for it.
+    /// Asks the Redis this instance started to flush its append-only file and exit, waits for
+    /// it, and then lets the data directory go. A Redis it found running is left alone.
     pub async fn stop(mut self) {
-        if let Ok(client) = redis::Client::open(self.url())
-            && let Ok(mut conn) = client.get_multiplexed_async_connection().await
-        {
-            let _: Result<(), _> = redis::cmd("SHUTDOWN").query_async(&mut conn).await;
-        }
         if let Some(mut child) = self.child.take() {
+            if let Ok(client) = redis::Client::open(self.url())
+                && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+            {
+                let _: Result<(), _> = redis::cmd("SHUTDOWN").query_async(&mut conn).await;
+            }
             match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
                 Ok(_) => tracing::info!("embedded redis stopped"),
                 Err(_) => {
@@ -118,6 +145,47 @@ impl EmbeddedRedis {
                 }
             }
         }
+    }
+}
+
+/// Locks `dir/luotsi.lock` for this process and writes its pid there, or names the process
+/// that holds it. The lock is the kernel's (`flock`): it goes with the process however it
+/// ends, so a crash never leaves a directory locked.
+fn lock_data_dir(dir: &Path) -> Result<File, EmbeddedError> {
+    use rustix::fs::{FlockOperation, flock};
+    let path = dir.join("luotsi.lock");
+    let failed = |source: std::io::Error| EmbeddedError::DataDir {
+        path: path.display().to_string(),
+        source,
+    };
+    // Not truncated on opening: until the lock is ours the pid in it is the holder's.
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(failed)?;
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+            file.set_len(0).map_err(failed)?;
+            file.rewind().map_err(failed)?;
+            writeln!(file, "{}", std::process::id()).map_err(failed)?;
+            Ok(file)
+        }
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            let holder = match text.trim().parse::<u32>() {
+                Ok(pid) => format!("pid {pid}"),
+                Err(_) => "pid unknown".to_string(),
+            };
+            Err(EmbeddedError::InUse {
+                dir: dir.display().to_string(),
+                holder,
+            })
+        }
+        Err(e) => Err(failed(e.into())),
     }
 }
 

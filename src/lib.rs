@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of modules, the data flow of one contact, the Redis key
 //! layout and the invariants.
 
+pub mod admission;
 pub mod api;
 pub mod app;
 pub mod background;

@@ -59,6 +59,8 @@ pub struct Metrics {
     pub rpc_duration: Family<RpcLabels, Histogram>,
     pub redis_roundtrip: Histogram,
     pub board_stale: Gauge,
+    /// Calls refused RESOURCE_EXHAUSTED because the instance was at its limit.
+    pub calls_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -83,6 +85,7 @@ impl Metrics {
             }),
             redis_roundtrip: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
             board_stale: Gauge::default(),
+            calls_refused: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -134,6 +137,11 @@ impl Metrics {
             "board_stale",
             "1 while the queue figures cannot be refreshed from Redis",
             m.board_stale.clone(),
+        );
+        registry.register(
+            "calls_refused",
+            "gRPC calls refused RESOURCE_EXHAUSTED because the instance was at server.max_concurrent_calls",
+            m.calls_refused.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
+use crate::admission::AdmissionLayer;
 use crate::api::{contact::ContactApi, supervisor::SupervisorApi, work::WorkApi};
 use crate::app::AppState;
 use crate::metrics::RpcTimingLayer;
@@ -53,13 +54,19 @@ pub async fn serve(
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "gRPC and gRPC-Web listening");
     let metrics = state.metrics.clone();
     let cors = cors_layer(&state.config.server.cors_origins);
-    let store = state.store.clone();
+    let store = state.health_store.clone();
     let serving = tonic::transport::Server::builder()
         // HTTP/1.1 for gRPC-Web from browsers; HTTP/2 clients are unaffected.
         .accept_http1(true)
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
-        .layer(RpcTimingLayer(metrics))
+        .layer(RpcTimingLayer(metrics.clone()))
+        // Inside the timing, so that refused calls are timed too; inside gRPC-Web, so that a
+        // browser reads the refusal like any other status.
+        .layer(AdmissionLayer::new(
+            state.config.server.max_concurrent_calls,
+            metrics,
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -1,6 +1,7 @@
 //! The embedded default: Luotsi's own `redis-server` keeps its data across restarts, stops
 //! cleanly, and a missing binary is one clear line. Its own test binary, because it changes PATH.
 
+use luotsi::config::Appendfsync;
 use luotsi::embedded::{EmbeddedError, EmbeddedRedis};
 use luotsi::store::Keys;
 
@@ -9,7 +10,9 @@ async fn embedded_redis_persists_across_restarts_and_explains_a_missing_binary()
     let dir = tempfile::tempdir().unwrap();
     // Any key will do: a case key of a county of its own.
     let kept = Keys::new("embedded-test").case("kept");
-    let redis = EmbeddedRedis::start(dir.path()).await.expect("starts");
+    let redis = EmbeddedRedis::start(dir.path(), Appendfsync::EverySec)
+        .await
+        .expect("starts");
     let client = redis::Client::open(redis.url()).unwrap();
     let mut c = client.get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("SET")
@@ -28,7 +31,7 @@ async fn embedded_redis_persists_across_restarts_and_explains_a_missing_binary()
         "stopped: socket gone"
     );
 
-    let redis = EmbeddedRedis::start(dir.path())
+    let redis = EmbeddedRedis::start(dir.path(), Appendfsync::EverySec)
         .await
         .expect("starts again");
     let client = redis::Client::open(redis.url()).unwrap();
@@ -45,7 +48,7 @@ async fn embedded_redis_persists_across_restarts_and_explains_a_missing_binary()
     let empty = tempfile::tempdir().unwrap();
     // SAFETY: this test binary runs this one test; nothing else reads the environment meanwhile.
     unsafe { std::env::set_var("PATH", empty.path()) };
-    let err = EmbeddedRedis::start(&dir.path().join("other"))
+    let err = EmbeddedRedis::start(&dir.path().join("other"), Appendfsync::EverySec)
         .await
         .err()
         .expect("fails");

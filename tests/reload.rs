@@ -1,7 +1,8 @@
 //! Signals to the real `luotsi` process (with its embedded Redis, on free ports): the county
 //! edits its lexicon and sends SIGHUP — the new words are in use at once, a broken file is
 //! refused with its name and line and the lexicon in use stays; SIGTERM stops the service within
-//! its grace period even while streams are open.
+//! its grace period even while streams are open; a second instance on the same data directory
+//! refuses to start and leaves the first alone.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -51,6 +52,10 @@ impl LuotsiProcess {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("luotsi answers");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// Sends a signal (`-HUP`, `-TERM`) with `kill`; whether it was delivered.
@@ -213,4 +218,48 @@ async fn sigterm_stops_the_service_even_with_a_stream_open() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("embedded redis stopped"), "{log}");
     drop(board);
+}
+
+#[tokio::test]
+async fn a_second_instance_on_the_same_data_directory_refuses_and_the_first_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let example = |c: &mut Command| {
+        c.env_remove("LUOTSI_CONFIG")
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+    };
+    let first = LuotsiProcess::start(&data, example);
+    let mut board = SupervisorServiceClient::new(first.channel().await);
+    let fresh = |r: Result<tonic::Response<pb::ListQueuesResponse>, tonic::Status>| {
+        r.is_ok_and(|r| !r.into_inner().stale)
+    };
+    assert!(fresh(
+        board.list_queues(pb::ListQueuesRequest::default()).await
+    ));
+
+    // Other ports, same data directory.
+    let second = LuotsiProcess::start(&data, example);
+    let out = tokio::time::timeout(Duration::from_secs(20), second.exit())
+        .await
+        .expect("the second instance exits instead of serving");
+    assert!(!out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("is in use by another Luotsi")
+            && log.contains(&format!("pid {}", first.pid()))
+            && log.contains("LUOTSI_DATA_DIR")
+            && log.contains("LUOTSI_REDIS_URL"),
+        "{log}"
+    );
+
+    // The first still has its Redis: its figures are read now, not the board's last ones.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(fresh(
+        board.list_queues(pb::ListQueuesRequest::default()).await
+    ));
+    first.signal("-TERM");
+    let out = first.exit().await;
+    assert!(out.status.success());
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("embedded redis stopped"), "{log}");
 }

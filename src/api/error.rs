@@ -30,16 +30,16 @@ pub fn refusal_status(r: Refusal) -> Status {
 }
 
 pub fn store_status(e: StoreError) -> Status {
+    // A connection lost or Redis still loading is worth a retry; anything else (a script error,
+    // a wrong type) is a defect and must not be dressed up as a passing outage.
+    if e.is_unavailable() {
+        tracing::warn!(error = %e, "redis unavailable");
+        return Status::unavailable("storage is unavailable; retry shortly");
+    }
     match e {
-        // A connection lost or Redis still loading is worth a retry; anything else (a script
-        // error, a wrong type) is a defect and must not be dressed up as a passing outage.
-        StoreError::Redis(e) if matches!(e.retry_method(), redis::RetryMethod::NoRetry) => {
+        StoreError::Redis(e) => {
             tracing::error!(error = %e, "redis refused the request");
             Status::internal("storage refused the request")
-        }
-        StoreError::Redis(e) => {
-            tracing::warn!(error = %e, "redis unavailable");
-            Status::unavailable("storage is unavailable; retry shortly")
         }
         StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
         StoreError::Conflict(why) => Status::failed_precondition(why),

@@ -34,12 +34,15 @@ impl SupervisorService for SupervisorApi {
         request: Request<pb::ListQueuesRequest>,
     ) -> Result<Response<pb::ListQueuesResponse>, Status> {
         let team = self.team_filter(&request.get_ref().team_id)?;
-        // The board's figures, read now: one pipelined round trip for every team.
+        // The board's figures, read now (one pipelined round trip for every team), or while
+        // Redis does not answer the board's last figures, marked stale.
         let s = &self.state;
-        let board = crate::board::read_board(&s.store, &s.config, &s.metrics)
-            .await
-            .map_err(store_status)?
-            .only(&team);
+        let board = match crate::board::read_board(&s.store, &s.config, &s.metrics).await {
+            Ok(board) => board,
+            Err(e) if e.is_unavailable() => s.board.last_known().ok_or_else(|| store_status(e))?,
+            Err(e) => return Err(store_status(e)),
+        }
+        .only(&team);
         let queues = board
             .teams
             .iter()
@@ -59,7 +62,10 @@ impl SupervisorService for SupervisorApi {
                 })
             })
             .collect();
-        Ok(Response::new(pb::ListQueuesResponse { queues }))
+        Ok(Response::new(pb::ListQueuesResponse {
+            queues,
+            stale: board.stale,
+        }))
     }
 
     #[tracing::instrument(name = "GetStats", skip_all)]

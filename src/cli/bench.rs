@@ -251,7 +251,7 @@ struct InProcess {
 impl InProcess {
     async fn start(config: &Config) -> Result<Self, Box<dyn std::error::Error>> {
         let dir = std::env::temp_dir().join(format!("luotsi-bench-{}", std::process::id()));
-        let redis = EmbeddedRedis::start(&dir).await?;
+        let redis = EmbeddedRedis::start(&dir, config.redis.appendfsync).await?;
         let mut cfg = config.clone();
         cfg.routing.offer_timeout_secs = 60;
         let app = App::start(cfg, &redis.url()).await?;

@@ -85,7 +85,7 @@ async fn redis_for(
                 .data_dir
                 .clone()
                 .unwrap_or_else(|| "data".into());
-            let e = EmbeddedRedis::start(&dir).await?;
+            let e = EmbeddedRedis::start(&dir, config.redis.appendfsync).await?;
             Ok((e.url(), Some(e)))
         }
     }

@@ -82,7 +82,7 @@ async fn healthz() -> &'static str {
 
 /// Ready: Redis answers, as the gRPC health service's overall status.
 async fn readyz(State(s): State<AppState>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(1), s.store.ping()).await {
+    match tokio::time::timeout(Duration::from_secs(1), s.health_store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n").into_response(),
     }

@@ -22,6 +22,7 @@ pub use supervision::{
     Action, AuditEntry, BOARD_QUEUES, QueuedCase, StaffState, TeamFigures, TeamQuery, TileFigures,
 };
 
+use crate::config::RedisTimeouts;
 use crate::domain::routing::Member;
 use crate::domain::{CaseStatus, Channel, Need, Outcome, Presence};
 
@@ -36,6 +37,14 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Redis did not answer, or not yet (a lost connection, a time-out, Redis still loading):
+    /// worth a retry, unlike a refused script or damaged data.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Redis(e) if !matches!(e.retry_method(), redis::RetryMethod::NoRetry))
+    }
 }
 
 impl From<redis::ParsingError> for StoreError {
@@ -81,10 +90,14 @@ impl Scripts {
 }
 
 /// A handle on the county's Redis state. Cheap to clone: one multiplexed connection that
-/// reconnects by itself after a Redis restart.
+/// reconnects by itself after a Redis restart, shared by every clone. Work that must not queue
+/// behind the calls (health checks, the board, the reaper) takes
+/// [`Store::with_own_connection`].
 #[derive(Clone)]
 pub struct Store {
     conn: ConnectionManager,
+    /// How `conn` was made, for another connection like it.
+    manager_config: redis::aio::ConnectionManagerConfig,
     client: redis::Client,
     keys: Keys,
     scripts: std::sync::Arc<Scripts>,
@@ -152,20 +165,48 @@ fn channel_index(ch: Channel) -> usize {
 }
 
 impl Store {
-    /// Connects; the connection manager reconnects by itself after Redis restarts.
+    /// Connects with the default time-outs; the connection manager reconnects by itself after
+    /// Redis restarts.
     pub async fn connect(url: &str, county: &str, offer_ttl: std::time::Duration) -> Result<Self> {
+        Self::connect_with(url, county, offer_ttl, RedisTimeouts::default()).await
+    }
+
+    /// Connects, waiting for Redis as long as `timeouts` say.
+    pub async fn connect_with(
+        url: &str,
+        county: &str,
+        offer_ttl: std::time::Duration,
+        timeouts: RedisTimeouts,
+    ) -> Result<Self> {
         let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
+        let manager_config = redis::aio::ConnectionManagerConfig::new()
             .set_number_of_retries(2)
-            .set_max_delay(std::time::Duration::from_millis(500));
-        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+            .set_max_delay(std::time::Duration::from_millis(500))
+            .set_response_timeout(Some(timeouts.response))
+            .set_connection_timeout(Some(timeouts.connection));
+        let conn =
+            ConnectionManager::new_with_config(client.clone(), manager_config.clone()).await?;
         Ok(Self {
             conn,
+            manager_config,
             client,
             keys: Keys::new(county),
             scripts: std::sync::Arc::new(Scripts::load()),
             offer_ttl_ms: offer_ttl.as_millis() as u64,
             e_service_during_call: true,
+        })
+    }
+
+    /// The same store on a connection of its own. Commands on one connection are answered in
+    /// order, so a health check or a board read sharing the calls' connection waits behind
+    /// every call in flight; on its own it waits only for Redis.
+    pub async fn with_own_connection(&self) -> Result<Self> {
+        let conn =
+            ConnectionManager::new_with_config(self.client.clone(), self.manager_config.clone())
+                .await?;
+        Ok(Self {
+            conn,
+            ..self.clone()
         })
     }
 

@@ -561,12 +561,17 @@ impl TestCounty {
     }
 
     pub async fn try_queues(&self, team: &str) -> Result<Vec<pb::QueueSummary>, Status> {
+        self.try_list_queues(team).await.map(|r| r.queues)
+    }
+
+    /// ListQueues' whole answer: the figures and whether they are the board's last known.
+    pub async fn try_list_queues(&self, team: &str) -> Result<pb::ListQueuesResponse, Status> {
         self.supervisors()
             .list_queues(pb::ListQueuesRequest {
                 team_id: team.into(),
             })
             .await
-            .map(|r| r.into_inner().queues)
+            .map(|r| r.into_inner())
     }
 
     /// The team's waiting cases, most urgent first (`queue` empty: every queue; `limit` 0: the

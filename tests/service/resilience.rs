@@ -1,6 +1,6 @@
 //! Restarts: of the service, and of Redis. Nothing is lost.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use luotsi::pb;
 
@@ -84,4 +84,76 @@ async fn a_redis_restart_loses_nothing_and_the_service_recovers() {
     let third = county.submit(dental(pb::Channel::EService, "r-3")).await;
     let c = county.next_offer("suu-hh-1").await;
     assert_eq!(c.case_id, third.case_id);
+}
+
+#[tokio::test]
+async fn calls_beyond_the_limit_are_refused_at_once_and_the_instance_still_looks_healthy() {
+    let county = TestCounty::start_with(|c| c.server.max_concurrent_calls = 2).await;
+    // Redis holds every write for a while: the calls admitted stay in flight on the calls'
+    // connection, and so would a health check sharing it.
+    let held = Duration::from_millis(2500);
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(held.as_millis() as u64)
+        .arg("WRITE")
+        .query(&mut county.redis())
+        .unwrap();
+    let started = Instant::now();
+    let flood = futures::future::join_all((0..10).map(|i| {
+        let county = &county;
+        async move {
+            let answer = county
+                .try_submit(dental(pb::Channel::Chat, &format!("flood-{i}")))
+                .await;
+            (answer, started.elapsed())
+        }
+    }));
+    let meanwhile = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        (
+            county.health("").await,
+            county.http_get("/readyz").await.0,
+            started.elapsed(),
+        )
+    };
+    let (answers, (health, ready, checked_at)) = tokio::join!(flood, meanwhile);
+    assert!(checked_at < held, "checked while Redis held the writes");
+    assert_eq!(
+        health,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    assert_eq!(ready, 200, "readiness has its own connection");
+
+    let mut admitted = 0;
+    for (answer, after) in answers {
+        match answer {
+            Ok(_) => {
+                admitted += 1;
+                assert!(after >= held - Duration::from_millis(200), "{after:?}");
+            }
+            Err(s) => {
+                assert_eq!(s.code(), tonic::Code::ResourceExhausted, "{s:?}");
+                assert!(after < held / 2, "refused at once, not queued: {after:?}");
+                assert_eq!(
+                    s.metadata()
+                        .get("retry-after-ms")
+                        .and_then(|v| v.to_str().ok()),
+                    Some("250")
+                );
+                let retry =
+                    tonic_types::StatusExt::get_details_retry_info(&s).and_then(|r| r.retry_delay);
+                assert_eq!(retry, Some(Duration::from_millis(250)));
+            }
+        }
+    }
+    assert_eq!(admitted, 2, "as many as the limit");
+    // Once the admitted calls have answered, new calls are served again.
+    county
+        .submit(dental(pb::Channel::Chat, "after-the-flood"))
+        .await;
+    let (_, metrics) = county.http_get("/metrics").await;
+    assert!(
+        metrics.contains("luotsi_calls_refused_total 8"),
+        "refusals are counted"
+    );
 }

@@ -504,3 +504,61 @@ async fn the_terminal_table_shows_the_same_figures() {
     assert!(!text.contains("joensuu-keskus"), "only the team asked for");
     assert!(text.contains("dental_nurse 0/0/0"), "{text}");
 }
+
+#[tokio::test]
+async fn list_queues_answers_from_the_board_marked_stale_while_redis_is_down() {
+    let mut county = TestCounty::start().await;
+    county
+        .submit(dental(pb::Channel::EService, "stale-1"))
+        .await;
+    let fresh = county.try_list_queues("suunterveys").await.unwrap();
+    assert!(!fresh.stale);
+    assert_eq!(fresh.queues.iter().map(|q| q.depth).sum::<u32>(), 1);
+    // The board has read the case too before Redis goes.
+    let mut seen = false;
+    for _ in 0..50 {
+        let (_, body) = county.http_get("/api/board?team=suunterveys").await;
+        let b: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let depth: u64 = b["teams"][0]["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| q["depth"].as_u64().unwrap())
+            .sum();
+        if depth == 1 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the board shows the case");
+
+    county.stop_redis();
+    let during = county
+        .try_list_queues("suunterveys")
+        .await
+        .expect("answered from the board");
+    assert!(during.stale, "marked stale");
+    let figures = |r: &pb::ListQueuesResponse| -> Vec<(String, String, u32)> {
+        r.queues
+            .iter()
+            .map(|q| (q.team_id.clone(), q.queue.clone(), q.depth))
+            .collect()
+    };
+    assert_eq!(figures(&during), figures(&fresh), "the last figures");
+
+    county.start_redis_again();
+    let mut recovered = false;
+    for _ in 0..50 {
+        if county
+            .try_list_queues("suunterveys")
+            .await
+            .is_ok_and(|r| !r.stale)
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "fresh figures once Redis is back");
+}
