@@ -42,6 +42,29 @@ enum Command {
     /// Classify JSON lines from stdin (`{"text": …, "channel": …, "lang": …}`), one JSON line
     /// out per line in: needs, urgency, red flags, evidence. For the people who tune the lexicon.
     Classify,
+    /// Train the classifier's model from the labelled lines (`tests/data`) and write
+    /// `model.bin` and `model.toml` into the classifier directory; `--check` only compares.
+    Train(TrainArgs),
+    /// Measure rules, model and their combination on a labelled JSON-lines file: need top-1,
+    /// urgency, emergencies, per language with Wilson 95 % intervals.
+    Eval(EvalArgs),
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Directory of the labelled data: `classify_tune.jsonl`, `classify_heldout.jsonl`,
+    /// `voices/*.jsonl`.
+    #[arg(long, default_value = "tests/data")]
+    data: PathBuf,
+    /// Retrain in memory and fail if the result differs from the committed files.
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// A labelled JSON-lines file (`#` lines are comments).
+    file: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -61,6 +84,8 @@ fn main() -> ExitCode {
     // Classifying is synchronous stdin-to-stdout work: it needs no runtime.
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Classify => classify(&config),
+        Command::Train(args) => train(&config, &args),
+        Command::Eval(args) => eval(&config, &args),
         Command::Serve => runtime.block_on(serve(config)),
         Command::Bench(args) => runtime.block_on(bench::run(config, args)),
         Command::Queues(args) => runtime.block_on(queues::run(config, args)),
@@ -136,7 +161,8 @@ async fn redis_for(
 }
 
 fn classify(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
-    let classifier = luotsi::classify::Classifier::load(&config.classifier_dir)?;
+    let classifier =
+        luotsi::classify::Classifier::load_with(&config.classifier_dir, config.classifier.model)?;
     let stdout = std::io::stdout();
     let n = luotsi::classify::batch::classify_jsonl(
         std::io::stdin().lock(),
@@ -144,6 +170,49 @@ fn classify(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
         &classifier,
     )?;
     eprintln!("luotsi classify: {n} lines");
+    Ok(())
+}
+
+fn train(config: &Config, args: &TrainArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use luotsi::classify::{dataset, train};
+    let files = dataset::training_files(&args.data)?;
+    let data = dataset::load(&files)?;
+    let root = args.data.parent().and_then(|p| p.parent()).unwrap_or(&args.data);
+    let started = std::time::Instant::now();
+    let trained = train::train(&data, root);
+    let dir = &config.classifier_dir;
+    eprintln!(
+        "luotsi train: {} lines from {} files, {} buckets kept, {} bytes, {:.1} s",
+        data.items.len(),
+        files.len(),
+        trained.signal.rows(),
+        trained.weights.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if args.check {
+        return match train::check(&trained, dir) {
+            None => {
+                eprintln!("luotsi train --check: {} matches the training data", dir.display());
+                Ok(())
+            }
+            Some(diff) => Err(format!(
+                "train --check: {diff} in {}: the committed model is not what the data and code give; run `luotsi train` and commit",
+                dir.display()
+            )
+            .into()),
+        };
+    }
+    train::write(&trained, dir)?;
+    eprintln!("luotsi train: wrote model.bin and model.toml in {}", dir.display());
+    Ok(())
+}
+
+fn eval(config: &Config, args: &EvalArgs) -> Result<(), Box<dyn std::error::Error>> {
+    use luotsi::classify::{Classifier, ModelMode, dataset, eval};
+    let classifier = Classifier::load_with(&config.classifier_dir, ModelMode::RaiseOnly)?;
+    let items = dataset::load_file(&args.file)?;
+    let report = eval::evaluate(&classifier, &items);
+    print!("{}", eval::render(&args.file.display().to_string(), &report));
     Ok(())
 }
 

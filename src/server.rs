@@ -32,7 +32,7 @@ pub enum StartError {
 
 /// Builds the shared state: loads the classifier, connects to Redis, starts the dispatcher.
 pub async fn state(config: Config, redis_url: &str) -> Result<AppState, StartError> {
-    let classifier = ClassifierCell::load(config.classifier_dir.clone())?;
+    let classifier = ClassifierCell::load(config.classifier_dir.clone(), config.classifier.model)?;
     let store = Store::connect(redis_url, &config.county.id, config.routing.offer_timeout())
         .await?
         .with_e_service_during_call(config.routing.e_service_during_call);

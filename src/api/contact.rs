@@ -235,6 +235,7 @@ pub fn classification_pb(c: &Classification) -> pb::Classification {
             .collect(),
         needs_triage: c.needs_triage,
         suggestions: c.suggestions.iter().map(score).collect(),
+        model_raised: c.model_raised,
     }
 }
 

@@ -158,7 +158,7 @@ fn evidence_never_echoes_free_text() {
 #[test]
 fn broken_data_file_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["fi.toml", "sv.toml", "en.toml", "rules.toml"] {
+    for f in ["fi.toml", "sv.toml", "en.toml", "rules.toml", "model.toml", "model.bin"] {
         std::fs::copy(Path::new("config/classifier").join(f), dir.path().join(f)).unwrap();
     }
     let path = dir.path().join("rules.toml");
