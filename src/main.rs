@@ -177,7 +177,11 @@ fn train(config: &Config, args: &TrainArgs) -> Result<(), Box<dyn std::error::Er
     use luotsi::classify::{dataset, train};
     let files = dataset::training_files(&args.data)?;
     let data = dataset::load(&files)?;
-    let root = args.data.parent().and_then(|p| p.parent()).unwrap_or(&args.data);
+    let root = args
+        .data
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap_or(&args.data);
     let started = std::time::Instant::now();
     let trained = train::train(&data, root);
     let dir = &config.classifier_dir;
@@ -203,7 +207,10 @@ fn train(config: &Config, args: &TrainArgs) -> Result<(), Box<dyn std::error::Er
         };
     }
     train::write(&trained, dir)?;
-    eprintln!("luotsi train: wrote model.bin and model.toml in {}", dir.display());
+    eprintln!(
+        "luotsi train: wrote model.bin and model.toml in {}",
+        dir.display()
+    );
     Ok(())
 }
 
@@ -212,7 +219,10 @@ fn eval(config: &Config, args: &EvalArgs) -> Result<(), Box<dyn std::error::Erro
     let classifier = Classifier::load_with(&config.classifier_dir, ModelMode::RaiseOnly)?;
     let items = dataset::load_file(&args.file)?;
     let report = eval::evaluate(&classifier, &items);
-    print!("{}", eval::render(&args.file.display().to_string(), &report));
+    print!(
+        "{}",
+        eval::render(&args.file.display().to_string(), &report)
+    );
     Ok(())
 }
 

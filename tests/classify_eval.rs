@@ -287,3 +287,15 @@ fn blind_set_reported() {
     let r = evaluate(file);
     assert!(r.n >= 100, "blind set has {} items", r.n);
 }
+
+/// `luotsi train --check` as a test: retraining on the shipped data gives the committed
+/// files byte for byte (the training is deterministic, and nobody edited the model by hand).
+#[test]
+fn committed_model_is_what_the_data_gives() {
+    let files = dataset::training_files(Path::new("tests/data")).expect("training files");
+    let data = dataset::load(&files).expect("training data loads");
+    let trained = train::train(&data, Path::new("."));
+    if let Some(diff) = train::check(&trained, Path::new("config/classifier")) {
+        panic!("{diff}: run `cargo run --release -- train` and commit config/classifier/model.*");
+    }
+}

@@ -49,7 +49,7 @@ pub fn combine(mut c: Classification, m: &ModelView<'_>) -> Classification {
             m,
             urgency_output(Urgency::Emergency),
             format!(
-                "p(emergency) {:.2} > {:.2}: model-raised emergency, human triage",
+                "p(emergency) {:.2} > {}: model-raised emergency, human triage",
                 p.emergency(),
                 t.emergency
             ),
@@ -82,7 +82,7 @@ pub fn combine(mut c: Classification, m: &ModelView<'_>) -> Classification {
                 m,
                 need_output(model_need),
                 format!(
-                    "rules abstained; model need p {need_p:.2} below {:.2}: suggestion only",
+                    "rules abstained; model need p {need_p:.2} below {}: suggestion only",
                     t.need_confident
                 ),
                 model_need.code(),
@@ -141,7 +141,11 @@ mod tests {
     fn rules(need: Need, urgency: Urgency, abstained: bool) -> Classification {
         Classification {
             needs: vec![NeedScore {
-                need: if abstained { Need::ServiceGuidance } else { need },
+                need: if abstained {
+                    Need::ServiceGuidance
+                } else {
+                    need
+                },
                 confidence: 0.8,
             }],
             urgency,

@@ -84,8 +84,12 @@ pub fn training_files(data_dir: &Path) -> Result<Vec<PathBuf>, ClassifyError> {
 
 /// Whether a path names a blind evaluation file, which training must never read.
 pub fn is_blind(path: &Path) -> bool {
-    path.components()
-        .any(|c| c.as_os_str().to_string_lossy().to_lowercase().contains("blind"))
+    path.components().any(|c| {
+        c.as_os_str()
+            .to_string_lossy()
+            .to_lowercase()
+            .contains("blind")
+    })
 }
 
 /// Reads one labelled file.
@@ -129,7 +133,10 @@ pub fn load(files: &[PathBuf]) -> Result<DataSet, ClassifyError> {
             });
         }
         let (mut more, lines) = read(f)?;
-        let name = f.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
         hash.update(name.as_bytes());
         hash.update(b"\n");
         for l in &lines {
@@ -169,7 +176,9 @@ mod tests {
         // A comment changes nothing the model learns from, so not the hash either.
         std::fs::write(
             &f,
-            std::fs::read_to_string(&f).unwrap().replace("a nurse", "someone"),
+            std::fs::read_to_string(&f)
+                .unwrap()
+                .replace("a nurse", "someone"),
         )
         .unwrap();
         assert_eq!(load(std::slice::from_ref(&f)).unwrap().sha256, set.sha256);

@@ -99,7 +99,13 @@ pub fn model_reading(p: &Prediction, t: Thresholds) -> (Need, Urgency) {
     (p.top_need().0, urgency)
 }
 
-fn record(r: &mut Report, it: &Labelled, rules: &Classification, combined: &Classification, model: (Need, Urgency)) {
+fn record(
+    r: &mut Report,
+    it: &Labelled,
+    rules: &Classification,
+    combined: &Classification,
+    model: (Need, Urgency),
+) {
     r.rules.add(it, rules.needs[0].need, rules.urgency);
     r.model.add(it, model.0, model.1);
     r.combined.add(it, combined.needs[0].need, combined.urgency);
@@ -179,7 +185,9 @@ pub fn render(title: &str, r: &Report) -> String {
         ("model", &r.model),
         ("rules + model", &r.combined),
     ] {
-        for (lang, x) in std::iter::once(("all", &t.all)).chain(t.by_language.iter().map(|(l, x)| (*l, x))) {
+        for (lang, x) in
+            std::iter::once(("all", &t.all)).chain(t.by_language.iter().map(|(l, x)| (*l, x)))
+        {
             let _ = writeln!(
                 s,
                 "| {name} | {lang} | {} | {} | {} | {} | {} | {} | {} |",

@@ -192,13 +192,8 @@ impl Classifier {
             return rules;
         };
         let (prediction, features) = signal.predict(input);
-        let explain = |output: usize| {
-            signal
-                .top_features(&features, output, combine::EXPLAIN_FEATURES)
-                .into_iter()
-                .filter_map(|(b, w)| model::describe(input, b).map(|n| (n.to_string(), w)))
-                .collect()
-        };
+        let explain =
+            |output: usize| signal.explain(input, &features, output, combine::EXPLAIN_FEATURES);
         combine::combine(
             rules,
             &combine::ModelView {

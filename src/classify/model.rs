@@ -45,6 +45,21 @@ const SEED_CHAR: u64 = 0x6c75_6f74_7369_0001;
 const SEED_WORD: u64 = 0x6c75_6f74_7369_0002;
 const SEED_PAIR: u64 = 0x6c75_6f74_7369_0003;
 const SEED_HINT: u64 = 0x6c75_6f74_7369_0004;
+const SEED_NEGATED: u64 = 0x6c75_6f74_7369_0005;
+
+/// Words that negate what follows in their clause ("ei rintakipua", "inte andfådd", "no chest
+/// pain"). A word in such a scope also gives a `negated` feature, so the model can learn that
+/// "no chest pain" is not chest pain; its other features stay (Finnish says "cannot breathe"
+/// with the same negation verb: "en saa henkeä").
+const NEGATIONS: &[&str] = &[
+    "ei", "en", "et", "emme", "ette", "eivat", "eika", "enka", "ilman", "inte", "ej", "icke",
+    "utan", "ingen", "inget", "inga", "no", "not", "never", "without", "don't", "doesn't",
+    "didn't", "isn't", "wasn't", "nor",
+];
+/// Words that end a negation's scope: a new clause starts.
+const CLAUSE_WORDS: &[&str] = &["mutta", "vaan", "men", "utan", "but"];
+/// How many words after a negation it reaches.
+const NEGATION_REACH: usize = 3;
 
 /// What the settings file says besides the weights.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -100,11 +115,12 @@ impl Prediction {
 
 fn argmax(xs: &[f32]) -> (usize, f32) {
     // The first of equal maxima wins: a fixed order, whatever the platform.
-    xs.iter()
-        .enumerate()
-        .fold((0, f32::MIN), |(bi, bp), (i, &p)| {
+    xs.iter().enumerate().fold(
+        (0, f32::MIN),
+        |(bi, bp), (i, &p)| {
             if p > bp { (i, p) } else { (bi, bp) }
-        })
+        },
+    )
 }
 
 /// One feature of a text: a bucket and, for evidence, what it was.
@@ -113,6 +129,7 @@ pub enum FeatureName {
     Chars(String),
     Word(String),
     Words(String, String),
+    Negated(String),
     Hint(&'static str, &'static str),
     Age(&'static str),
 }
@@ -123,6 +140,7 @@ impl std::fmt::Display for FeatureName {
             FeatureName::Chars(s) => write!(f, "chars \"{}\"", s.replace(' ', "_")),
             FeatureName::Word(w) => write!(f, "word \"{w}\""),
             FeatureName::Words(a, b) => write!(f, "words \"{a} {b}\""),
+            FeatureName::Negated(w) => write!(f, "negated \"{w}\""),
             FeatureName::Hint(k, v) => write!(f, "hint {k}={v}"),
             FeatureName::Age(band) => write!(f, "age {band}"),
         }
@@ -136,6 +154,8 @@ pub type Features = Vec<(u32, f32)>;
 struct Scratch {
     folded: String,
     words: Vec<std::ops::Range<usize>>,
+    /// Whether punctuation that ends a clause came before each word.
+    breaks: Vec<bool>,
     padded: String,
     bounds: Vec<usize>,
     buckets: Vec<u32>,
@@ -151,10 +171,24 @@ fn bucket(h: u64) -> u32 {
 
 /// Calls `f` with the bucket of every feature occurrence of `input`, in text order, and a
 /// closure naming it (evaluated only when asked for, for evidence).
-fn each_feature(input: &Input<'_>, s: &mut Scratch, f: &mut dyn FnMut(u32, &dyn Fn() -> FeatureName)) {
+/// Which part of the contact a feature came from, for evidence: a word (its character
+/// n-grams, itself, its negated form), a pair of words, a hint or the age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Word(usize),
+    Pair(usize),
+    Hint(usize),
+    Age,
+}
+
+type Emit<'f> = dyn FnMut(u32, Part, &dyn Fn() -> FeatureName) + 'f;
+
+fn each_feature(input: &Input<'_>, s: &mut Scratch, f: &mut Emit<'_>) {
     s.folded.clear();
     s.words.clear();
+    s.breaks.clear();
     let mut start = None;
+    let mut pending_break = false;
     for c in input
         .text
         .chars()
@@ -165,27 +199,50 @@ fn each_feature(input: &Input<'_>, s: &mut Scratch, f: &mut dyn FnMut(u32, &dyn 
         if c.is_alphanumeric() || c == '\'' {
             start.get_or_insert(s.folded.len());
             s.folded.push(c);
-        } else if let Some(b) = start.take() {
+            continue;
+        }
+        if let Some(b) = start.take() {
             let w = s.folded[b..].trim_matches('\'');
             if !w.is_empty() {
                 let off = b + s.folded[b..].find(w).unwrap_or(0);
                 s.words.push(off..off + w.len());
+                s.breaks.push(std::mem::take(&mut pending_break));
             }
+        }
+        if matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '\n' | '(' | ')') {
+            pending_break = true;
         }
     }
     let folded = &s.folded;
+    // Words left in the current negation's scope.
+    let mut negated = 0usize;
     for (i, w) in s.words.iter().enumerate() {
         let word = &folded[w.clone()];
-        f(bucket(xxh3_64_with_seed(word.as_bytes(), SEED_WORD)), &|| {
-            FeatureName::Word(word.to_string())
-        });
+        if s.breaks[i] || CLAUSE_WORDS.contains(&word) {
+            negated = 0;
+        }
+        f(
+            bucket(xxh3_64_with_seed(word.as_bytes(), SEED_WORD)),
+            Part::Word(i),
+            &|| FeatureName::Word(word.to_string()),
+        );
+        if NEGATIONS.contains(&word) {
+            negated = NEGATION_REACH;
+        } else if negated > 0 {
+            negated -= 1;
+            f(
+                bucket(xxh3_64_with_seed(word.as_bytes(), SEED_NEGATED)),
+                Part::Word(i),
+                &|| FeatureName::Negated(word.to_string()),
+            );
+        }
         if let Some(next) = s.words.get(i + 1) {
             let second = &folded[next.clone()];
             let h = xxh3_64_with_seed(
                 second.as_bytes(),
                 xxh3_64_with_seed(word.as_bytes(), SEED_PAIR),
             );
-            f(bucket(h), &|| {
+            f(bucket(h), Part::Pair(i), &|| {
                 FeatureName::Words(word.to_string(), second.to_string())
             });
         }
@@ -201,23 +258,30 @@ fn each_feature(input: &Input<'_>, s: &mut Scratch, f: &mut dyn FnMut(u32, &dyn 
             for a in 0..chars.saturating_sub(n - 1) {
                 let gram = &s.padded[s.bounds[a]..s.bounds[a + n]];
                 let h = xxh3_64_with_seed(gram.as_bytes(), SEED_CHAR + n as u64);
-                f(bucket(h), &|| FeatureName::Chars(gram.to_string()));
+                f(bucket(h), Part::Word(i), &|| {
+                    FeatureName::Chars(gram.to_string())
+                });
             }
         }
     }
-    for (kind, hint) in [
+    for (n, (kind, hint)) in [
         ("form_category", input.form_category),
         ("phone_menu", input.phone_menu),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         if let Some(need) = hint {
             let h = xxh3_64_with_seed(need.code().as_bytes(), SEED_HINT + kind.len() as u64);
-            f(bucket(h), &|| FeatureName::Hint(kind, need.code()));
+            f(bucket(h), Part::Hint(n), &|| {
+                FeatureName::Hint(kind, need.code())
+            });
         }
     }
     if let Some(age) = input.age {
         let band = age_band(age);
         let h = xxh3_64_with_seed(band.as_bytes(), SEED_HINT);
-        f(bucket(h), &|| FeatureName::Age(band));
+        f(bucket(h), Part::Age, &|| FeatureName::Age(band));
     }
 }
 
@@ -243,12 +307,15 @@ pub fn extract(input: &Input<'_>, out: &mut Features) {
 fn extract_with(input: &Input<'_>, s: &mut Scratch, out: &mut Features) {
     let mut buckets = std::mem::take(&mut s.buckets);
     buckets.clear();
-    each_feature(input, s, &mut |b, _| buckets.push(b));
+    each_feature(input, s, &mut |b, _, _| buckets.push(b));
     buckets.sort_unstable();
     out.clear();
     let mut i = 0;
     while i < buckets.len() {
-        let j = i + buckets[i..].iter().take_while(|&&b| b == buckets[i]).count();
+        let j = i + buckets[i..]
+            .iter()
+            .take_while(|&&b| b == buckets[i])
+            .count();
         out.push((buckets[i], 1.0 + ln_count(j - i)));
         i = j;
     }
@@ -281,18 +348,6 @@ fn ln_count(n: usize) -> f32 {
         // Nine or more repeats of one feature: rare enough to cap.
         None => LN[8],
     }
-}
-
-/// The name of the feature of `input` that hashes to `target`, the first in text order.
-pub fn describe(input: &Input<'_>, target: u32) -> Option<FeatureName> {
-    let mut s = Scratch::default();
-    let mut found = None;
-    each_feature(input, &mut s, &mut |b, name| {
-        if found.is_none() && b == target {
-            found = Some(name());
-        }
-    });
-    found
 }
 
 impl Signal {
@@ -538,23 +593,59 @@ impl Signal {
         (self.predict_features(&f), f)
     }
 
-    /// The features that weighed most for `output` (positive contributions, largest first):
-    /// (bucket, contribution to the logit).
-    pub fn top_features(&self, features: &Features, output: usize, n: usize) -> Vec<(u32, f32)> {
-        let mut contrib: Vec<(u32, f32)> = features
-            .iter()
-            .filter_map(|&(b, v)| {
-                let r = self.index[b as usize];
-                (r != NO_ROW).then(|| {
-                    let w = f32::from(self.rows[r as usize * OUTPUTS + output]);
-                    (b, v * w * self.scale[output])
-                })
-            })
-            .filter(|(_, c)| *c > 0.0)
-            .collect();
-        contrib.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        contrib.truncate(n);
-        contrib
+    /// What weighed most for `output` in `input` (whose feature vector is `features`): the
+    /// contributions to its score summed per word (its character n-grams, itself, its
+    /// negated form), per pair of words and per hint, largest positive first, at most `n`.
+    /// Names the matched words only, never more of the text.
+    pub fn explain(
+        &self,
+        input: &Input<'_>,
+        features: &Features,
+        output: usize,
+        n: usize,
+    ) -> Vec<(String, f32)> {
+        let weight = |b: u32| {
+            let r = self.index[b as usize];
+            if r == NO_ROW {
+                return 0.0;
+            }
+            let x = features
+                .binary_search_by_key(&b, |f| f.0)
+                .map_or(0.0, |i| features[i].1);
+            x * f32::from(self.rows[r as usize * OUTPUTS + output]) * self.scale[output]
+        };
+        let mut s = Scratch::default();
+        // A bucket's weight is shared by all its occurrences.
+        let mut occurrences: Vec<u32> = Vec::new();
+        each_feature(input, &mut s, &mut |b, _, _| occurrences.push(b));
+        occurrences.sort_unstable();
+        let count = |b: u32| {
+            let lo = occurrences.partition_point(|&x| x < b);
+            let hi = occurrences.partition_point(|&x| x <= b);
+            (hi - lo).max(1) as f32
+        };
+        let mut parts: Vec<(Part, String, f32)> = Vec::new();
+        each_feature(input, &mut s, &mut |b, part, name| {
+            let c = weight(b) / count(b);
+            match parts.iter_mut().find(|p| p.0 == part) {
+                Some(p) => p.2 += c,
+                // A part's first feature names it: the word, the pair or the hint itself.
+                None => parts.push((part, name().to_string(), c)),
+            }
+        });
+        // The same word twice is one piece of evidence.
+        let mut merged: Vec<(Part, String, f32)> = Vec::with_capacity(parts.len());
+        for p in parts {
+            match merged.iter_mut().find(|m| m.1 == p.1) {
+                Some(m) => m.2 += p.2,
+                None => merged.push(p),
+            }
+        }
+        let mut parts = merged;
+        parts.retain(|p| p.2 > 0.0);
+        parts.sort_by(|a, b| b.2.total_cmp(&a.2));
+        parts.truncate(n);
+        parts.into_iter().map(|(_, name, c)| (name, c)).collect()
     }
 }
 
@@ -574,7 +665,9 @@ impl<'a> Reader<'a> {
     }
 
     fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 }
 
@@ -631,19 +724,25 @@ mod tests {
     }
 
     #[test]
-    fn a_feature_is_named_by_what_matched() {
-        let input = Input {
-            text: "ei hengitä",
-            ..Input::default()
-        };
-        let f = features(input.text);
-        let names: Vec<String> = f
-            .iter()
-            .filter_map(|&(b, _)| describe(&input, b).map(|n| n.to_string()))
-            .collect();
-        assert!(names.contains(&"word \"hengita\"".to_string()), "{names:?}");
-        assert!(names.contains(&"words \"ei hengita\"".to_string()));
-        assert!(names.contains(&"chars \"_hen\"".to_string()));
+    fn features_are_named_by_what_matched() {
+        let mut names = Vec::new();
+        let mut s = Scratch::default();
+        each_feature(
+            &Input {
+                text: "ei hengitä. Ei, hengittää kyllä",
+                ..Input::default()
+            },
+            &mut s,
+            &mut |_, part, name| names.push((part, name().to_string())),
+        );
+        let has = |part: Part, name: &str| names.contains(&(part, name.to_string()));
+        assert!(has(Part::Word(1), "word \"hengita\""), "{names:?}");
+        assert!(has(Part::Pair(0), "words \"ei hengita\""));
+        assert!(has(Part::Word(1), "chars \"_hen\""));
+        assert!(has(Part::Word(1), "negated \"hengita\""));
+        // After a comma the negation no longer reaches.
+        assert!(!has(Part::Word(3), "negated \"hengittaa\""));
+        assert!(has(Part::Word(3), "word \"hengittaa\""));
     }
 
     #[test]
@@ -655,7 +754,11 @@ mod tests {
         let mut w = [0f32; OUTPUTS];
         w[0] = 1.5;
         w[19] = -0.75;
-        let m = Signal::from_weights(&[(7, w), (300_000 % BUCKETS as u32, w), (9, [0.0; OUTPUTS])], [0.1; OUTPUTS], t);
+        let m = Signal::from_weights(
+            &[(7, w), (300_000 % BUCKETS as u32, w), (9, [0.0; OUTPUTS])],
+            [0.1; OUTPUTS],
+            t,
+        );
         assert_eq!(m.rows(), 2);
         let bytes = m.encode();
         let back = Signal::decode(&bytes, t).unwrap();

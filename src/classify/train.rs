@@ -513,7 +513,10 @@ mod tests {
     #[test]
     fn wilson_interval_matches_the_formula() {
         let (lo, hi) = wilson(9, 10);
-        assert!((lo - 0.5958).abs() < 1e-3 && (hi - 0.9821).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo - 0.5958).abs() < 1e-3 && (hi - 0.9821).abs() < 1e-3,
+            "{lo} {hi}"
+        );
         assert_eq!(wilson(0, 0), (0.0, 1.0));
     }
 }
