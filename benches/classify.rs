@@ -1,11 +1,12 @@
 //! Throughput and latency of `Classifier::classify` on one thread, over the texts of the
-//! evaluation sets. Run: `cargo bench --bench classify`.
+//! training sets: the rules alone, then rules and the trained model. Run:
+//! `cargo bench --bench classify`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use luotsi::classify::{Classifier, Input};
+use luotsi::classify::{Classifier, Input, ModelMode};
 use luotsi::domain::Need;
 
 struct Case {
@@ -15,12 +16,13 @@ struct Case {
 
 fn load_cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    for file in [
-        "tests/data/classify_tune.jsonl",
-        "tests/data/classify_heldout.jsonl",
-    ] {
+    let files = luotsi::classify::dataset::training_files(Path::new("tests/data")).expect("files");
+    for file in files {
         let src = std::fs::read_to_string(file).expect("eval file");
-        for line in src.lines().filter(|l| !l.trim().is_empty()) {
+        for line in src
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        {
             let v: serde_json::Value = serde_json::from_str(line).expect("json line");
             cases.push(Case {
                 text: v["text"].as_str().unwrap_or_default().to_string(),
@@ -32,11 +34,29 @@ fn load_cases() -> Vec<Case> {
 }
 
 fn main() {
-    let classifier = Classifier::load(Path::new("config/classifier")).expect("classifier loads");
     let cases = load_cases();
+    for (name, mode) in [
+        ("rules alone", ModelMode::Off),
+        ("rules + model", ModelMode::RaiseOnly),
+    ] {
+        let classifier =
+            Classifier::load_with(Path::new("config/classifier"), mode).expect("classifier loads");
+        println!("== {name}");
+        if let Some(s) = classifier.signal() {
+            println!(
+                "model: {} buckets kept, {:.1} MiB in memory",
+                s.rows(),
+                s.memory_bytes() as f64 / (1024.0 * 1024.0)
+            );
+        }
+        run(&classifier, &cases);
+    }
+}
+
+fn run(classifier: &Classifier, cases: &[Case]) {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
     // Warm-up.
-    for c in &cases {
+    for c in cases {
         std::hint::black_box(classifier.classify(&Input {
             text: &c.text,
             form_category: c.form_category,
@@ -47,7 +67,7 @@ fn main() {
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < budget {
-        for c in &cases {
+        for c in cases {
             let t = Instant::now();
             let out = classifier.classify(&Input {
                 text: &c.text,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::classify::ModelMode;
 use crate::domain::deadline::DeadlinePolicy;
 use crate::domain::routing::{Member, Team};
 use crate::domain::{Channel, Language};
@@ -36,8 +37,19 @@ pub struct Config {
     pub county: County,
     /// Secret for identity pseudonyms.
     pub pseudonym_key: String,
-    /// Directory of the classifier's lexicon and rules.
+    /// Directory of the classifier's lexicon, rules and trained model.
     pub classifier_dir: PathBuf,
+    pub classifier: ClassifierConfig,
+}
+
+/// `[classifier]`: whether the trained model takes part beside the rules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifierConfig {
+    /// `raise_only` (default): the model may raise an emergency (marked `model_raised`, with
+    /// human triage) and name a need where the rules abstained; it never lowers urgency.
+    /// `off`: rules only, the model files are not read.
+    pub model: ModelMode,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -332,6 +344,8 @@ struct ServiceFile {
     #[serde(default)]
     classifier_dir: Option<PathBuf>,
     #[serde(default)]
+    classifier: ClassifierConfig,
+    #[serde(default)]
     privacy: Privacy,
 }
 
@@ -376,6 +390,7 @@ impl Config {
                 .pseudonym_key
                 .unwrap_or_else(|| DEVELOPMENT_PSEUDONYM_KEY.into()),
             classifier_dir: base.join(file.classifier_dir.unwrap_or_else(|| "classifier".into())),
+            classifier: file.classifier,
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(url) = env("LUOTSI_REDIS_URL") {

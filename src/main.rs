@@ -40,6 +40,12 @@ enum Command {
     /// Classify JSON lines from stdin (`{"text": …, "channel": …, "lang": …}`), one JSON line
     /// out per line in: needs, urgency, red flags, evidence. For the people who tune the lexicon.
     Classify,
+    /// Train the classifier's model from the labelled lines (`tests/data`) and write
+    /// `config/classifier/model.{bin,toml}`; `--check` fails if the committed files differ.
+    Train(cli::train::TrainArgs),
+    /// Evaluate the classifier on a labelled JSON-lines file: rules, model and the two
+    /// combined, per language, with 95 % intervals.
+    Eval(cli::train::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +64,8 @@ fn main() -> ExitCode {
     };
     let result = match command_line.command.unwrap_or(Command::Serve) {
         Command::Classify => cli::classify::run(&config),
+        Command::Train(args) => cli::train::train(&config, &args),
+        Command::Eval(args) => cli::train::eval(&config, &args),
         Command::Serve => runtime.block_on(cli::serve::run(config)),
         Command::Bench(args) => runtime.block_on(cli::bench::run(config, args)),
         Command::Queues(args) => runtime.block_on(cli::queues::run(config, args)),

@@ -1,23 +1,26 @@
 //! The classifier in use, replaceable while the service runs: a county edits its lexicon and
-//! sends SIGHUP; the new files are validated completely before they replace the old ones, and a
+//! sends SIGHUP (or installs a retrained model); the new files are validated completely before they replace the old ones, and a
 //! broken file leaves the running classifier as it was, with the file and line in the log.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use crate::background::Background;
-use crate::classify::{Classifier, ClassifyError};
+use crate::classify::{Classifier, ClassifyError, ModelMode};
 
 pub struct ClassifierCell {
     dir: PathBuf,
+    mode: ModelMode,
     current: RwLock<Arc<Classifier>>,
 }
 
 impl ClassifierCell {
-    pub fn load(dir: PathBuf) -> Result<Self, ClassifyError> {
-        let c = Classifier::load(&dir)?;
+    /// Loads the lexicon, rules and (unless `mode` is off) the trained model from `dir`.
+    pub fn load(dir: PathBuf, mode: ModelMode) -> Result<Self, ClassifyError> {
+        let c = Classifier::load_with(&dir, mode)?;
         Ok(Self {
             dir,
+            mode,
             current: RwLock::new(Arc::new(c)),
         })
     }
@@ -27,9 +30,10 @@ impl ClassifierCell {
         self.current.read().expect("classifier lock").clone()
     }
 
-    /// Reads the lexicon and rules again; replaces the classifier only when all of it loads.
+    /// Reads the lexicon, rules and model again; replaces the classifier only when all of it
+    /// loads.
     pub fn reload(&self) -> Result<(), ClassifyError> {
-        let c = Classifier::load(&self.dir)?;
+        let c = Classifier::load_with(&self.dir, self.mode)?;
         *self.current.write().expect("classifier lock") = Arc::new(c);
         Ok(())
     }

@@ -36,11 +36,17 @@
 //! withdrawal, a child in danger, a carer suddenly gone, no roof or food today); `soon` =
 //! acute symptoms, toothache or a broken tooth, medicine running out within days;
 //! `routine` = the rest. Run with `--nocapture` to see the confusion summary.
+//!
+//! The bars above are the rules' own (`ModelMode::Off`): the trained model learns from the
+//! tune and held-out files, so on them only its cross-validated figures mean anything —
+//! `cross_validated_figures` prints rules, model and the combination with every contact read
+//! by a model that did not see it, per language with Wilson 95 % intervals. A blind file is
+//! measured with `luotsi eval FILE` (the same table, the committed model), once, by hand.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use luotsi::classify::{Classifier, Input};
+use luotsi::classify::{Classifier, Input, ModelMode, dataset, eval, train};
 use luotsi::domain::{Channel, Language, Need, Urgency};
 use serde::Deserialize;
 
@@ -72,7 +78,8 @@ struct Report {
 }
 
 fn evaluate(file: &str) -> Report {
-    let classifier = Classifier::load(Path::new("config/classifier")).expect("classifier loads");
+    let classifier = Classifier::load_with(Path::new("config/classifier"), ModelMode::Off)
+        .expect("classifier loads");
     let src = std::fs::read_to_string(file).expect("eval file");
     let mut r = Report {
         n: 0,
@@ -90,7 +97,7 @@ fn evaluate(file: &str) -> Report {
     let mut confusion = [[0usize; 4]; 4];
     let mut misses = Vec::new();
     for (i, line) in src.lines().enumerate() {
-        if line.trim().is_empty() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
         let case: Case =
@@ -237,9 +244,68 @@ fn heldout_set_meets_the_bars() {
     assert_bars(&r, file);
 }
 
+/// Rules, model and combination on the training data, the model 5-fold cross-validated.
+#[test]
+fn cross_validated_figures() {
+    let classifier = Classifier::load_with(Path::new("config/classifier"), ModelMode::Off)
+        .expect("classifier loads");
+    let files = dataset::training_files(Path::new("tests/data")).expect("training files");
+    let data = dataset::load(&files).expect("training data loads");
+    let r = eval::cross_validated(&classifier, &data.items, train::K);
+    println!(
+        "{}",
+        eval::render("training data, model cross-validated", &r)
+    );
+    let (c, rules, m) = (&r.combined.all, &r.rules.all, &r.model.all);
+    // The combination only adds emergencies: it finds every one either signal finds.
+    assert!(c.emergencies_found >= rules.emergencies_found.max(m.emergencies_found));
+    assert!(c.false_emergencies <= rules.false_emergencies + m.false_emergencies);
+    // Floors under today's figures (2026-11-23: model need 71 %, model emergency recall 85 %
+    // at 4.9 % false alarms, combination 90 %): a change to features or training that loses
+    // ground fails here. The aims (recall ≥ 98 %, false emergencies ≤ 3 %) are not
+    // met yet; see SAFETY.md.
+    let share = |k: usize, n: usize| k as f64 / n as f64;
+    assert!(
+        share(m.need_ok, m.n) >= 0.68,
+        "model need top-1 {}/{}",
+        m.need_ok,
+        m.n
+    );
+    assert!(
+        share(m.emergencies_found, m.emergencies) >= 0.82,
+        "model emergency recall {}/{}",
+        m.emergencies_found,
+        m.emergencies
+    );
+    assert!(
+        share(m.false_emergencies, m.non_emergencies) <= 0.055,
+        "model false emergencies {}/{}",
+        m.false_emergencies,
+        m.non_emergencies
+    );
+    assert!(
+        share(c.emergencies_found, c.emergencies) >= 0.88,
+        "combined emergency recall {}/{}",
+        c.emergencies_found,
+        c.emergencies
+    );
+}
+
 #[test]
 fn blind_set_reported() {
     let file = "tests/data/classify_blind.jsonl";
     let r = evaluate(file);
     assert!(r.n >= 100, "blind set has {} items", r.n);
+}
+
+/// `luotsi train --check` as a test: retraining on the shipped data gives the committed
+/// files byte for byte (the training is deterministic, and nobody edited the model by hand).
+#[test]
+fn committed_model_is_what_the_data_gives() {
+    let files = dataset::training_files(Path::new("tests/data")).expect("training files");
+    let data = dataset::load(&files).expect("training data loads");
+    let trained = train::train(&data, Path::new("."));
+    if let Some(diff) = train::check(&trained, Path::new("config/classifier")) {
+        panic!("{diff}: run `cargo run --release -- train` and commit config/classifier/model.*");
+    }
 }

@@ -167,6 +167,7 @@ impl From<&Classification> for pb::Classification {
                 .collect(),
             needs_triage: c.needs_triage,
             suggestions: c.suggestions.iter().map(score).collect(),
+            model_raised: c.model_raised,
         }
     }
 }

@@ -556,6 +556,7 @@ fn decide(
         evidence,
         needs_triage,
         suggestions,
+        model_raised: false,
     }
 }
 

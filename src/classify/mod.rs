@@ -11,13 +11,25 @@
 //! the rules, so "ei rintakipua" is not a red flag. A form's `&` parts may come in any order
 //! near each other, and a rule with `near` wants its concepts from words close together in
 //! one sentence ("painon tunnetta rinnassa"). Everything is precomputed at load.
+//!
+//! Beside the rules runs a trained signal (`model.rs`, trained by `luotsi train` in
+//! `train.rs` from the labelled lines in `dataset.rs`): a linear model over hashed n-grams
+//! whose weights are in `config/classifier/model.{bin,toml}`. `combine.rs` joins the two so
+//! that the model only adds safety (it may raise an emergency, marked `model_raised`, or name
+//! a need where the rules abstained; it never lowers urgency). `eval.rs` measures rules, model
+//! and the combination (`luotsi eval`, `tests/classify_eval.rs`).
 
 pub mod batch;
+pub mod combine;
 mod data;
+pub mod dataset;
 mod engine;
+pub mod eval;
+pub mod model;
 #[cfg(test)]
 mod tests;
 mod text;
+pub mod train;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -55,6 +67,8 @@ pub enum EvidenceKind {
     Rule,
     RedFlag,
     Fallback,
+    /// The trained signal: a decision it took part in, and the features that weighed most.
+    Model,
 }
 
 impl EvidenceKind {
@@ -65,6 +79,7 @@ impl EvidenceKind {
             EvidenceKind::Rule => "rule",
             EvidenceKind::RedFlag => "red_flag",
             EvidenceKind::Fallback => "fallback",
+            EvidenceKind::Model => "model",
         }
     }
 }
@@ -87,10 +102,14 @@ pub struct Classification {
     pub red_flags: Vec<String>,
     pub language: Language,
     pub evidence: Vec<Evidence>,
-    /// Confidence was too low: routed to service guidance for a person to triage.
+    /// A person should triage: the rules' confidence was too low (routed to service
+    /// guidance), the model raised an emergency the rules did not see, or the model confidently
+    /// named another need.
     pub needs_triage: bool,
-    /// Runner-up needs kept for the triage.
+    /// Runner-up needs kept for the triage (the model's need first when it disagreed).
     pub suggestions: Vec<NeedScore>,
+    /// The emergency was raised by the trained model alone, not by a rule.
+    pub model_raised: bool,
 }
 
 impl Classification {
@@ -107,6 +126,8 @@ pub enum ClassifyError {
         line: usize,
         message: String,
     },
+    #[error("{path}: {message}")]
+    Model { path: String, message: String },
     #[error("cannot read {path}: {source}")]
     Io {
         path: String,
@@ -114,22 +135,77 @@ pub enum ClassifyError {
     },
 }
 
+/// Whether the trained model takes part (`classifier.model` in `luotsi.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelMode {
+    /// Rules only; the model files are not read.
+    Off,
+    /// The model may raise urgency and name a need where the rules abstained, never lower.
+    #[default]
+    RaiseOnly,
+}
+
 /// A loaded classifier. Cheap to clone and share behind an `Arc`.
 #[derive(Debug, Clone)]
 pub struct Classifier {
     model: Arc<data::Model>,
+    signal: Option<Arc<model::Signal>>,
 }
 
 impl Classifier {
-    /// Loads the lexicons (`fi.toml`, `sv.toml`, `en.toml`) and `rules.toml` from `dir`.
+    /// Loads the lexicons (`fi.toml`, `sv.toml`, `en.toml`), `rules.toml` and the trained
+    /// model (`model.toml`, `model.bin`) from `dir`.
     pub fn load(dir: &Path) -> Result<Self, ClassifyError> {
+        Self::load_with(dir, ModelMode::RaiseOnly)
+    }
+
+    /// Loads as `load`; with `ModelMode::Off` the model files are not read.
+    pub fn load_with(dir: &Path, mode: ModelMode) -> Result<Self, ClassifyError> {
+        let signal = match mode {
+            ModelMode::Off => None,
+            ModelMode::RaiseOnly => Some(Arc::new(model::Signal::load(dir)?)),
+        };
         Ok(Self {
             model: Arc::new(data::load(dir)?),
+            signal,
         })
+    }
+
+    /// The same lexicon and rules with another model (or none).
+    pub fn with_signal(&self, signal: Option<model::Signal>) -> Self {
+        Self {
+            model: self.model.clone(),
+            signal: signal.map(Arc::new),
+        }
+    }
+
+    /// The trained model in use, if any.
+    pub fn signal(&self) -> Option<&model::Signal> {
+        self.signal.as_deref()
     }
 
     /// Names the needs, urgency and red flags of one contact, with the evidence for each.
     pub fn classify(&self, input: &Input<'_>) -> Classification {
+        let rules = self.classify_rules(input);
+        let Some(signal) = &self.signal else {
+            return rules;
+        };
+        let (prediction, features) = signal.predict(input);
+        let explain =
+            |output: usize| signal.explain(input, &features, output, combine::EXPLAIN_FEATURES);
+        combine::combine(
+            rules,
+            &combine::ModelView {
+                prediction: &prediction,
+                thresholds: signal.thresholds,
+                explain: &explain,
+            },
+        )
+    }
+
+    /// The rules alone, whatever the model setting.
+    pub fn classify_rules(&self, input: &Input<'_>) -> Classification {
         engine::classify(&self.model, input)
     }
 }

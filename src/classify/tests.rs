@@ -1,11 +1,14 @@
-//! Unit tests of the classifier against the shipped data in `config/classifier`.
+//! Unit tests of the classifier against the shipped data in `config/classifier`: the rules
+//! alone (the combination with the trained model is tested in `combine.rs`, and the shipped
+//! model at the end of this file).
 
 use std::path::Path;
 
 use super::*;
 
 fn clf() -> Classifier {
-    Classifier::load(Path::new("config/classifier")).expect("shipped data loads")
+    Classifier::load_with(Path::new("config/classifier"), ModelMode::Off)
+        .expect("shipped data loads")
 }
 
 fn text(t: &str) -> Classification {
@@ -158,7 +161,14 @@ fn evidence_never_echoes_free_text() {
 #[test]
 fn broken_data_file_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    for f in ["fi.toml", "sv.toml", "en.toml", "rules.toml"] {
+    for f in [
+        "fi.toml",
+        "sv.toml",
+        "en.toml",
+        "rules.toml",
+        "model.toml",
+        "model.bin",
+    ] {
         std::fs::copy(Path::new("config/classifier").join(f), dir.path().join(f)).unwrap();
     }
     let path = dir.path().join("rules.toml");
@@ -226,4 +236,75 @@ fn free_order_forms_match_either_way() {
         text("koira jouduttiin lopettamaan tänä yönä").urgency,
         Urgency::Emergency
     );
+}
+
+#[test]
+fn the_shipped_model_raises_what_the_rules_missed_and_says_why() {
+    let c = Classifier::load(Path::new("config/classifier")).expect("shipped model loads");
+    assert!(c.signal().is_some());
+    // Messages from the issue that the rules alone read as routine or soon.
+    for t in [
+        "Rintaan sattuu ja vasen käsi puutuu, hengitys ahdistaa",
+        "My dad fell and hit his head, now he is confused and vomiting",
+        "En jaksa enää… enkä näe mitään syytä jatkaa",
+    ] {
+        let out = c.classify(&Input {
+            text: t,
+            ..Input::default()
+        });
+        assert_eq!(out.urgency, Urgency::Emergency, "{t}");
+        if out.model_raised {
+            assert!(out.needs_triage);
+            let model: Vec<&Evidence> = out
+                .evidence
+                .iter()
+                .filter(|e| e.kind == EvidenceKind::Model && e.supports == "emergency")
+                .collect();
+            assert!(model.len() >= 2, "{t}: {model:?}");
+            // Evidence names words of the text, never more than a word pair of it.
+            for e in &model[1..] {
+                assert!(
+                    e.detail.starts_with("word")
+                        || e.detail.starts_with("words")
+                        || e.detail.starts_with("negated"),
+                    "{e:?}"
+                );
+                assert!(e.detail.split('"').nth(1).unwrap().split(' ').count() <= 2);
+            }
+        }
+    }
+    // The model off: the rules alone.
+    let off = Classifier::load_with(Path::new("config/classifier"), ModelMode::Off).unwrap();
+    assert!(off.signal().is_none());
+}
+
+#[test]
+fn a_broken_model_file_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "fi.toml",
+        "sv.toml",
+        "en.toml",
+        "rules.toml",
+        "model.toml",
+        "model.bin",
+    ] {
+        std::fs::copy(Path::new("config/classifier").join(f), dir.path().join(f)).unwrap();
+    }
+    let bin = dir.path().join("model.bin");
+    let mut bytes = std::fs::read(&bin).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&bin, &bytes).unwrap();
+    match Classifier::load(dir.path()) {
+        Err(e @ ClassifyError::Model { .. }) => assert!(e.to_string().contains("model.bin"), "{e}"),
+        other => panic!("expected a model error, got {other:?}"),
+    }
+    // Off does not read the model at all.
+    assert!(Classifier::load_with(dir.path(), ModelMode::Off).is_ok());
+    std::fs::remove_file(&bin).unwrap();
+    match Classifier::load(dir.path()) {
+        Err(e @ ClassifyError::Io { .. }) => assert!(e.to_string().contains("model.bin"), "{e}"),
+        other => panic!("expected a read error, got {other:?}"),
+    }
 }

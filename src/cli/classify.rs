@@ -5,7 +5,8 @@ use luotsi::config::Config;
 
 /// Classifying is synchronous stdin-to-stdout work: it needs no runtime.
 pub fn run(config: &Config) -> Result<(), Box<dyn std::error::Error>> {
-    let classifier = luotsi::classify::Classifier::load(&config.classifier_dir)?;
+    let classifier =
+        luotsi::classify::Classifier::load_with(&config.classifier_dir, config.classifier.model)?;
     let stdout = std::io::stdout();
     let n = luotsi::classify::batch::classify_jsonl(
         std::io::stdin().lock(),
