@@ -53,7 +53,8 @@ pub struct App {
 impl App {
     /// Loads the classifier, connects to Redis, starts the dispatcher and the board.
     pub async fn start(config: Config, redis_url: &str) -> Result<App, StartError> {
-        let classifier = ClassifierCell::load(config.classifier_dir.clone(), config.classifier.model)?;
+        let classifier =
+            ClassifierCell::load(config.classifier_dir.clone(), config.classifier.model)?;
         let store = Store::connect_with(
             redis_url,
             &config.county.id,
