@@ -47,6 +47,15 @@ struct TermFile {
     /// the child in "kuume ei laske lapsella").
     #[serde(default = "yes")]
     negatable: bool,
+    /// Whether the words of this form mean this entry and nothing else: other entries that
+    /// start inside its match are dropped ("löi päänsä" is a head injury, not violence;
+    /// "hjärtat slår" is a heartbeat, not a blow). Meant for plain phrases, not `&` forms.
+    #[serde(default)]
+    masks: bool,
+    /// Whether the entry may be matched only in a text of its own language: a false friend
+    /// ("pappa" is a grandfather in Finnish and a father in Swedish).
+    #[serde(default)]
+    local: bool,
 }
 
 fn yes() -> bool {
@@ -113,16 +122,17 @@ struct RuleFile {
     near: Option<usize>,
 }
 
-/// One lexicon entry, as evidence names it (`fi:rintakipu`).
+/// One lexicon entry: what its forms mean (evidence names the form that matched).
 #[derive(Debug)]
 pub struct Term {
-    pub id: Box<str>,
     pub lang: Language,
     pub need: Option<Need>,
     pub weight: f32,
     pub concepts: u128,
     pub urgency: Option<Urgency>,
     pub negatable: bool,
+    pub masks: bool,
+    pub local: bool,
 }
 
 /// One word of a form, as matched against a folded token.
@@ -131,12 +141,28 @@ pub struct Key {
     pub text: Box<str>,
     pub prefix: bool,
     pub compound: bool,
+    /// The folded word a short stem came from, when the stemmer cut it to under four letters
+    /// (Finnish "rintaan" → "rin"). Such a key stands for a word only if the word begins like
+    /// the form: "rintaa" is meant, "rinne" and "kättä" (→ "kat", like "katko") are not.
+    pub surface: Option<Box<str>>,
+}
+
+impl Key {
+    /// Whether `word`, which the key matched by inflection or stem, begins like the form.
+    pub fn surface_fits(&self, word: &str) -> bool {
+        self.surface
+            .as_deref()
+            .is_none_or(|s| s.chars().take(4).eq(word.chars().take(4)) && word.chars().count() >= 4)
+    }
 }
 
 /// One form of a term: one word, or a phrase of several.
 #[derive(Debug)]
 pub struct Variant {
     pub term: u32,
+    /// The form as written in the lexicon, as evidence names it (`fi:verenpainelääk`): the
+    /// entry that actually matched, not the first form of its term.
+    pub label: Box<str>,
     pub words: Vec<Key>,
     /// Where each later `&` part starts in `words`: those parts may stand before or after
     /// the first part, within `FREE_ORDER_WINDOW` words of it in the same sentence. Empty
@@ -194,6 +220,9 @@ pub struct Model {
     pub concept_child: u128,
     pub concept_elderly: u128,
     pub concept_past: u128,
+    /// Concepts some red-flag rule reads: a word matched only through a typo does not give
+    /// them unless its key is long enough to be unmistakable.
+    pub alarm_concepts: u128,
     pub rules: Vec<Rule>,
     pub default_urgency: FastMap<Need, Urgency>,
     pub scoring: Scoring,
@@ -277,6 +306,7 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
         concept_child,
         concept_elderly,
         concept_past,
+        alarm_concepts: 0,
         rules: Vec::new(),
         default_urgency: FastMap::default(),
         scoring: Scoring {
@@ -352,6 +382,9 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
                 format!("rule `{}` needs `all` or `any`", r.id),
             ));
         }
+        if r.red_flag.is_some() {
+            model.alarm_concepts |= all | any;
+        }
         model.rules.push(Rule {
             id: r.id.into(),
             all,
@@ -389,13 +422,14 @@ fn add_term(
     }
     let term = model.terms.len() as u32;
     model.terms.push(Term {
-        id: format!("{lang}:{}", first.trim_end_matches('*')).into(),
         lang,
         need: t.need,
         weight: t.weight,
         concepts: bits,
         urgency: t.urgency,
         negatable: t.negatable,
+        masks: t.masks,
+        local: t.local,
     });
     let compounding = matches!(lang, Language::Finnish | Language::Swedish);
     for form in &t.forms {
@@ -430,7 +464,13 @@ fn add_term(
             };
             model.typo_buckets[bucket].push(v);
         }
-        model.variants.push(Variant { term, words, parts });
+        let label = format!("{lang}:{}", form.replace('*', "")).into();
+        model.variants.push(Variant {
+            term,
+            label,
+            words,
+            parts,
+        });
     }
     Ok(())
 }
@@ -438,14 +478,16 @@ fn add_term(
 /// Stems (unless the form ends in `*`) and folds one word of a lexicon form.
 fn make_key(stemmer: &Stemmer, word: &str, compounding: bool, compound: Option<bool>) -> Key {
     let lower = word.to_lowercase();
-    let (text, literal) = match lower.strip_suffix('*') {
-        Some(raw) => (fold(raw), true),
+    let (text, literal, surface) = match lower.strip_suffix('*') {
+        Some(raw) => (fold(raw), true, None),
         None => {
             let stem = fold(&stemmer.stem(&lower));
+            let whole = fold(&lower);
             if stem.chars().count() >= 3 {
-                (stem, false)
+                let short = stem.chars().count() < 4 && whole.chars().count() > 3;
+                (stem, false, short.then(|| whole.into()))
             } else {
-                (fold(&lower), false)
+                (whole, false, None)
             }
         }
     };
@@ -454,5 +496,6 @@ fn make_key(stemmer: &Stemmer, word: &str, compounding: bool, compound: Option<b
         prefix: literal || len >= 4,
         compound: compound.unwrap_or(compounding && len >= 4),
         text: text.into(),
+        surface,
     }
 }
