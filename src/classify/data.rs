@@ -31,8 +31,10 @@ struct LexiconFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TermFile {
-    /// Word forms or phrases. A word ending in `*` is a literal prefix, not stemmed. Parts
-    /// joined by `&` ("rinta* & painaa") may come in any order near each other in one
+    /// Word forms or phrases. A word ending in `*` is a literal prefix, not stemmed; `*` alone
+    /// stands for any one word. The words of a phrase may have one other word between them,
+    /// unless joined by `_` ("i_dag").
+    /// Parts joined by `&` ("rinta* & painaa") may come in any order near each other in one
     /// sentence: Finnish and Swedish word order is free.
     forms: Vec<String>,
     need: Option<Need>,
@@ -47,9 +49,9 @@ struct TermFile {
     /// the child in "kuume ei laske lapsella").
     #[serde(default = "yes")]
     negatable: bool,
-    /// Whether the words of this form mean this entry and nothing else: other entries that
+    /// Whether the words of this form mean this entry and nothing else: shorter entries that
     /// start inside its match are dropped ("löi päänsä" is a head injury, not violence;
-    /// "hjärtat slår" is a heartbeat, not a blow). Meant for plain phrases, not `&` forms.
+    /// "hjärtat slår" is a heartbeat, not a blow). Meant for phrases, not `&` forms.
     #[serde(default)]
     masks: bool,
     /// Whether the entry may be matched only in a text of its own language: a false friend
@@ -143,16 +145,21 @@ pub struct Key {
     pub compound: bool,
     /// The folded word a short stem came from, when the stemmer cut it to under four letters
     /// (Finnish "rintaan" → "rin"). Such a key stands for a word only if the word begins like
-    /// the form: "rintaa" is meant, "rinne" and "kättä" (→ "kat", like "katko") are not.
+    /// the form (its first five letters): "rintaa" is meant; "rinne", "kättä" (→ "kat", like
+    /// "katko") and "silloin" (→ "sil", like "sillalla") are not.
     pub surface: Option<Box<str>>,
+    /// Joined to the word before it by `_` in the lexicon ("i_dag"): it must follow at once,
+    /// with no other word between ("i tre dagar" is not "i dag").
+    pub adjacent: bool,
 }
 
 impl Key {
     /// Whether `word`, which the key matched by inflection or stem, begins like the form.
     pub fn surface_fits(&self, word: &str) -> bool {
-        self.surface
-            .as_deref()
-            .is_none_or(|s| s.chars().take(4).eq(word.chars().take(4)) && word.chars().count() >= 4)
+        self.surface.as_deref().is_none_or(|s| {
+            let n = s.chars().count().min(5);
+            s == word || (word.chars().count() >= n && s.chars().take(n).eq(word.chars().take(n)))
+        })
     }
 }
 
@@ -440,12 +447,18 @@ fn add_term(
                 parts.push(words.len());
             }
             let before = words.len();
-            words.extend(
-                part.split_whitespace()
-                    .map(|w| make_key(stemmer, w, compounding, t.compound)),
-            );
+            for w in part.split_whitespace() {
+                for (k, piece) in w.split('_').filter(|p| !p.is_empty()).enumerate() {
+                    let mut key = make_key(stemmer, piece, compounding, t.compound);
+                    key.adjacent = k > 0;
+                    words.push(key);
+                }
+            }
             if words.len() == before {
                 return Err(format!("term `{first}` has an empty form or `&` part"));
+            }
+            if words[before].text.is_empty() {
+                return Err(format!("term `{first}`: a form or `&` part cannot start with `*`"));
             }
         }
         let v = model.variants.len() as u32;
@@ -455,7 +468,9 @@ fn add_term(
         if k.compound {
             model.by_infix.entry(k.text.clone()).or_default().push(v);
         }
-        if words.len() == 1 && k.text.len() >= TYPO_MIN_KEY {
+        // Only words that route are looked for with a typo: a misspelt cue word (a time, a
+        // negation, a concept without a need) would reach too far ("lapsen" is not "lapsena").
+        if words.len() == 1 && k.text.len() >= TYPO_MIN_KEY && t.need.is_some() {
             let b = k.text.as_bytes()[0];
             let bucket = if b.is_ascii_lowercase() {
                 usize::from(b - b'a')
@@ -464,7 +479,11 @@ fn add_term(
             };
             model.typo_buckets[bucket].push(v);
         }
-        let label = format!("{lang}:{}", form.replace('*', "")).into();
+        let shown: Vec<&str> = form
+            .split_whitespace()
+            .map(|w| if w == "*" { w } else { w.trim_end_matches('*') })
+            .collect();
+        let label = format!("{lang}:{}", shown.join(" ").replace('_', " ")).into();
         model.variants.push(Variant {
             term,
             label,
@@ -497,5 +516,6 @@ fn make_key(stemmer: &Stemmer, word: &str, compounding: bool, compound: Option<b
         compound: compound.unwrap_or(compounding && len >= 4),
         text: text.into(),
         surface,
+        adjacent: false,
     }
 }

@@ -78,7 +78,7 @@ fn run(model: &Model, input: &Input<'_>, s: &mut Scratch) -> Classification {
     }
     let language = detect_language(model, &s.text, &s.matches, input.language);
     stem_pass(model, language, s);
-    keep_plausible(model, language, &mut s.matches);
+    keep_plausible(model, language, &s.text, &mut s.matches);
     mark_negation_and_past(model, language, &s.text, &mut s.matches);
     decide(model, input, language, &s.text, &s.matches)
 }
@@ -116,7 +116,9 @@ fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>) {
             };
             for &v in vs {
                 let key = &model.variants[v as usize].words[0];
-                if kind == MatchKind::Exact || key.prefix || key.surface_fits(word) {
+                if (kind == MatchKind::Exact || key.prefix) && key.surface_fits(word)
+                    || key.surface.is_some() && key.surface_fits(word)
+                {
                     try_variant(model, p, v, i, kind, out);
                 }
             }
@@ -170,12 +172,16 @@ fn is_stopword(model: &Model, word: &str) -> bool {
 }
 
 /// Whether a later word of a phrase matches token `j`: the same word, an inflection of it
-/// (by prefix or, once stems are known, by stem), a compound containing it, or one typo away.
+/// (by prefix of four letters, of a short stem only where the word begins like the form, or
+/// once stems are known by stem), a compound containing it, or one typo away. A short key is
+/// not a prefix of everything: "to die" is not in "to change diet".
 fn word_matches(p: &Prepared, j: usize, key: &Key) -> bool {
     let token = p.folded(&p.tokens[j]);
     let k = &*key.text;
-    token == k
-        || (k.len() >= 3 && token.starts_with(k))
+    // `*` in a phrase stands for any one word.
+    k.is_empty()
+        || token == k
+        || (token.starts_with(k) && (k.len() >= 4 || key.surface.is_some() && key.surface_fits(token)))
         || (key.compound && token.contains(k))
         || p.stem(j).is_some_and(|st| st == k && key.surface_fits(token))
         || (token.len() >= 5 && k.len() >= 5 && prefix_within_one(token.as_bytes(), k.as_bytes()))
@@ -194,12 +200,14 @@ fn swapped(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Whether the phrase `keys` follows from token `i` on (each next word directly or after one
-/// other word, in the same sentence); returns the token of its last word.
+/// other word — directly if `adjacent` — in the same sentence); returns the token of its last
+/// word.
 fn phrase_from(p: &Prepared, keys: &[Key], i: usize) -> Option<usize> {
     let sentence = p.tokens[i].sentence;
     let mut at = i;
     for key in keys {
-        at = (at + 1..p.tokens.len().min(at + 3))
+        let reach = if key.adjacent { 2 } else { 3 };
+        at = (at + 1..p.tokens.len().min(at + reach))
             .take_while(|&j| p.tokens[j].sentence == sentence)
             .find(|&j| word_matches(p, j, key))?;
     }
@@ -353,13 +361,17 @@ fn stem_pass(model: &Model, language: Language, s: &mut Scratch) {
 }
 
 /// Drops matches the text cannot mean. An entry of another language than the text's counts
-/// only as a whole word (English "pain" is not inside Finnish "painaa"), and a false friend
+/// only as a whole word of four letters or more (English "pain" is not inside Finnish
+/// "painaa", Swedish "hit" is not English "hits"), and a false friend
 /// (`local`) not at all. A masking phrase ("löi päänsä") takes its words from every other
 /// entry that starts inside it.
-fn keep_plausible(model: &Model, language: Language, matches: &mut Vec<Match>) {
+fn keep_plausible(model: &Model, language: Language, p: &Prepared, matches: &mut Vec<Match>) {
     matches.retain(|m| {
         let term = &model.terms[m.term as usize];
-        term.lang == language || (m.kind == MatchKind::Exact && !term.local)
+        term.lang == language
+            || (m.kind == MatchKind::Exact
+                && !term.local
+                && p.tokens[usize::from(m.start)].folded.len() >= 4)
     });
     let spans: Vec<(u16, u16)> = matches
         .iter()
@@ -369,9 +381,12 @@ fn keep_plausible(model: &Model, language: Language, matches: &mut Vec<Match>) {
     if spans.is_empty() {
         return;
     }
+    // A masking phrase drops the shorter entries that start inside it; an entry as long as
+    // the phrase ("blood pressure" the chronic condition) means the same words and stays.
     matches.retain(|m| {
-        model.terms[m.term as usize].masks
-            || !spans.iter().any(|&(a, b)| (a..=b).contains(&m.start))
+        !spans
+            .iter()
+            .any(|&(a, b)| (a..=b).contains(&m.start) && m.end - m.start < b - a)
     });
 }
 
