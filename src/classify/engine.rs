@@ -348,6 +348,16 @@ fn stem_pass(model: &Model, language: Language, s: &mut Scratch) {
         p.stems.push(at..end);
     }
     for i in 0..s.text.tokens.len() {
+        // Phrases that start with a whole word but whose later words only meet by stem
+        // ("not waking up") are tried again now that stems are known.
+        let word = s.text.folded(&s.text.tokens[i]);
+        if let Some(vs) = model.by_key.get(word) {
+            for &v in vs {
+                if model.variants[v as usize].words.len() > 1 {
+                    try_variant(model, &s.text, v, i, MatchKind::Exact, &mut s.matches);
+                }
+            }
+        }
         let Some(stem) = s.text.stem(i) else { continue };
         if let Some(vs) = model.by_key.get(stem) {
             let word = s.text.folded(&s.text.tokens[i]);
