@@ -8,6 +8,51 @@ use rust_stemmers::{Algorithm, Stemmer};
 use serde::Deserialize;
 
 use super::ClassifyError;
+/// A set of concepts, one bit each: the lexicons and rules name up to `ConceptSet::CAPACITY`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConceptSet([u64; 4]);
+
+impl ConceptSet {
+    pub const CAPACITY: usize = 256;
+    pub const EMPTY: ConceptSet = ConceptSet([0; 4]);
+
+    fn bit(i: usize) -> Self {
+        let mut s = Self::EMPTY;
+        s.0[i / 64] = 1 << (i % 64);
+        s
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == [0; 4]
+    }
+}
+
+impl std::ops::BitOr for ConceptSet {
+    type Output = Self;
+    fn bitor(self, o: Self) -> Self {
+        Self(std::array::from_fn(|i| self.0[i] | o.0[i]))
+    }
+}
+
+impl std::ops::BitOrAssign for ConceptSet {
+    fn bitor_assign(&mut self, o: Self) {
+        *self = *self | o;
+    }
+}
+
+impl std::ops::BitAnd for ConceptSet {
+    type Output = Self;
+    fn bitand(self, o: Self) -> Self {
+        Self(std::array::from_fn(|i| self.0[i] & o.0[i]))
+    }
+}
+
+impl std::ops::Not for ConceptSet {
+    type Output = Self;
+    fn not(self) -> Self {
+        Self(self.0.map(|w| !w))
+    }
+}
+
 use super::text::{FastMap, FastSet, fold};
 use crate::domain::{Language, Need, Urgency};
 
@@ -31,8 +76,8 @@ struct LexiconFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TermFile {
-    /// Word forms or phrases. A word ending in `*` is a literal prefix, not stemmed; `*` alone
-    /// stands for any one word. The words of a phrase may have one other word between them,
+    /// Word forms or phrases. A word ending in `*` is a literal prefix, not stemmed; one
+    /// ending in `!` is that whole word only; `*` alone stands for any one word. The words of a phrase may have one other word between them,
     /// unless joined by `_` ("i_dag").
     /// Parts joined by `&` ("rinta* & painaa") may come in any order near each other in one
     /// sentence: Finnish and Swedish word order is free.
@@ -130,7 +175,7 @@ pub struct Term {
     pub lang: Language,
     pub need: Option<Need>,
     pub weight: f32,
-    pub concepts: u128,
+    pub concepts: ConceptSet,
     pub urgency: Option<Urgency>,
     pub negatable: bool,
     pub masks: bool,
@@ -183,9 +228,9 @@ pub const FREE_ORDER_WINDOW: usize = 6;
 #[derive(Debug)]
 pub struct Rule {
     pub id: Box<str>,
-    pub all: u128,
-    pub any: u128,
-    pub none: u128,
+    pub all: ConceptSet,
+    pub any: ConceptSet,
+    pub none: ConceptSet,
     pub urgency: Option<Urgency>,
     pub red_flag: Option<Box<str>>,
     pub need: Option<Need>,
@@ -224,12 +269,12 @@ pub struct Model {
     pub typo_buckets: Vec<Vec<u32>>,
     pub max_key_len: usize,
     pub concepts: Vec<Box<str>>,
-    pub concept_child: u128,
-    pub concept_elderly: u128,
-    pub concept_past: u128,
+    pub concept_child: ConceptSet,
+    pub concept_elderly: ConceptSet,
+    pub concept_past: ConceptSet,
     /// Concepts some red-flag rule reads: a word matched only through a typo does not give
     /// them unless its key is long enough to be unmistakable.
-    pub alarm_concepts: u128,
+    pub alarm_concepts: ConceptSet,
     pub rules: Vec<Rule>,
     pub default_urgency: FastMap<Need, Urgency>,
     pub scoring: Scoring,
@@ -281,7 +326,7 @@ fn data_error(path: &Path, src: &str, needle: &str, message: String) -> Classify
 struct Concepts(Vec<Box<str>>);
 
 impl Concepts {
-    fn id(&mut self, name: &str) -> Option<u128> {
+    fn id(&mut self, name: &str) -> Option<ConceptSet> {
         let i = match self.0.iter().position(|c| &**c == name) {
             Some(i) => i,
             None => {
@@ -289,18 +334,21 @@ impl Concepts {
                 self.0.len() - 1
             }
         };
-        (i < 128).then(|| 1u128 << i)
+        (i < ConceptSet::CAPACITY).then(|| ConceptSet::bit(i))
     }
-    fn known(&self, name: &str) -> Option<u128> {
-        self.0.iter().position(|c| &**c == name).map(|i| 1u128 << i)
+    fn known(&self, name: &str) -> Option<ConceptSet> {
+        self.0
+            .iter()
+            .position(|c| &**c == name)
+            .map(ConceptSet::bit)
     }
 }
 
 pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
     let mut concepts = Concepts(Vec::new());
-    let concept_child = concepts.id("child").unwrap_or(0);
-    let concept_elderly = concepts.id("elderly").unwrap_or(0);
-    let concept_past = concepts.id("past").unwrap_or(0);
+    let concept_child = concepts.id("child").unwrap_or_default();
+    let concept_elderly = concepts.id("elderly").unwrap_or_default();
+    let concept_past = concepts.id("past").unwrap_or_default();
     let mut model = Model {
         langs: Vec::new(),
         terms: Vec::new(),
@@ -313,7 +361,7 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
         concept_child,
         concept_elderly,
         concept_past,
-        alarm_concepts: 0,
+        alarm_concepts: ConceptSet::EMPTY,
         rules: Vec::new(),
         default_urgency: FastMap::default(),
         scoring: Scoring {
@@ -366,8 +414,8 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
     let src = read(&path)?;
     let rules: RulesFile = parse(&path, &src)?;
     for r in rules.rule {
-        let bits = |names: &[String]| -> Result<u128, ClassifyError> {
-            names.iter().try_fold(0u128, |acc, n| {
+        let bits = |names: &[String]| -> Result<ConceptSet, ClassifyError> {
+            names.iter().try_fold(ConceptSet::EMPTY, |acc, n| {
                 concepts.known(n).map(|b| acc | b).ok_or_else(|| {
                     data_error(
                         &path,
@@ -381,7 +429,7 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
         let all = bits(&r.all)?;
         let any = bits(&r.any)?;
         let none = bits(&r.none)?;
-        if all == 0 && any == 0 {
+        if all.is_empty() && any.is_empty() {
             return Err(data_error(
                 &path,
                 &src,
@@ -421,11 +469,14 @@ fn add_term(
     if t.need.is_none() && t.concepts.is_empty() {
         return Err(format!("term `{first}` has neither need nor concepts"));
     }
-    let mut bits = 0u128;
+    let mut bits = ConceptSet::EMPTY;
     for c in &t.concepts {
-        bits |= concepts
-            .id(c)
-            .ok_or_else(|| format!("too many concepts at `{c}` (at most 128)"))?;
+        bits |= concepts.id(c).ok_or_else(|| {
+            format!(
+                "too many concepts at `{c}` (at most {})",
+                ConceptSet::CAPACITY
+            )
+        })?;
     }
     let term = model.terms.len() as u32;
     model.terms.push(Term {
@@ -458,7 +509,9 @@ fn add_term(
                 return Err(format!("term `{first}` has an empty form or `&` part"));
             }
             if words[before].text.is_empty() {
-                return Err(format!("term `{first}`: a form or `&` part cannot start with `*`"));
+                return Err(format!(
+                    "term `{first}`: a form or `&` part cannot start with `*`"
+                ));
             }
         }
         let v = model.variants.len() as u32;
@@ -481,7 +534,13 @@ fn add_term(
         }
         let shown: Vec<&str> = form
             .split_whitespace()
-            .map(|w| if w == "*" { w } else { w.trim_end_matches('*') })
+            .map(|w| {
+                if w == "*" {
+                    w
+                } else {
+                    w.trim_end_matches(['*', '!'])
+                }
+            })
             .collect();
         let label = format!("{lang}:{}", shown.join(" ").replace('_', " ")).into();
         model.variants.push(Variant {
@@ -497,6 +556,16 @@ fn add_term(
 /// Stems (unless the form ends in `*`) and folds one word of a lexicon form.
 fn make_key(stemmer: &Stemmer, word: &str, compounding: bool, compound: Option<bool>) -> Key {
     let lower = word.to_lowercase();
+    if let Some(raw) = lower.strip_suffix('!') {
+        // The whole word only: "blod!" is blood, not "blodtryck".
+        return Key {
+            text: fold(raw).into(),
+            prefix: false,
+            compound: false,
+            surface: None,
+            adjacent: false,
+        };
+    }
     let (text, literal, surface) = match lower.strip_suffix('*') {
         Some(raw) => (fold(raw), true, None),
         None => {

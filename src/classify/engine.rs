@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use super::data::{FREE_ORDER_WINDOW, Key, Model};
+use super::data::{ConceptSet, FREE_ORDER_WINDOW, Key, Model};
 use super::text::{Prepared, prefix_within_one, prepare, within_one};
 use super::{Classification, Evidence, EvidenceKind, Input, NeedScore};
 use crate::domain::{Language, Need, Urgency};
@@ -407,7 +407,7 @@ fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, match
     let window = model.scoring.negation_window;
     let mut past_sentences = 0u64;
     for m in matches.iter() {
-        if model.terms[m.term as usize].concepts & model.concept_past != 0 {
+        if !(model.terms[m.term as usize].concepts & model.concept_past).is_empty() {
             past_sentences |= 1u64 << (p.tokens[usize::from(m.start)].clause.min(63));
         }
     }
@@ -427,7 +427,7 @@ fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, match
             })
         });
         m.negated = term.negatable && (before || after);
-        m.past = term.concepts & model.concept_past == 0
+        m.past = (term.concepts & model.concept_past).is_empty()
             && past_sentences & (1u64 << tok.clause.min(63)) != 0;
     }
 }
@@ -446,7 +446,7 @@ fn decide(
     let sc = &model.scoring;
     let mut evidence = Vec::new();
     let mut score = [0f32; NEEDS];
-    let mut live = 0u128;
+    let mut live = ConceptSet::EMPTY;
     if let Some(age) = input.age {
         if age < sc.child_age_below {
             live |= model.concept_child;
@@ -565,7 +565,7 @@ fn decide(
     let mut red_flags: Vec<String> = Vec::new();
     for rule in &model.rules {
         let fires = covers(live, rule)
-            && live & rule.none == 0
+            && (live & rule.none).is_empty()
             && rule
                 .near
                 .is_none_or(|n| near_concepts(model, p, matches, n).any(|c| covers(c, rule)));
@@ -691,7 +691,7 @@ fn near_concepts<'a>(
     p: &'a Prepared,
     matches: &'a [Match],
     n: usize,
-) -> impl Iterator<Item = u128> + 'a {
+) -> impl Iterator<Item = ConceptSet> + 'a {
     matches.iter().filter(|m| m.live()).map(move |a| {
         let at = usize::from(a.start);
         matches
@@ -701,7 +701,9 @@ fn near_concepts<'a>(
                 let j = usize::from(m.start);
                 j.abs_diff(at) <= n && p.tokens[j].sentence == p.tokens[at].sentence
             })
-            .fold(0u128, |acc, m| acc | model.terms[m.term as usize].concepts)
+            .fold(ConceptSet::EMPTY, |acc, m| {
+                acc | model.terms[m.term as usize].concepts
+            })
     })
 }
 
@@ -713,7 +715,7 @@ fn near_group(
     p: &Prepared,
     matches: &[Match],
     n: usize,
-    ok: impl Fn(u128) -> bool,
+    ok: impl Fn(ConceptSet) -> bool,
 ) -> Option<Vec<usize>> {
     let close = |a: &Match, m: &Match| {
         let (at, j) = (usize::from(a.start), usize::from(m.start));
@@ -723,7 +725,9 @@ fn near_group(
         let have = matches
             .iter()
             .filter(|m| close(a, m))
-            .fold(0u128, |acc, m| acc | model.terms[m.term as usize].concepts);
+            .fold(ConceptSet::EMPTY, |acc, m| {
+                acc | model.terms[m.term as usize].concepts
+            });
         ok(have).then(|| {
             (0..matches.len())
                 .filter(|&k| close(a, &matches[k]))
@@ -734,8 +738,8 @@ fn near_group(
 
 /// Whether the concepts `have` satisfy a rule's `all` and `any` (its `none` is checked
 /// against the whole text).
-fn covers(have: u128, rule: &super::data::Rule) -> bool {
-    have & rule.all == rule.all && (rule.any == 0 || have & rule.any != 0)
+fn covers(have: ConceptSet, rule: &super::data::Rule) -> bool {
+    have & rule.all == rule.all && (rule.any.is_empty() || !(have & rule.any).is_empty())
 }
 
 /// Shortest key whose typo may still feed the rules.
@@ -757,14 +761,14 @@ fn rule_sources(
     p: &Prepared,
     matches: &[Match],
     rule: &super::data::Rule,
-    have: u128,
+    have: ConceptSet,
 ) -> String {
     let bits = rule.all | rule.any;
     let group = rule
         .near
         .and_then(|n| near_group(model, p, matches, n, |c| covers(c, rule)));
     let mut out = String::new();
-    let mut seen = 0u128;
+    let mut seen = ConceptSet::EMPTY;
     let mut named: Vec<u32> = Vec::new();
     for (k, m) in matches.iter().enumerate().filter(|(_, m)| m.live()) {
         if group.as_ref().is_some_and(|g| !g.contains(&k)) {
@@ -772,7 +776,7 @@ fn rule_sources(
         }
         let term = &model.terms[m.term as usize];
         let hit = term.concepts & bits & !seen;
-        if hit == 0 || named.contains(&m.variant) {
+        if hit.is_empty() || named.contains(&m.variant) {
             continue;
         }
         seen |= hit;
@@ -782,7 +786,7 @@ fn rule_sources(
         }
         out.push_str(&model.variants[m.variant as usize].label);
     }
-    if bits & !seen & have & (model.concept_child | model.concept_elderly) != 0 {
+    if !(bits & !seen & have & (model.concept_child | model.concept_elderly)).is_empty() {
         if !out.is_empty() {
             out.push_str(", ");
         }
