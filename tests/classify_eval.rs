@@ -27,6 +27,32 @@
 //! it loads; it prints no per-line misses. Improve the classifier through new tune items, and
 //! only against a fresh blind set add `blind_set_meets_the_bars`.
 //!
+//! 2026-11-23, issue 13: the voices files (`tests/data/voices/*.jsonl`, 2 020 contacts in
+//! fi/sv/en written in citizens' voices by writers who had not seen the lexicon, rules or
+//! model; comment lines say who wrote each batch) were added and tuned against, by classes of
+//! phrasing rather than sentences. The blind set was not opened or run. Figures before → after
+//! (`cargo test --test classify_eval -- --skip blind --nocapture`; the voices are tuned
+//! against, so their figures are optimistic):
+//!
+//! | set | n | need top-1 | urgency exact | emergency recall | false emergencies |
+//! |---|---|---|---|---|---|
+//! | voices fi | 1160 | 62.5 → 84.1 % | 53.4 → 79.7 % | 64 → 164/165 | 31 → 4/995 |
+//! | voices sv | 430 | 63.5 → 88.6 % | 55.8 → 78.8 % | 29 → 60/60 | 14 → 2/370 |
+//! | voices en | 430 | 60.5 → 89.1 % | 54.7 → 77.2 % | 24 → 58/58 | 16 → 0/372 |
+//! | voices, all | 2020 | 62.3 → 86.1 % | 54.2 → 79.0 % | 117 → 282/283 | 61 → 6/1737 |
+//! | tune | 522 | 98.3 → 95.6 % | 99.0 → 91.6 % | 97 → 98/98 | 1 → 0/424 |
+//! | held-out (measured only) | 115 | 95.7 → 94.8 % | 98.3 → 89.6 % | 15/15 | 1 → 0/100 |
+//!
+//! Urgency on the tune and held-out sets fell because the voices writers, like the independent
+//! sets of the issue, call a present problem (a symptom, something broken or getting worse) at
+//! least *soon* where this project's first labels said *routine*; when the two disagree the
+//! rules now err up. `voices_meet_the_emergency_bars` asserts what is reached on every language
+//! (emergency recall ≥ 98 %, false emergencies ≤ 3 %); urgency exact (goal 85 %) and need top-1
+//! (goal 88 %) are printed, not asserted, until they are reached.
+//!
+//! Tune line 27 ("vauvalla on 39 kuumetta ja se on ihan veltto") was relabelled urgent →
+//! emergency: the issue names "an infant, limp with fever" among the missed emergencies.
+//!
 //! `classify_heldout.jsonl` was written before tuning and is never tuned against. Both must
 //! pass the same bars: need top-1 ≥ 90 %, urgency exact ≥ 85 %, every emergency recognised,
 //! and at most 2 % of non-emergencies flagged as emergencies.
@@ -308,12 +334,20 @@ fn voices(files: &[&str]) -> Vec<Labelled> {
 }
 
 #[test]
-fn voices_sets_reported() {
+fn voices_meet_the_emergency_bars() {
     let mut all = Vec::new();
     for (lang, files) in VOICES {
         let cases = voices(files);
         assert!(cases.len() >= 400, "voices {lang}: {} items", cases.len());
-        evaluate_cases(&format!("voices {lang}"), &cases, false);
+        let r = evaluate_cases(&format!("voices {lang}"), &cases, false);
+        assert!(
+            pct(r.emergencies_found, r.emergencies) >= 98.0,
+            "voices {lang}: emergency recall below 98%"
+        );
+        assert!(
+            pct(r.false_emergencies, r.non_emergencies) <= 3.0,
+            "voices {lang}: more than 3% false emergencies"
+        );
         all.extend(cases);
     }
     let r = evaluate_cases("voices, all languages", &all, true);
