@@ -27,6 +27,32 @@
 //! it loads; it prints no per-line misses. Improve the classifier through new tune items, and
 //! only against a fresh blind set add `blind_set_meets_the_bars`.
 //!
+//! 2026-11-23, issue 13: the voices files (`tests/data/voices/*.jsonl`, 2 020 contacts in
+//! fi/sv/en written in citizens' voices by writers who had not seen the lexicon, rules or
+//! model; comment lines say who wrote each batch) were added and tuned against, by classes of
+//! phrasing rather than sentences. The blind set was not opened or run. Figures before → after
+//! (`cargo test --test classify_eval -- --skip blind --nocapture`; the voices are tuned
+//! against, so their figures are optimistic):
+//!
+//! | set | n | need top-1 | urgency exact | emergency recall | false emergencies |
+//! |---|---|---|---|---|---|
+//! | voices fi | 1160 | 62.5 → 84.1 % | 53.4 → 79.7 % | 64 → 164/165 | 31 → 4/995 |
+//! | voices sv | 430 | 63.5 → 88.6 % | 55.8 → 78.8 % | 29 → 60/60 | 14 → 2/370 |
+//! | voices en | 430 | 60.5 → 89.1 % | 54.7 → 77.2 % | 24 → 58/58 | 16 → 0/372 |
+//! | voices, all | 2020 | 62.3 → 86.1 % | 54.2 → 79.0 % | 117 → 282/283 | 61 → 6/1737 |
+//! | tune | 522 | 98.3 → 95.6 % | 99.0 → 91.6 % | 97 → 98/98 | 1 → 0/424 |
+//! | held-out (measured only) | 115 | 95.7 → 94.8 % | 98.3 → 89.6 % | 15/15 | 1 → 0/100 |
+//!
+//! Urgency on the tune and held-out sets fell because the voices writers, like the independent
+//! sets of the issue, call a present problem (a symptom, something broken or getting worse) at
+//! least *soon* where this project's first labels said *routine*; when the two disagree the
+//! rules now err up. `voices_meet_the_emergency_bars` asserts what is reached on every language
+//! (emergency recall ≥ 98 %, false emergencies ≤ 3 %); urgency exact (goal 85 %) and need top-1
+//! (goal 88 %) are printed, not asserted, until they are reached.
+//!
+//! Tune line 27 ("vauvalla on 39 kuumetta ja se on ihan veltto") was relabelled urgent →
+//! emergency: the issue names "an infant, limp with fever" among the missed emergencies.
+//!
 //! `classify_heldout.jsonl` was written before tuning and is never tuned against. Both must
 //! pass the same bars: need top-1 ≥ 90 %, urgency exact ≥ 85 %, every emergency recognised,
 //! and at most 2 % of non-emergencies flagged as emergencies.
@@ -62,6 +88,29 @@ struct Case {
     #[serde(default)]
     also: Vec<Need>,
     urgency: Urgency,
+    /// A non-emergency written to look alarming (voices files).
+    #[serde(default)]
+    near_miss: bool,
+}
+
+/// One labelled contact with where it came from, for the list of misses.
+struct Labelled {
+    origin: String,
+    case: Case,
+}
+
+/// Reads a JSON-lines file. Lines starting with `#` are comments (who wrote the batch and
+/// what they had seen); extra fields (`voice`) are accepted.
+fn read_cases(file: &str) -> Vec<Labelled> {
+    let src = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    src.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|(i, line)| Labelled {
+            origin: format!("{file}:{}", i + 1),
+            case: serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}:{}: {e}", i + 1)),
+        })
+        .collect()
 }
 
 struct Report {
@@ -75,12 +124,27 @@ struct Report {
     emergencies_found: usize,
     non_emergencies: usize,
     false_emergencies: usize,
+    near_misses: usize,
+    near_misses_flagged: usize,
+    /// Expected urgent or soon, got a lower class: the under-triage the issue is about.
+    under_triaged: usize,
 }
 
 fn evaluate(file: &str) -> Report {
+    evaluate_cases(
+        file,
+        &read_cases(file),
+        !file.contains("heldout") && !file.contains("blind"),
+    )
+}
+
+/// Classifies `cases` and prints the figures. Per-line misses are printed only when
+/// `show_misses` (sets one may tune against).
+fn evaluate_cases(name: &str, cases: &[Labelled], show_misses: bool) -> Report {
+    // The rules alone: the bars below are the rules' (the combination is measured by
+    // `cross_validated_figures` and `luotsi eval`).
     let classifier = Classifier::load_with(Path::new("config/classifier"), ModelMode::Off)
         .expect("classifier loads");
-    let src = std::fs::read_to_string(file).expect("eval file");
     let mut r = Report {
         n: 0,
         need_ok: 0,
@@ -92,16 +156,14 @@ fn evaluate(file: &str) -> Report {
         emergencies_found: 0,
         non_emergencies: 0,
         false_emergencies: 0,
+        near_misses: 0,
+        near_misses_flagged: 0,
+        under_triaged: 0,
     };
     let mut per_need: BTreeMap<Need, (usize, usize)> = BTreeMap::new();
     let mut confusion = [[0usize; 4]; 4];
     let mut misses = Vec::new();
-    for (i, line) in src.lines().enumerate() {
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let case: Case =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}:{}: {e}", i + 1));
+    for Labelled { origin, case } in cases {
         let c = classifier.classify(&Input {
             text: &case.text,
             channel: Some(case.channel),
@@ -121,6 +183,9 @@ fn evaluate(file: &str) -> Report {
         }
         if c.urgency == case.urgency {
             r.urgency_ok += 1;
+        }
+        if c.urgency.rank() > case.urgency.rank() && case.urgency != Urgency::Emergency {
+            r.under_triaged += 1;
         }
         if c.language == case.lang || case.text.is_empty() {
             r.lang_ok += 1;
@@ -142,15 +207,21 @@ fn evaluate(file: &str) -> Report {
             if c.urgency == Urgency::Emergency {
                 r.false_emergencies += 1;
             }
+            if case.near_miss {
+                r.near_misses += 1;
+                if c.urgency == Urgency::Emergency {
+                    r.near_misses_flagged += 1;
+                }
+            }
         }
         if top != case.need || c.urgency != case.urgency {
             misses.push(format!(
-                "  line {}: want {}/{} got {}/{} {:?}",
-                i + 1,
+                "  {origin}: want {}/{} got {}/{}{} {:?}",
                 case.need,
                 case.urgency,
                 top,
                 c.urgency,
+                if c.needs_triage { " (triage)" } else { "" },
                 c.evidence
                     .iter()
                     .map(|e| e.detail.as_str())
@@ -158,7 +229,7 @@ fn evaluate(file: &str) -> Report {
             ));
         }
     }
-    println!("== {file}: {} contacts", r.n);
+    println!("== {name}: {} contacts", r.n);
     println!(
         "need top-1 {:.1}%  urgency exact {:.1}%  language {:.1}%  secondary needs found {}/{}",
         pct(r.need_ok, r.n),
@@ -168,12 +239,16 @@ fn evaluate(file: &str) -> Report {
         r.also_total
     );
     println!(
-        "emergency recall {}/{}  false emergencies {}/{} ({:.1}%)",
+        "emergency recall {}/{} ({:.1}%)  false emergencies {}/{} ({:.1}%)  near misses flagged {}/{}  under-triaged (urgent/soon read lower) {}",
         r.emergencies_found,
         r.emergencies,
+        pct(r.emergencies_found, r.emergencies),
         r.false_emergencies,
         r.non_emergencies,
-        pct(r.false_emergencies, r.non_emergencies)
+        pct(r.false_emergencies, r.non_emergencies),
+        r.near_misses_flagged,
+        r.near_misses,
+        r.under_triaged,
     );
     println!("per-need top-1:");
     for (need, (ok, n)) in &per_need {
@@ -194,8 +269,8 @@ fn evaluate(file: &str) -> Report {
             row[3]
         );
     }
-    // Per-line misses only for the tune set: the held-out and blind sets must not be tuned against.
-    if !misses.is_empty() && !file.contains("heldout") && !file.contains("blind") {
+    // Per-line misses only for sets one may tune against: the held-out and blind sets must not be.
+    if show_misses && !misses.is_empty() {
         println!("misses:");
         for m in &misses {
             println!("{m}");
@@ -308,4 +383,41 @@ fn committed_model_is_what_the_data_gives() {
     if let Some(diff) = train::check(&trained, Path::new("config/classifier")) {
         panic!("{diff}: run `cargo run --release -- train` and commit config/classifier/model.*");
     }
+}
+
+/// The voices files (`tests/data/voices/*.jsonl`), by language: contacts written in the voices
+/// of real citizens by writers who had not seen the lexicon, rules or model. They are tuned
+/// against, so their figures are optimistic.
+const VOICES: [(&str, &[&str]); 3] = [
+    ("fi", &["fi-everyday", "fi-colloquial"]),
+    ("sv", &["sv"]),
+    ("en", &["en"]),
+];
+
+fn voices(files: &[&str]) -> Vec<Labelled> {
+    files
+        .iter()
+        .flat_map(|f| read_cases(&format!("tests/data/voices/{f}.jsonl")))
+        .collect()
+}
+
+#[test]
+fn voices_meet_the_emergency_bars() {
+    let mut all = Vec::new();
+    for (lang, files) in VOICES {
+        let cases = voices(files);
+        assert!(cases.len() >= 400, "voices {lang}: {} items", cases.len());
+        let r = evaluate_cases(&format!("voices {lang}"), &cases, false);
+        assert!(
+            pct(r.emergencies_found, r.emergencies) >= 98.0,
+            "voices {lang}: emergency recall below 98%"
+        );
+        assert!(
+            pct(r.false_emergencies, r.non_emergencies) <= 3.0,
+            "voices {lang}: more than 3% false emergencies"
+        );
+        all.extend(cases);
+    }
+    let r = evaluate_cases("voices, all languages", &all, true);
+    assert!(r.n >= 2000, "voices: {} items", r.n);
 }

@@ -1,6 +1,8 @@
 //! Batch classification of JSON lines (the `luotsi classify` subcommand): one JSON object in,
 //! one out, in order. A bad line yields an error object and the batch goes on; it never
-//! echoes the citizen's text back.
+//! echoes the citizen's text back. Lines starting with `#` are comments (the labelled data
+//! files say there who wrote each batch) and, like blank lines, yield nothing; fields the
+//! classifier does not read (`need`, `urgency`, `voice`, `near_miss`) are ignored.
 
 use std::io::{self, BufRead, Write};
 
@@ -40,7 +42,7 @@ struct Failed {
 }
 
 /// Classifies each JSON line of `reader` and writes one JSON line per input to `writer`.
-/// Blank lines are skipped. Returns how many lines were classified successfully.
+/// Blank lines and `#` comments are skipped. Returns how many lines were classified.
 pub fn classify_jsonl(
     reader: impl BufRead,
     mut writer: impl Write,
@@ -50,7 +52,8 @@ pub fn classify_jsonl(
     for (i, line) in reader.lines().enumerate() {
         let line = line?;
         let n = i + 1;
-        if line.trim().is_empty() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
         match serde_json::from_str::<Line>(&line) {
@@ -104,7 +107,8 @@ mod tests {
     fn classifies_lines_and_reports_bad_ones() {
         let c = Classifier::load(Path::new("config/classifier")).unwrap();
         let input = concat!(
-            r#"{"text": "rintakipua nyt", "channel": "phone", "lang": "fi"}"#,
+            "# Writer W1, had seen nothing of the engine\n",
+            r#"{"text": "rintakipua nyt", "channel": "phone", "lang": "fi", "need": "acute_symptoms", "voice": "elderly", "near_miss": false}"#,
             "\n",
             "this is not json\n",
             "\n",
@@ -126,10 +130,10 @@ mod tests {
         assert_eq!(lines[0]["needs"][0]["need"], "acute_symptoms");
         assert_eq!(lines[0]["red_flags"][0], "chest_pain");
         assert!(lines[0]["evidence"].as_array().unwrap().len() >= 2);
-        assert_eq!(lines[1]["line"], 2);
+        assert_eq!(lines[1]["line"], 3);
         assert!(lines[1]["error"].is_string());
         assert_eq!(lines[2]["needs"][0]["need"], "oral_health");
-        assert_eq!(lines[3]["line"], 5);
+        assert_eq!(lines[3]["line"], 6);
         assert!(lines[3]["error"].as_str().unwrap().contains("fax"));
     }
 }

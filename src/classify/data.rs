@@ -8,6 +8,51 @@ use rust_stemmers::{Algorithm, Stemmer};
 use serde::Deserialize;
 
 use super::ClassifyError;
+/// A set of concepts, one bit each: the lexicons and rules name up to `ConceptSet::CAPACITY`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConceptSet([u64; 4]);
+
+impl ConceptSet {
+    pub const CAPACITY: usize = 256;
+    pub const EMPTY: ConceptSet = ConceptSet([0; 4]);
+
+    fn bit(i: usize) -> Self {
+        let mut s = Self::EMPTY;
+        s.0[i / 64] = 1 << (i % 64);
+        s
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == [0; 4]
+    }
+}
+
+impl std::ops::BitOr for ConceptSet {
+    type Output = Self;
+    fn bitor(self, o: Self) -> Self {
+        Self(std::array::from_fn(|i| self.0[i] | o.0[i]))
+    }
+}
+
+impl std::ops::BitOrAssign for ConceptSet {
+    fn bitor_assign(&mut self, o: Self) {
+        *self = *self | o;
+    }
+}
+
+impl std::ops::BitAnd for ConceptSet {
+    type Output = Self;
+    fn bitand(self, o: Self) -> Self {
+        Self(std::array::from_fn(|i| self.0[i] & o.0[i]))
+    }
+}
+
+impl std::ops::Not for ConceptSet {
+    type Output = Self;
+    fn not(self) -> Self {
+        Self(self.0.map(|w| !w))
+    }
+}
+
 use super::text::{FastMap, FastSet, fold};
 use crate::domain::{Language, Need, Urgency};
 
@@ -31,8 +76,10 @@ struct LexiconFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TermFile {
-    /// Word forms or phrases. A word ending in `*` is a literal prefix, not stemmed. Parts
-    /// joined by `&` ("rinta* & painaa") may come in any order near each other in one
+    /// Word forms or phrases. A word ending in `*` is a literal prefix, not stemmed; one
+    /// ending in `!` is that whole word only; `*` alone stands for any one word. The words of a phrase may have one other word between them,
+    /// unless joined by `_` ("i_dag").
+    /// Parts joined by `&` ("rinta* & painaa") may come in any order near each other in one
     /// sentence: Finnish and Swedish word order is free.
     forms: Vec<String>,
     need: Option<Need>,
@@ -47,6 +94,15 @@ struct TermFile {
     /// the child in "kuume ei laske lapsella").
     #[serde(default = "yes")]
     negatable: bool,
+    /// Whether the words of this form mean this entry and nothing else: shorter entries that
+    /// start inside its match are dropped ("löi päänsä" is a head injury, not violence;
+    /// "hjärtat slår" is a heartbeat, not a blow). Meant for phrases, not `&` forms.
+    #[serde(default)]
+    masks: bool,
+    /// Whether the entry may be matched only in a text of its own language: a false friend
+    /// ("pappa" is a grandfather in Finnish and a father in Swedish).
+    #[serde(default)]
+    local: bool,
 }
 
 fn yes() -> bool {
@@ -113,16 +169,17 @@ struct RuleFile {
     near: Option<usize>,
 }
 
-/// One lexicon entry, as evidence names it (`fi:rintakipu`).
+/// One lexicon entry: what its forms mean (evidence names the form that matched).
 #[derive(Debug)]
 pub struct Term {
-    pub id: Box<str>,
     pub lang: Language,
     pub need: Option<Need>,
     pub weight: f32,
-    pub concepts: u128,
+    pub concepts: ConceptSet,
     pub urgency: Option<Urgency>,
     pub negatable: bool,
+    pub masks: bool,
+    pub local: bool,
 }
 
 /// One word of a form, as matched against a folded token.
@@ -131,12 +188,33 @@ pub struct Key {
     pub text: Box<str>,
     pub prefix: bool,
     pub compound: bool,
+    /// The folded word a short stem came from, when the stemmer cut it to under four letters
+    /// (Finnish "rintaan" → "rin"). Such a key stands for a word only if the word begins like
+    /// the form (its first five letters): "rintaa" is meant; "rinne", "kättä" (→ "kat", like
+    /// "katko") and "silloin" (→ "sil", like "sillalla") are not.
+    pub surface: Option<Box<str>>,
+    /// Joined to the word before it by `_` in the lexicon ("i_dag"): it must follow at once,
+    /// with no other word between ("i tre dagar" is not "i dag").
+    pub adjacent: bool,
+}
+
+impl Key {
+    /// Whether `word`, which the key matched by inflection or stem, begins like the form.
+    pub fn surface_fits(&self, word: &str) -> bool {
+        self.surface.as_deref().is_none_or(|s| {
+            let n = s.chars().count().min(5);
+            s == word || (word.chars().count() >= n && s.chars().take(n).eq(word.chars().take(n)))
+        })
+    }
 }
 
 /// One form of a term: one word, or a phrase of several.
 #[derive(Debug)]
 pub struct Variant {
     pub term: u32,
+    /// The form as written in the lexicon, as evidence names it (`fi:verenpainelääk`): the
+    /// entry that actually matched, not the first form of its term.
+    pub label: Box<str>,
     pub words: Vec<Key>,
     /// Where each later `&` part starts in `words`: those parts may stand before or after
     /// the first part, within `FREE_ORDER_WINDOW` words of it in the same sentence. Empty
@@ -150,9 +228,9 @@ pub const FREE_ORDER_WINDOW: usize = 6;
 #[derive(Debug)]
 pub struct Rule {
     pub id: Box<str>,
-    pub all: u128,
-    pub any: u128,
-    pub none: u128,
+    pub all: ConceptSet,
+    pub any: ConceptSet,
+    pub none: ConceptSet,
     pub urgency: Option<Urgency>,
     pub red_flag: Option<Box<str>>,
     pub need: Option<Need>,
@@ -191,9 +269,12 @@ pub struct Model {
     pub typo_buckets: Vec<Vec<u32>>,
     pub max_key_len: usize,
     pub concepts: Vec<Box<str>>,
-    pub concept_child: u128,
-    pub concept_elderly: u128,
-    pub concept_past: u128,
+    pub concept_child: ConceptSet,
+    pub concept_elderly: ConceptSet,
+    pub concept_past: ConceptSet,
+    /// Concepts some red-flag rule reads: a word matched only through a typo does not give
+    /// them unless its key is long enough to be unmistakable.
+    pub alarm_concepts: ConceptSet,
     pub rules: Vec<Rule>,
     pub default_urgency: FastMap<Need, Urgency>,
     pub scoring: Scoring,
@@ -245,7 +326,7 @@ fn data_error(path: &Path, src: &str, needle: &str, message: String) -> Classify
 struct Concepts(Vec<Box<str>>);
 
 impl Concepts {
-    fn id(&mut self, name: &str) -> Option<u128> {
+    fn id(&mut self, name: &str) -> Option<ConceptSet> {
         let i = match self.0.iter().position(|c| &**c == name) {
             Some(i) => i,
             None => {
@@ -253,18 +334,21 @@ impl Concepts {
                 self.0.len() - 1
             }
         };
-        (i < 128).then(|| 1u128 << i)
+        (i < ConceptSet::CAPACITY).then(|| ConceptSet::bit(i))
     }
-    fn known(&self, name: &str) -> Option<u128> {
-        self.0.iter().position(|c| &**c == name).map(|i| 1u128 << i)
+    fn known(&self, name: &str) -> Option<ConceptSet> {
+        self.0
+            .iter()
+            .position(|c| &**c == name)
+            .map(ConceptSet::bit)
     }
 }
 
 pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
     let mut concepts = Concepts(Vec::new());
-    let concept_child = concepts.id("child").unwrap_or(0);
-    let concept_elderly = concepts.id("elderly").unwrap_or(0);
-    let concept_past = concepts.id("past").unwrap_or(0);
+    let concept_child = concepts.id("child").unwrap_or_default();
+    let concept_elderly = concepts.id("elderly").unwrap_or_default();
+    let concept_past = concepts.id("past").unwrap_or_default();
     let mut model = Model {
         langs: Vec::new(),
         terms: Vec::new(),
@@ -277,6 +361,7 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
         concept_child,
         concept_elderly,
         concept_past,
+        alarm_concepts: ConceptSet::EMPTY,
         rules: Vec::new(),
         default_urgency: FastMap::default(),
         scoring: Scoring {
@@ -329,8 +414,8 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
     let src = read(&path)?;
     let rules: RulesFile = parse(&path, &src)?;
     for r in rules.rule {
-        let bits = |names: &[String]| -> Result<u128, ClassifyError> {
-            names.iter().try_fold(0u128, |acc, n| {
+        let bits = |names: &[String]| -> Result<ConceptSet, ClassifyError> {
+            names.iter().try_fold(ConceptSet::EMPTY, |acc, n| {
                 concepts.known(n).map(|b| acc | b).ok_or_else(|| {
                     data_error(
                         &path,
@@ -344,13 +429,16 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
         let all = bits(&r.all)?;
         let any = bits(&r.any)?;
         let none = bits(&r.none)?;
-        if all == 0 && any == 0 {
+        if all.is_empty() && any.is_empty() {
             return Err(data_error(
                 &path,
                 &src,
                 &r.id,
                 format!("rule `{}` needs `all` or `any`", r.id),
             ));
+        }
+        if r.red_flag.is_some() {
+            model.alarm_concepts |= all | any;
         }
         model.rules.push(Rule {
             id: r.id.into(),
@@ -381,21 +469,25 @@ fn add_term(
     if t.need.is_none() && t.concepts.is_empty() {
         return Err(format!("term `{first}` has neither need nor concepts"));
     }
-    let mut bits = 0u128;
+    let mut bits = ConceptSet::EMPTY;
     for c in &t.concepts {
-        bits |= concepts
-            .id(c)
-            .ok_or_else(|| format!("too many concepts at `{c}` (at most 128)"))?;
+        bits |= concepts.id(c).ok_or_else(|| {
+            format!(
+                "too many concepts at `{c}` (at most {})",
+                ConceptSet::CAPACITY
+            )
+        })?;
     }
     let term = model.terms.len() as u32;
     model.terms.push(Term {
-        id: format!("{lang}:{}", first.trim_end_matches('*')).into(),
         lang,
         need: t.need,
         weight: t.weight,
         concepts: bits,
         urgency: t.urgency,
         negatable: t.negatable,
+        masks: t.masks,
+        local: t.local,
     });
     let compounding = matches!(lang, Language::Finnish | Language::Swedish);
     for form in &t.forms {
@@ -406,12 +498,20 @@ fn add_term(
                 parts.push(words.len());
             }
             let before = words.len();
-            words.extend(
-                part.split_whitespace()
-                    .map(|w| make_key(stemmer, w, compounding, t.compound)),
-            );
+            for w in part.split_whitespace() {
+                for (k, piece) in w.split('_').filter(|p| !p.is_empty()).enumerate() {
+                    let mut key = make_key(stemmer, piece, compounding, t.compound);
+                    key.adjacent = k > 0;
+                    words.push(key);
+                }
+            }
             if words.len() == before {
                 return Err(format!("term `{first}` has an empty form or `&` part"));
+            }
+            if words[before].text.is_empty() {
+                return Err(format!(
+                    "term `{first}`: a form or `&` part cannot start with `*`"
+                ));
             }
         }
         let v = model.variants.len() as u32;
@@ -421,7 +521,9 @@ fn add_term(
         if k.compound {
             model.by_infix.entry(k.text.clone()).or_default().push(v);
         }
-        if words.len() == 1 && k.text.len() >= TYPO_MIN_KEY {
+        // Only words that route are looked for with a typo: a misspelt cue word (a time, a
+        // negation, a concept without a need) would reach too far ("lapsen" is not "lapsena").
+        if words.len() == 1 && k.text.len() >= TYPO_MIN_KEY && t.need.is_some() {
             let b = k.text.as_bytes()[0];
             let bucket = if b.is_ascii_lowercase() {
                 usize::from(b - b'a')
@@ -430,7 +532,23 @@ fn add_term(
             };
             model.typo_buckets[bucket].push(v);
         }
-        model.variants.push(Variant { term, words, parts });
+        let shown: Vec<&str> = form
+            .split_whitespace()
+            .map(|w| {
+                if w == "*" {
+                    w
+                } else {
+                    w.trim_end_matches(['*', '!'])
+                }
+            })
+            .collect();
+        let label = format!("{lang}:{}", shown.join(" ").replace('_', " ")).into();
+        model.variants.push(Variant {
+            term,
+            label,
+            words,
+            parts,
+        });
     }
     Ok(())
 }
@@ -438,14 +556,26 @@ fn add_term(
 /// Stems (unless the form ends in `*`) and folds one word of a lexicon form.
 fn make_key(stemmer: &Stemmer, word: &str, compounding: bool, compound: Option<bool>) -> Key {
     let lower = word.to_lowercase();
-    let (text, literal) = match lower.strip_suffix('*') {
-        Some(raw) => (fold(raw), true),
+    if let Some(raw) = lower.strip_suffix('!') {
+        // The whole word only: "blod!" is blood, not "blodtryck".
+        return Key {
+            text: fold(raw).into(),
+            prefix: false,
+            compound: false,
+            surface: None,
+            adjacent: false,
+        };
+    }
+    let (text, literal, surface) = match lower.strip_suffix('*') {
+        Some(raw) => (fold(raw), true, None),
         None => {
             let stem = fold(&stemmer.stem(&lower));
+            let whole = fold(&lower);
             if stem.chars().count() >= 3 {
-                (stem, false)
+                let short = stem.chars().count() < 4 && whole.chars().count() > 3;
+                (stem, false, short.then(|| whole.into()))
             } else {
-                (fold(&lower), false)
+                (whole, false, None)
             }
         }
     };
@@ -454,5 +584,7 @@ fn make_key(stemmer: &Stemmer, word: &str, compounding: bool, compound: Option<b
         prefix: literal || len >= 4,
         compound: compound.unwrap_or(compounding && len >= 4),
         text: text.into(),
+        surface,
+        adjacent: false,
     }
 }

@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use super::data::{FREE_ORDER_WINDOW, Key, Model};
+use super::data::{ConceptSet, FREE_ORDER_WINDOW, Key, Model};
 use super::text::{Prepared, prefix_within_one, prepare, within_one};
 use super::{Classification, Evidence, EvidenceKind, Input, NeedScore};
 use crate::domain::{Language, Need, Urgency};
@@ -33,7 +33,11 @@ impl MatchKind {
 #[derive(Debug, Clone, Copy)]
 struct Match {
     term: u32,
+    /// The form that matched: evidence names it, not the term's first form.
+    variant: u32,
     start: u16,
+    /// The last token of the match (a free-order form may start before its first part).
+    end: u16,
     kind: MatchKind,
     negated: bool,
     past: bool,
@@ -49,8 +53,6 @@ impl Match {
 struct Scratch {
     text: Prepared,
     matches: Vec<Match>,
-    matched: Vec<bool>,
-    stem: String,
 }
 
 thread_local! {
@@ -69,15 +71,14 @@ pub fn classify(model: &Model, input: &Input<'_>) -> Classification {
 fn run(model: &Model, input: &Input<'_>, s: &mut Scratch) -> Classification {
     prepare(input.text, &mut s.text);
     s.matches.clear();
-    s.matched.clear();
-    s.matched.resize(s.text.tokens.len(), false);
     apply_clause_words(model, &mut s.text);
 
     for i in 0..s.text.tokens.len() {
-        match_token(model, &s.text, i, &mut s.matches, &mut s.matched);
+        match_token(model, &s.text, i, &mut s.matches);
     }
     let language = detect_language(model, &s.text, &s.matches, input.language);
-    stem_fallback(model, language, s);
+    stem_pass(model, language, s);
+    keep_plausible(model, language, &s.text, &mut s.matches);
     mark_negation_and_past(model, language, &s.text, &mut s.matches);
     decide(model, input, language, &s.text, &s.matches)
 }
@@ -99,7 +100,7 @@ fn char_ends(s: &str) -> impl DoubleEndedIterator<Item = usize> + '_ {
     s.char_indices().map(|(i, c)| i + c.len_utf8())
 }
 
-fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>, matched: &mut [bool]) {
+fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>) {
     let word = p.folded(&p.tokens[i]);
     let before = out.len();
     // Whole word or an inflected form of it (the key is a prefix of the word).
@@ -114,7 +115,10 @@ fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>, matc
                 MatchKind::Prefix
             };
             for &v in vs {
-                if kind == MatchKind::Exact || model.variants[v as usize].words[0].prefix {
+                let key = &model.variants[v as usize].words[0];
+                if (kind == MatchKind::Exact || key.prefix) && key.surface_fits(word)
+                    || key.surface.is_some() && key.surface_fits(word)
+                {
                     try_variant(model, p, v, i, kind, out);
                 }
             }
@@ -161,47 +165,70 @@ fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>, matc
             }
         }
     }
-    matched[i] = out.len() > before;
 }
 
 fn is_stopword(model: &Model, word: &str) -> bool {
     model.langs.iter().any(|l| l.stopwords.contains(word))
 }
 
-/// Whether a later word of a phrase matches a token.
-fn word_matches(token: &str, key: &Key) -> bool {
+/// Whether a later word of a phrase matches token `j`: the same word, an inflection of it
+/// (by prefix of four letters, of a short stem only where the word begins like the form, or
+/// once stems are known by stem), a compound containing it, or one typo away. A short key is
+/// not a prefix of everything: "to die" is not in "to change diet".
+fn word_matches(p: &Prepared, j: usize, key: &Key) -> bool {
+    let token = p.folded(&p.tokens[j]);
     let k = &*key.text;
-    token == k
-        || (k.len() >= 3 && token.starts_with(k))
+    // `*` in a phrase stands for any one word.
+    k.is_empty()
+        || token == k
+        || (token.starts_with(k) && (k.len() >= 4 || key.surface.is_some() && key.surface_fits(token)))
         || (key.compound && token.contains(k))
+        || p.stem(j).is_some_and(|st| st == k && key.surface_fits(token))
         || (token.len() >= 5 && k.len() >= 5 && prefix_within_one(token.as_bytes(), k.as_bytes()))
-        || (k.len() >= 4 && within_one(token.as_bytes(), k.as_bytes()))
+        // A typo in a later word of a phrase: any one edit from five letters, only swapped
+        // letters in a four-letter word ("chest pian", but "can't wake" is not "can't take").
+        || (k.len() >= 5 && within_one(token.as_bytes(), k.as_bytes()))
+        || (k.len() == 4 && swapped(token.as_bytes(), k.as_bytes()))
+}
+
+/// Whether `a` is `b` with two adjacent letters swapped.
+fn swapped(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && (0..a.len().saturating_sub(1)).any(|i| {
+            a[i] == b[i + 1] && a[i + 1] == b[i] && a[..i] == b[..i] && a[i + 2..] == b[i + 2..]
+        })
 }
 
 /// Whether the phrase `keys` follows from token `i` on (each next word directly or after one
-/// other word, in the same sentence); returns the token of its last word.
+/// other word — directly if `adjacent` — in the same sentence); returns the token of its last
+/// word.
 fn phrase_from(p: &Prepared, keys: &[Key], i: usize) -> Option<usize> {
     let sentence = p.tokens[i].sentence;
     let mut at = i;
     for key in keys {
-        at = (at + 1..p.tokens.len().min(at + 3))
+        let reach = if key.adjacent { 2 } else { 3 };
+        at = (at + 1..p.tokens.len().min(at + reach))
             .take_while(|&j| p.tokens[j].sentence == sentence)
-            .find(|&j| word_matches(p.folded(&p.tokens[j]), key))?;
+            .find(|&j| word_matches(p, j, key))?;
     }
     Some(at)
 }
 
 /// Where a free-order part (`a & b`) stands near the first part (tokens `first..=last`):
-/// before or after it, within the window, in the same sentence. Returns its first token.
-fn free_part(p: &Prepared, keys: &[Key], first: usize, last: usize) -> Option<usize> {
+/// before or after it, within the window, in the same sentence. Returns its first and last
+/// tokens.
+fn free_part(p: &Prepared, keys: &[Key], first: usize, last: usize) -> Option<(usize, usize)> {
     let sentence = p.tokens[first].sentence;
     let lo = first.saturating_sub(FREE_ORDER_WINDOW);
     let hi = (last + FREE_ORDER_WINDOW).min(p.tokens.len() - 1);
     (lo..=hi)
         .filter(|&j| (j < first || j > last) && p.tokens[j].sentence == sentence)
-        .find(|&j| {
-            word_matches(p.folded(&p.tokens[j]), &keys[0])
-                && (keys.len() == 1 || phrase_from(p, &keys[1..], j).is_some())
+        .find_map(|j| {
+            if !word_matches(p, j, &keys[0]) {
+                return None;
+            }
+            let end = phrase_from(p, &keys[1..], j)?;
+            Some((j, end))
         })
 }
 
@@ -226,6 +253,7 @@ fn try_variant(
         return;
     };
     let mut start = i;
+    let mut end = last;
     for (n, &from) in variant.parts.iter().enumerate() {
         let to = variant
             .parts
@@ -233,19 +261,30 @@ fn try_variant(
             .copied()
             .unwrap_or(variant.words.len());
         match free_part(p, &variant.words[from..to], i, last) {
-            Some(j) => start = start.min(j),
+            Some((j, k)) => {
+                start = start.min(j);
+                end = end.max(k);
+            }
             None => return,
         }
     }
-    if out
-        .iter()
-        .any(|m| m.term == variant.term && usize::from(m.start) == start)
+    if let Some(m) = out
+        .iter_mut()
+        .find(|m| m.term == variant.term && usize::from(m.start) == start)
     {
+        // A real form of the word beats a typo of another form of the same entry.
+        if m.kind == MatchKind::Typo && kind != MatchKind::Typo {
+            m.kind = kind;
+            m.variant = v;
+            m.end = end as u16;
+        }
         return;
     }
     out.push(Match {
         term: variant.term,
+        variant: v,
         start: start as u16,
+        end: end as u16,
         kind,
         negated: false,
         past: false,
@@ -289,24 +328,76 @@ fn detect_language(
         [score.iter().position(|&x| x == best).unwrap_or(0)]
 }
 
-/// Words nothing else matched: try their Snowball stem as a whole key.
-fn stem_fallback(model: &Model, language: Language, s: &mut Scratch) {
+/// Every word's Snowball stem in the text's language, tried as a whole key. Finnish stems
+/// are not always prefixes of the word ("sattuu" → "satu", "rintaan" → "rin"), so forms are
+/// found by stem even where another entry already matched the word by prefix, and phrases
+/// whose later words only meet by stem are tried again.
+fn stem_pass(model: &Model, language: Language, s: &mut Scratch) {
     let Some(lang) = model.langs.iter().find(|l| l.lang == language) else {
         return;
     };
-    for i in 0..s.text.tokens.len() {
-        if s.matched[i] || s.text.lower(&s.text.tokens[i]).len() < 4 {
-            continue;
+    let p = &mut s.text;
+    for i in 0..p.tokens.len() {
+        let at = p.stem_text.len();
+        let lower = &p.lower[p.tokens[i].lower.clone()];
+        if lower.len() >= 4 {
+            let stem = lang.stemmer.stem(lower);
+            p.stem_text.extend(stem.chars().map(super::text::fold_char));
         }
-        let stem = lang.stemmer.stem(s.text.lower(&s.text.tokens[i]));
-        s.stem.clear();
-        s.stem.extend(stem.chars().map(super::text::fold_char));
-        if let Some(vs) = model.by_key.get(s.stem.as_str()) {
+        let end = p.stem_text.len();
+        p.stems.push(at..end);
+    }
+    for i in 0..s.text.tokens.len() {
+        // Phrases that start with a whole word but whose later words only meet by stem
+        // ("not waking up") are tried again now that stems are known.
+        let word = s.text.folded(&s.text.tokens[i]);
+        if let Some(vs) = model.by_key.get(word) {
             for &v in vs {
-                try_variant(model, &s.text, v, i, MatchKind::Stem, &mut s.matches);
+                if model.variants[v as usize].words.len() > 1 {
+                    try_variant(model, &s.text, v, i, MatchKind::Exact, &mut s.matches);
+                }
+            }
+        }
+        let Some(stem) = s.text.stem(i) else { continue };
+        if let Some(vs) = model.by_key.get(stem) {
+            let word = s.text.folded(&s.text.tokens[i]);
+            for &v in vs {
+                if model.variants[v as usize].words[0].surface_fits(word) {
+                    try_variant(model, &s.text, v, i, MatchKind::Stem, &mut s.matches);
+                }
             }
         }
     }
+}
+
+/// Drops matches the text cannot mean. An entry of another language than the text's counts
+/// only as a whole word of four letters or more (English "pain" is not inside Finnish
+/// "painaa", Swedish "hit" is not English "hits"), and a false friend
+/// (`local`) not at all. A masking phrase ("löi päänsä") takes its words from every other
+/// entry that starts inside it.
+fn keep_plausible(model: &Model, language: Language, p: &Prepared, matches: &mut Vec<Match>) {
+    matches.retain(|m| {
+        let term = &model.terms[m.term as usize];
+        term.lang == language
+            || (m.kind == MatchKind::Exact
+                && !term.local
+                && p.tokens[usize::from(m.start)].folded.len() >= 4)
+    });
+    let spans: Vec<(u16, u16)> = matches
+        .iter()
+        .filter(|m| model.terms[m.term as usize].masks)
+        .map(|m| (m.start, m.end))
+        .collect();
+    if spans.is_empty() {
+        return;
+    }
+    // A masking phrase drops the shorter entries that start inside it; an entry as long as
+    // the phrase ("blood pressure" the chronic condition) means the same words and stays.
+    matches.retain(|m| {
+        !spans
+            .iter()
+            .any(|&(a, b)| (a..=b).contains(&m.start) && m.end - m.start < b - a)
+    });
 }
 
 fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, matches: &mut [Match]) {
@@ -316,7 +407,7 @@ fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, match
     let window = model.scoring.negation_window;
     let mut past_sentences = 0u64;
     for m in matches.iter() {
-        if model.terms[m.term as usize].concepts & model.concept_past != 0 {
+        if !(model.terms[m.term as usize].concepts & model.concept_past).is_empty() {
             past_sentences |= 1u64 << (p.tokens[usize::from(m.start)].clause.min(63));
         }
     }
@@ -336,7 +427,7 @@ fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, match
             })
         });
         m.negated = term.negatable && (before || after);
-        m.past = term.concepts & model.concept_past == 0
+        m.past = (term.concepts & model.concept_past).is_empty()
             && past_sentences & (1u64 << tok.clause.min(63)) != 0;
     }
 }
@@ -355,7 +446,7 @@ fn decide(
     let sc = &model.scoring;
     let mut evidence = Vec::new();
     let mut score = [0f32; NEEDS];
-    let mut live = 0u128;
+    let mut live = ConceptSet::EMPTY;
     if let Some(age) = input.age {
         if age < sc.child_age_below {
             live |= model.concept_child;
@@ -370,10 +461,19 @@ fn decide(
     let mut credited: Vec<(Need, u16, f32)> = Vec::new();
     // How many times each term has been credited: repeats add less (1, 1/2, 1/4).
     let mut repeats: Vec<(u32, u8)> = Vec::new();
+    // Forms already named in the evidence.
+    let mut named: Vec<u32> = Vec::new();
     for m in matches {
         let term = &model.terms[m.term as usize];
+        // A word recognised only through a typo may route and count for urgent and soon
+        // rules, but raises a red flag only when its key is long enough to be unmistakable
+        // ("rintakpiua", not "prison" for "poison").
         if m.live() {
-            live |= term.concepts;
+            live |= if m.kind != MatchKind::Typo || typo_is_clear(model, m) {
+                term.concepts
+            } else {
+                term.concepts & !model.alarm_concepts
+            };
         }
         let Some(need) = term.need else { continue };
         if let (true, Some(u)) = (m.live(), term.urgency) {
@@ -422,7 +522,16 @@ fn decide(
             }
         };
         score[need_index(need)] += add;
-        let mut detail = format!("{} [{}]", term.id, m.kind.label());
+        // Each entry once: a word repeated in the text adds weight, not evidence lines.
+        if named.contains(&m.variant) {
+            continue;
+        }
+        named.push(m.variant);
+        let mut detail = format!(
+            "{} [{}]",
+            model.variants[m.variant as usize].label,
+            m.kind.label()
+        );
         if m.negated {
             detail.push_str(" negated");
         } else if m.past {
@@ -454,23 +563,19 @@ fn decide(
 
     let mut urgency = Urgency::Routine;
     let mut red_flags: Vec<String> = Vec::new();
-    let holds = |have: u128, rule: &super::data::Rule| {
-        have & rule.all == rule.all
-            && (rule.any == 0 || have & rule.any != 0)
-            && live & rule.none == 0
-    };
     for rule in &model.rules {
-        let fires = holds(live, rule)
+        let fires = covers(live, rule)
+            && (live & rule.none).is_empty()
             && rule
                 .near
-                .is_none_or(|n| near_concepts(model, p, matches, n).any(|c| holds(c, rule)));
+                .is_none_or(|n| near_concepts(model, p, matches, n).any(|c| covers(c, rule)));
         if !fires {
             continue;
         }
         if let Some(need) = rule.need {
             score[need_index(need)] += rule.boost;
         }
-        let via = rule_sources(model, matches, rule.all | rule.any);
+        let via = rule_sources(model, p, matches, rule, live);
         if let Some(flag) = &rule.red_flag {
             if !red_flags.iter().any(|f| f == &**flag) {
                 red_flags.push(flag.to_string());
@@ -547,6 +652,26 @@ fn decide(
             urgency = urgency.min(u);
         }
     }
+    // Failing safe: a contact the rules could not place is not known to be routine. It waits
+    // at most as long as a *soon* one and goes to a person (service guidance, whose health-care
+    // deadline is the same working day) to be triaged. "Could not place" means: no red flag
+    // or urgency rule fired, the best need is below `triage_below`, and the text holds more
+    // than words about the service itself.
+    // Words of the service itself (fees, bookings, opening hours) and nothing else are
+    // understood well enough: such a contact is routine however weakly it scored.
+    let only_service_words = score
+        .iter()
+        .enumerate()
+        .all(|(i, s)| *s == 0.0 || i == need_index(Need::ServiceGuidance))
+        && score[need_index(Need::ServiceGuidance)] > 0.0;
+    if needs_triage && urgency > Urgency::Soon && !only_service_words {
+        urgency = Urgency::Soon;
+        evidence.push(Evidence {
+            kind: EvidenceKind::Fallback,
+            detail: "urgency not established: at least soon, human triage the same day".into(),
+            supports: Urgency::Soon.code().into(),
+        });
+    }
 
     Classification {
         needs,
@@ -567,7 +692,7 @@ fn near_concepts<'a>(
     p: &'a Prepared,
     matches: &'a [Match],
     n: usize,
-) -> impl Iterator<Item = u128> + 'a {
+) -> impl Iterator<Item = ConceptSet> + 'a {
     matches.iter().filter(|m| m.live()).map(move |a| {
         let at = usize::from(a.start);
         matches
@@ -577,8 +702,52 @@ fn near_concepts<'a>(
                 let j = usize::from(m.start);
                 j.abs_diff(at) <= n && p.tokens[j].sentence == p.tokens[at].sentence
             })
-            .fold(0u128, |acc, m| acc | model.terms[m.term as usize].concepts)
+            .fold(ConceptSet::EMPTY, |acc, m| {
+                acc | model.terms[m.term as usize].concepts
+            })
     })
+}
+
+/// The live matches within `n` words (in one sentence) of the first live match whose
+/// neighbourhood satisfies `ok`, by index into `matches`: the group that made a `near` rule
+/// fire. Only evidence asks for it, so it may allocate.
+fn near_group(
+    model: &Model,
+    p: &Prepared,
+    matches: &[Match],
+    n: usize,
+    ok: impl Fn(ConceptSet) -> bool,
+) -> Option<Vec<usize>> {
+    let close = |a: &Match, m: &Match| {
+        let (at, j) = (usize::from(a.start), usize::from(m.start));
+        m.live() && j.abs_diff(at) <= n && p.tokens[j].sentence == p.tokens[at].sentence
+    };
+    matches.iter().filter(|m| m.live()).find_map(|a| {
+        let have = matches
+            .iter()
+            .filter(|m| close(a, m))
+            .fold(ConceptSet::EMPTY, |acc, m| {
+                acc | model.terms[m.term as usize].concepts
+            });
+        ok(have).then(|| {
+            (0..matches.len())
+                .filter(|&k| close(a, &matches[k]))
+                .collect()
+        })
+    })
+}
+
+/// Whether the concepts `have` satisfy a rule's `all` and `any` (its `none` is checked
+/// against the whole text).
+fn covers(have: ConceptSet, rule: &super::data::Rule) -> bool {
+    have & rule.all == rule.all && (rule.any.is_empty() || !(have & rule.any).is_empty())
+}
+
+/// Shortest key whose typo may still feed the rules.
+const TYPO_RULE_MIN_KEY: usize = 8;
+
+fn typo_is_clear(model: &Model, m: &Match) -> bool {
+    model.variants[m.variant as usize].words[0].text.len() >= TYPO_RULE_MIN_KEY
 }
 
 fn confidence(score: f32) -> f32 {
@@ -586,22 +755,39 @@ fn confidence(score: f32) -> f32 {
     (c * 100.0).round() / 100.0
 }
 
-/// Names the terms that gave a rule its concepts, e.g. `fi:lapsi, fi:kuume`.
-fn rule_sources(model: &Model, matches: &[Match], bits: u128) -> String {
+/// Names the lexicon forms that gave a rule its concepts, each once, e.g. `fi:lapsi, fi:kuume`.
+/// For a `near` rule only the words of the group that made it fire are named.
+fn rule_sources(
+    model: &Model,
+    p: &Prepared,
+    matches: &[Match],
+    rule: &super::data::Rule,
+    have: ConceptSet,
+) -> String {
+    let bits = rule.all | rule.any;
+    let group = rule
+        .near
+        .and_then(|n| near_group(model, p, matches, n, |c| covers(c, rule)));
     let mut out = String::new();
-    let mut seen = 0u128;
-    for m in matches.iter().filter(|m| m.live()) {
+    let mut seen = ConceptSet::EMPTY;
+    let mut named: Vec<u32> = Vec::new();
+    for (k, m) in matches.iter().enumerate().filter(|(_, m)| m.live()) {
+        if group.as_ref().is_some_and(|g| !g.contains(&k)) {
+            continue;
+        }
         let term = &model.terms[m.term as usize];
         let hit = term.concepts & bits & !seen;
-        if hit != 0 {
-            seen |= hit;
-            if !out.is_empty() {
-                out.push_str(", ");
-            }
-            out.push_str(&term.id);
+        if hit.is_empty() || named.contains(&m.variant) {
+            continue;
         }
+        seen |= hit;
+        named.push(m.variant);
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(&model.variants[m.variant as usize].label);
     }
-    if bits & !seen & (model.concept_child | model.concept_elderly) != 0 {
+    if !(bits & !seen & have & (model.concept_child | model.concept_elderly)).is_empty() {
         if !out.is_empty() {
             out.push_str(", ");
         }

@@ -76,14 +76,22 @@ pub struct Prepared {
     /// Counts of å and of ä/ö: weak language cues.
     pub ring_a: u16,
     pub umlauts: u16,
+    /// The folded Snowball stem of each token in the text's language, once it is known
+    /// (empty before, and for words under four letters).
+    pub stems: Vec<Range<usize>>,
+    pub stem_text: String,
 }
 
 impl Prepared {
     pub fn folded(&self, t: &Token) -> &str {
         &self.folded[t.folded.clone()]
     }
-    pub fn lower(&self, t: &Token) -> &str {
-        &self.lower[t.lower.clone()]
+    /// The stem of token `i`, if stems have been computed and the word has one.
+    pub fn stem(&self, i: usize) -> Option<&str> {
+        self.stems
+            .get(i)
+            .filter(|r| !r.is_empty())
+            .map(|r| &self.stem_text[r.clone()])
     }
 }
 
@@ -97,6 +105,8 @@ pub fn prepare(text: &str, out: &mut Prepared) {
     out.lower.clear();
     out.folded.clear();
     out.tokens.clear();
+    out.stems.clear();
+    out.stem_text.clear();
     out.ring_a = 0;
     out.umlauts = 0;
     let mut clause = 0u16;
