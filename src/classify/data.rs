@@ -53,7 +53,7 @@ impl std::ops::Not for ConceptSet {
     }
 }
 
-use super::text::{FastMap, FastSet, fold};
+use super::text::{FastMap, fold};
 use crate::domain::{Language, Need, Urgency};
 
 #[derive(Deserialize)]
@@ -220,6 +220,9 @@ pub struct Variant {
     /// the first part, within `FREE_ORDER_WINDOW` words of it in the same sentence. Empty
     /// for an ordinary phrase.
     pub parts: Vec<usize>,
+    /// The first letter every form of the phrase's second word begins with, when there is one
+    /// (not a wildcard, not a compound part): a quick test before the phrase is followed.
+    pub next_initial: Option<u8>,
 }
 
 /// How far (in words) an `&` part may stand from the first part of its form.
@@ -241,11 +244,14 @@ pub struct Rule {
 pub struct LangData {
     pub lang: Language,
     pub stemmer: Stemmer,
-    pub stopwords: FastSet<Box<str>>,
-    pub negations: FastSet<Box<str>>,
-    pub clause_breaks: FastSet<Box<str>>,
     pub post_negations: Vec<Vec<Box<str>>>,
 }
+
+/// Flags of a function word for the language at index `i` of `Model::langs` (shift by `i`):
+/// a stopword, a negation, a clause break. One lookup per word gives all three languages.
+pub const FW_STOP: u16 = 1;
+pub const FW_NEGATION: u16 = 1 << 3;
+pub const FW_BREAK: u16 = 1 << 6;
 
 impl std::fmt::Debug for LangData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -265,9 +271,17 @@ pub struct Model {
     pub by_key: FastMap<Box<str>, Vec<u32>>,
     /// First-word key → variants that may sit inside a compound.
     pub by_infix: FastMap<Box<str>, Vec<u32>>,
+    /// The same keys as tries: a walk along a word's bytes stops as soon as no key begins
+    /// like it, without hashing each prefix anew.
+    pub key_trie: Trie,
+    pub infix_trie: Trie,
+    /// The infix trie's nodes four bytes deep, by those bytes: a compound is searched from
+    /// a position only if a key begins with the next four bytes.
+    pub infix_quads: FastMap<u32, u32>,
+    /// Stopwords, negations and clause breaks of every language, as `FW_*` flags.
+    pub function_words: FastMap<Box<str>, u16>,
     /// Single-word variants of 5+ letters by first letter, for typo matching.
     pub typo_buckets: Vec<Vec<u32>>,
-    pub max_key_len: usize,
     pub concepts: Vec<Box<str>>,
     pub concept_child: ConceptSet,
     pub concept_elderly: ConceptSet,
@@ -355,8 +369,11 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
         variants: Vec::new(),
         by_key: FastMap::default(),
         by_infix: FastMap::default(),
+        key_trie: Trie::default(),
+        infix_trie: Trie::default(),
+        infix_quads: FastMap::default(),
+        function_words: FastMap::default(),
         typo_buckets: vec![Vec::new(); 27],
-        max_key_len: 0,
         concepts: Vec::new(),
         concept_child,
         concept_elderly,
@@ -396,13 +413,19 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
             add_term(&mut model, &mut concepts, &stemmer, lang, t)
                 .map_err(|m| data_error(&path, &src, t.forms.first().map_or("", |f| f), m))?;
         }
-        let set = |v: &[String]| v.iter().map(|w| fold(w).into_boxed_str()).collect();
+        let i = model.langs.len();
+        for (words, flag) in [
+            (&lex.stopwords, FW_STOP),
+            (&lex.negations, FW_NEGATION),
+            (&lex.clause_breaks, FW_BREAK),
+        ] {
+            for w in words {
+                *model.function_words.entry(fold(w).into()).or_default() |= flag << i;
+            }
+        }
         model.langs.push(LangData {
             lang,
             stemmer,
-            stopwords: set(&lex.stopwords),
-            negations: set(&lex.negations),
-            clause_breaks: set(&lex.clause_breaks),
             post_negations: lex
                 .post_negations
                 .iter()
@@ -452,10 +475,83 @@ pub fn load(dir: &Path) -> Result<Model, ClassifyError> {
             near: r.near,
         });
     }
+    model.key_trie = Trie::build(&model.by_key);
+    model.infix_trie = Trie::build(&model.by_infix);
+    for k in model.by_infix.keys() {
+        if let Some(q) = quad(k.as_bytes()) {
+            let node = k.as_bytes()[..4]
+                .iter()
+                .try_fold(0u32, |n, &b| model.infix_trie.step(n, b))
+                .expect("a key's own bytes are in the trie");
+            model.infix_quads.insert(q, node);
+        }
+    }
     model.default_urgency = rules.default_urgency;
     model.scoring = rules.scoring;
     model.concepts = concepts.0;
     Ok(model)
+}
+
+/// The first four bytes of `b` as one number, if it has four.
+pub fn quad(b: &[u8]) -> Option<u32> {
+    b.get(..4)
+        .map(|q| u32::from_le_bytes([q[0], q[1], q[2], q[3]]))
+}
+
+/// A byte trie over lexicon keys, its edges sorted per node so that a step is a short binary
+/// search, not a hash. Node 0 is the root; a node where a key ends holds its variants.
+#[derive(Debug, Default)]
+pub struct Trie {
+    /// Per node: where its edges start in `edges` and how many there are.
+    nodes: Vec<(u32, u32)>,
+    edges: Vec<(u8, u32)>,
+    /// Per node: the variants of the key ending there (empty if none).
+    ends: Vec<Vec<u32>>,
+}
+
+impl Trie {
+    fn build(keys: &FastMap<Box<str>, Vec<u32>>) -> Self {
+        // Build with a map, then lay the edges out node by node.
+        let mut children: Vec<std::collections::BTreeMap<u8, u32>> = vec![Default::default()];
+        let mut ends: Vec<Vec<u32>> = vec![Vec::new()];
+        for (k, vs) in keys {
+            let mut node = 0usize;
+            for &b in k.as_bytes() {
+                let next = children.len();
+                node = *children[node].entry(b).or_insert(next as u32) as usize;
+                if node == next {
+                    children.push(Default::default());
+                    ends.push(Vec::new());
+                }
+            }
+            ends[node].extend_from_slice(vs);
+        }
+        let mut t = Trie {
+            nodes: Vec::with_capacity(children.len()),
+            edges: Vec::new(),
+            ends,
+        };
+        for c in children {
+            t.nodes.push((t.edges.len() as u32, c.len() as u32));
+            t.edges.extend(c);
+        }
+        t
+    }
+
+    /// The node reached from `node` by byte `b`, if some key continues so.
+    pub fn step(&self, node: u32, b: u8) -> Option<u32> {
+        let (start, len) = self.nodes[node as usize];
+        let edges = &self.edges[start as usize..(start + len) as usize];
+        edges
+            .binary_search_by_key(&b, |e| e.0)
+            .ok()
+            .map(|i| edges[i].1)
+    }
+
+    /// The variants whose key ends at `node`.
+    pub fn variants(&self, node: u32) -> &[u32] {
+        &self.ends[node as usize]
+    }
 }
 
 fn add_term(
@@ -516,7 +612,6 @@ fn add_term(
         }
         let v = model.variants.len() as u32;
         let k = &words[0];
-        model.max_key_len = model.max_key_len.max(k.text.len());
         model.by_key.entry(k.text.clone()).or_default().push(v);
         if k.compound {
             model.by_infix.entry(k.text.clone()).or_default().push(v);
@@ -543,11 +638,17 @@ fn add_term(
             })
             .collect();
         let label = format!("{lang}:{}", shown.join(" ").replace('_', " ")).into();
+        let first_end = parts.first().copied().unwrap_or(words.len());
+        let next_initial = (first_end > 1)
+            .then(|| &words[1])
+            .filter(|k| !k.compound && !k.text.is_empty())
+            .map(|k| k.text.as_bytes()[0]);
         model.variants.push(Variant {
             term,
             label,
             words,
             parts,
+            next_initial,
         });
     }
     Ok(())

@@ -4,7 +4,9 @@
 
 use std::cell::RefCell;
 
-use super::data::{ConceptSet, FREE_ORDER_WINDOW, Key, Model};
+use super::data::{
+    ConceptSet, FREE_ORDER_WINDOW, FW_BREAK, FW_NEGATION, FW_STOP, Key, Model, quad,
+};
 use super::text::{Prepared, prefix_within_one, prepare, within_one};
 use super::{Classification, Evidence, EvidenceKind, Input, NeedScore};
 use crate::domain::{Language, Need, Urgency};
@@ -71,73 +73,113 @@ pub fn classify(model: &Model, input: &Input<'_>) -> Classification {
 fn run(model: &Model, input: &Input<'_>, s: &mut Scratch) -> Classification {
     prepare(input.text, &mut s.text);
     s.matches.clear();
-    apply_clause_words(model, &mut s.text);
-
+    mark_function_words(model, &mut s.text);
+    // Stems need a language before matching; function words alone guess it well enough, and
+    // the matches then decide it.
+    let guess = detect_language(model, &s.text, &[], input.language);
+    compute_stems(model, guess, &mut s.text);
     for i in 0..s.text.tokens.len() {
         match_token(model, &s.text, i, &mut s.matches);
     }
     let language = detect_language(model, &s.text, &s.matches, input.language);
-    stem_pass(model, language, s);
     keep_plausible(model, language, &s.text, &mut s.matches);
     mark_negation_and_past(model, language, &s.text, &mut s.matches);
     decide(model, input, language, &s.text, &s.matches)
 }
 
-/// Clause-break words ("mutta", "men", "but") start a new clause for negation scope.
-fn apply_clause_words(model: &Model, p: &mut Prepared) {
+/// Looks every word up once among the function words of all languages; clause-break words
+/// ("mutta", "men", "but") start a new clause for negation scope.
+fn mark_function_words(model: &Model, p: &mut Prepared) {
     let mut shift = 0u16;
     for i in 0..p.tokens.len() {
         let w = &p.folded[p.tokens[i].folded.clone()];
-        if model.langs.iter().any(|l| l.clause_breaks.contains(w)) {
+        let flags = model.function_words.get(w).copied().unwrap_or(0);
+        p.flags.push(flags);
+        if flags & (FW_BREAK * 0b111) != 0 {
             shift += 1;
         }
         p.tokens[i].clause += shift;
     }
 }
 
-/// Byte offsets where a prefix of `s` may end (every char boundary after the first char).
-fn char_ends(s: &str) -> impl DoubleEndedIterator<Item = usize> + '_ {
-    s.char_indices().map(|(i, c)| i + c.len_utf8())
+/// The folded Snowball stem of every word of four letters or more, in `language` (none for
+/// numbers).
+fn compute_stems(model: &Model, language: Language, p: &mut Prepared) {
+    let Some(lang) = model.langs.iter().find(|l| l.lang == language) else {
+        return;
+    };
+    for i in 0..p.tokens.len() {
+        let at = p.stem_text.len();
+        let lower = &p.lower[p.tokens[i].lower.clone()];
+        if lower.len() >= 4 && !lower.as_bytes()[0].is_ascii_digit() {
+            let stem = lang.stemmer.stem(lower);
+            p.stem_text.extend(stem.chars().map(super::text::fold_char));
+        }
+        let end = p.stem_text.len();
+        p.stems.push(at..end);
+    }
 }
 
 fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>) {
     let word = p.folded(&p.tokens[i]);
     let before = out.len();
-    // Whole word or an inflected form of it (the key is a prefix of the word).
-    for end in char_ends(word).rev() {
-        if end > model.max_key_len {
-            continue;
+    // Whole word or an inflected form of it (the key is a prefix of the word), walking the key
+    // trie; keys are then tried longest first, so a whole-word match is recorded before an
+    // inflected one.
+    let bytes = word.as_bytes();
+    let mut ends = [(0usize, 0u32); 64];
+    let mut n = 0;
+    let mut node = 0u32;
+    for (k, &b) in bytes.iter().enumerate() {
+        let Some(next) = model.key_trie.step(node, b) else {
+            break;
+        };
+        node = next;
+        if n < ends.len() && !model.key_trie.variants(node).is_empty() {
+            ends[n] = (k + 1, node);
+            n += 1;
         }
-        if let Some(vs) = model.by_key.get(&word[..end]) {
-            let kind = if end == word.len() {
-                MatchKind::Exact
-            } else {
-                MatchKind::Prefix
-            };
-            for &v in vs {
-                let key = &model.variants[v as usize].words[0];
-                if (kind == MatchKind::Exact || key.prefix) && key.surface_fits(word)
-                    || key.surface.is_some() && key.surface_fits(word)
-                {
-                    try_variant(model, p, v, i, kind, out);
-                }
+    }
+    for &(end, node) in ends[..n].iter().rev() {
+        let kind = if end == word.len() {
+            MatchKind::Exact
+        } else {
+            MatchKind::Prefix
+        };
+        for &v in model.key_trie.variants(node) {
+            let key = &model.variants[v as usize].words[0];
+            if (kind == MatchKind::Exact || key.prefix) && key.surface_fits(word)
+                || key.surface.is_some() && key.surface_fits(word)
+            {
+                try_variant(model, p, v, i, kind, out);
             }
         }
     }
-    // Inside a compound: "hammas" in "viisaudenhammas", "kivu" in "rintakivun".
+    // Inside a compound: "hammas" in "viisaudenhammas", "kivu" in "rintakivun". Infix keys
+    // have four letters or more.
     for (start, _) in word.char_indices().skip(1) {
-        let rest = &word[start..];
-        for end in char_ends(rest) {
-            if end < 4 {
-                continue;
+        let Some(&quad_node) = quad(&bytes[start..]).and_then(|q| model.infix_quads.get(&q)) else {
+            continue;
+        };
+        let mut node = quad_node;
+        let mut k = start + 4;
+        loop {
+            for &v in model.infix_trie.variants(node) {
+                try_variant(model, p, v, i, MatchKind::Compound, out);
             }
-            if end > model.max_key_len {
-                break;
+            match bytes.get(k).and_then(|&b| model.infix_trie.step(node, b)) {
+                Some(next) => node = next,
+                None => break,
             }
-            if let Some(vs) = model.by_infix.get(&rest[..end]) {
-                for &v in vs {
-                    try_variant(model, p, v, i, MatchKind::Compound, out);
-                }
+            k += 1;
+        }
+    }
+    // By stem: Finnish stems are not always prefixes of the word ("sattuu" → "satu",
+    // "rintaan" → "rin").
+    if let Some(vs) = p.stem(i).and_then(|stem| model.by_key.get(stem)) {
+        for &v in vs {
+            if model.variants[v as usize].words[0].surface_fits(word) {
+                try_variant(model, p, v, i, MatchKind::Stem, out);
             }
         }
     }
@@ -146,15 +188,24 @@ fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>) {
     let routed = out[before..]
         .iter()
         .any(|m| model.terms[m.term as usize].need.is_some());
-    if !routed && word.len() >= 5 && !is_stopword(model, word) {
+    if !routed && word.len() >= 5 && p.flags[i] & (FW_STOP * 0b111) == 0 {
         let b = word.as_bytes()[0];
         let bucket = if b.is_ascii_lowercase() {
             usize::from(b - b'a')
         } else {
             26
         };
+        let w = word.as_bytes();
         for &v in &model.typo_buckets[bucket] {
             let key = &model.variants[v as usize].words[0];
+            let k = key.text.as_bytes();
+            // Cheap necessary conditions for one edit after the shared first letter: the
+            // word is long enough, and the second or third letters line up some way.
+            if w.len() + 1 < k.len()
+                || !(k[1] == w[1] || k[2] == w[2] || w[1] == k[2] || w[2] == k[1])
+            {
+                continue;
+            }
             let ok = if key.prefix {
                 prefix_within_one(word.as_bytes(), key.text.as_bytes())
             } else {
@@ -165,10 +216,6 @@ fn match_token(model: &Model, p: &Prepared, i: usize, out: &mut Vec<Match>) {
             }
         }
     }
-}
-
-fn is_stopword(model: &Model, word: &str) -> bool {
-    model.langs.iter().any(|l| l.stopwords.contains(word))
 }
 
 /// Whether a later word of a phrase matches token `j`: the same word, an inflection of it
@@ -244,6 +291,18 @@ fn try_variant(
     out: &mut Vec<Match>,
 ) {
     let variant = &model.variants[v as usize];
+    // The second word must begin with its letter (a typo in a second word's first letter is
+    // not looked for); most phrases fail here without being followed.
+    if let Some(b) = variant.next_initial {
+        let sentence = p.tokens[i].sentence;
+        let reach = if variant.words[1].adjacent { 1 } else { 2 };
+        let found = (i + 1..p.tokens.len().min(i + 1 + reach))
+            .take_while(|&j| p.tokens[j].sentence == sentence)
+            .any(|j| p.folded(&p.tokens[j]).as_bytes().first() == Some(&b));
+        if !found {
+            return;
+        }
+    }
     let first_end = variant
         .parts
         .first()
@@ -303,10 +362,9 @@ fn detect_language(
         Language::English => 2,
         _ => 0,
     };
-    for t in &p.tokens {
-        let w = p.folded(t);
-        for l in &model.langs {
-            if l.stopwords.contains(w) || l.negations.contains(w) {
+    for &flags in &p.flags {
+        for (i, l) in model.langs.iter().enumerate() {
+            if flags & ((FW_STOP | FW_NEGATION) << i) != 0 {
                 score[idx(l.lang)] += 1.0;
             }
         }
@@ -326,48 +384,6 @@ fn detect_language(
     }
     [Language::Finnish, Language::Swedish, Language::English]
         [score.iter().position(|&x| x == best).unwrap_or(0)]
-}
-
-/// Every word's Snowball stem in the text's language, tried as a whole key. Finnish stems
-/// are not always prefixes of the word ("sattuu" → "satu", "rintaan" → "rin"), so forms are
-/// found by stem even where another entry already matched the word by prefix, and phrases
-/// whose later words only meet by stem are tried again.
-fn stem_pass(model: &Model, language: Language, s: &mut Scratch) {
-    let Some(lang) = model.langs.iter().find(|l| l.lang == language) else {
-        return;
-    };
-    let p = &mut s.text;
-    for i in 0..p.tokens.len() {
-        let at = p.stem_text.len();
-        let lower = &p.lower[p.tokens[i].lower.clone()];
-        if lower.len() >= 4 {
-            let stem = lang.stemmer.stem(lower);
-            p.stem_text.extend(stem.chars().map(super::text::fold_char));
-        }
-        let end = p.stem_text.len();
-        p.stems.push(at..end);
-    }
-    for i in 0..s.text.tokens.len() {
-        // Phrases that start with a whole word but whose later words only meet by stem
-        // ("not waking up") are tried again now that stems are known.
-        let word = s.text.folded(&s.text.tokens[i]);
-        if let Some(vs) = model.by_key.get(word) {
-            for &v in vs {
-                if model.variants[v as usize].words.len() > 1 {
-                    try_variant(model, &s.text, v, i, MatchKind::Exact, &mut s.matches);
-                }
-            }
-        }
-        let Some(stem) = s.text.stem(i) else { continue };
-        if let Some(vs) = model.by_key.get(stem) {
-            let word = s.text.folded(&s.text.tokens[i]);
-            for &v in vs {
-                if model.variants[v as usize].words[0].surface_fits(word) {
-                    try_variant(model, &s.text, v, i, MatchKind::Stem, &mut s.matches);
-                }
-            }
-        }
-    }
 }
 
 /// Drops matches the text cannot mean. An entry of another language than the text's counts
@@ -401,9 +417,11 @@ fn keep_plausible(model: &Model, language: Language, p: &Prepared, matches: &mut
 }
 
 fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, matches: &mut [Match]) {
-    let Some(lang) = model.langs.iter().find(|l| l.lang == language) else {
+    let Some(li) = model.langs.iter().position(|l| l.lang == language) else {
         return;
     };
+    let lang = &model.langs[li];
+    let negation = FW_NEGATION << li;
     let window = model.scoring.negation_window;
     let mut past_sentences = 0u64;
     for m in matches.iter() {
@@ -415,9 +433,8 @@ fn mark_negation_and_past(model: &Model, language: Language, p: &Prepared, match
         let start = usize::from(m.start);
         let tok = &p.tokens[start];
         let term = &model.terms[m.term as usize];
-        let before = (start.saturating_sub(window)..start).any(|j| {
-            p.tokens[j].clause == tok.clause && lang.negations.contains(p.folded(&p.tokens[j]))
-        });
+        let before = (start.saturating_sub(window)..start)
+            .any(|j| p.tokens[j].clause == tok.clause && p.flags[j] & negation != 0);
         // "astmaa ei ole": a negating phrase right after the word.
         let after = lang.post_negations.iter().any(|phrase| {
             phrase.iter().enumerate().all(|(k, w)| {

@@ -30,7 +30,6 @@ impl Hasher for Fnv {
 }
 
 pub type FastMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<Fnv>>;
-pub type FastSet<K> = std::collections::HashSet<K, BuildHasherDefault<Fnv>>;
 
 /// Folds one lower-case character: Nordic and common Latin diacritics to plain letters.
 pub fn fold_char(c: char) -> char {
@@ -80,6 +79,9 @@ pub struct Prepared {
     /// (empty before, and for words under four letters).
     pub stems: Vec<Range<usize>>,
     pub stem_text: String,
+    /// Function-word flags of each token (stopword, negation, clause break per language),
+    /// filled by the classifier.
+    pub flags: Vec<u16>,
 }
 
 impl Prepared {
@@ -107,17 +109,29 @@ pub fn prepare(text: &str, out: &mut Prepared) {
     out.tokens.clear();
     out.stems.clear();
     out.stem_text.clear();
+    out.flags.clear();
     out.ring_a = 0;
     out.umlauts = 0;
     let mut clause = 0u16;
     let mut sentence = 0u16;
     let mut start: Option<(usize, usize)> = None;
     let mut pending_break = (false, false);
-    for c in text
-        .chars()
-        .flat_map(char::to_lowercase)
-        .chain(std::iter::once(' '))
-    {
+    // ASCII letters lower-case to one letter; only others go through Unicode lower-casing.
+    let mut lowered = ['\0'; 3];
+    for c in text.chars().chain(std::iter::once(' ')).flat_map(|c| {
+        let n = if c.is_ascii() {
+            lowered[0] = c.to_ascii_lowercase();
+            1
+        } else {
+            let mut n = 0;
+            for l in c.to_lowercase().take(3) {
+                lowered[n] = l;
+                n += 1;
+            }
+            n
+        };
+        lowered.into_iter().take(n)
+    }) {
         match c {
             'å' => out.ring_a += 1,
             'ä' | 'ö' => out.umlauts += 1,
