@@ -76,13 +76,8 @@ const fn form(
     expect: Expect,
 ) -> Row {
     Row {
-        at,
-        age,
-        needs,
-        urgency,
-        channel: EService,
         hint: Some(category),
-        expect,
+        ..row(at, age, needs, urgency, EService, expect)
     }
 }
 

@@ -160,17 +160,7 @@ fn evidence_never_echoes_free_text() {
 
 #[test]
 fn broken_data_file_names_the_line() {
-    let dir = tempfile::tempdir().unwrap();
-    for f in [
-        "fi.toml",
-        "sv.toml",
-        "en.toml",
-        "rules.toml",
-        "model.toml",
-        "model.bin",
-    ] {
-        std::fs::copy(Path::new("config/classifier").join(f), dir.path().join(f)).unwrap();
-    }
+    let dir = shipped_files_copy();
     let path = dir.path().join("rules.toml");
     let mut src = std::fs::read_to_string(&path).unwrap();
     src.push_str("\n[[rule]]\nid = \"broken\"\nall = [\"child\"\nurgency = \"urgent\"\n");
@@ -280,17 +270,7 @@ fn the_shipped_model_raises_what_the_rules_missed_and_says_why() {
 
 #[test]
 fn a_broken_model_file_is_refused_naming_it() {
-    let dir = tempfile::tempdir().unwrap();
-    for f in [
-        "fi.toml",
-        "sv.toml",
-        "en.toml",
-        "rules.toml",
-        "model.toml",
-        "model.bin",
-    ] {
-        std::fs::copy(Path::new("config/classifier").join(f), dir.path().join(f)).unwrap();
-    }
+    let dir = shipped_files_copy();
     let bin = dir.path().join("model.bin");
     let mut bytes = std::fs::read(&bin).unwrap();
     let mid = bytes.len() / 2;
@@ -655,4 +635,20 @@ fn evidence_names_only_entries_that_matched_the_text_each_once() {
     unique.sort();
     unique.dedup();
     assert_eq!(via.len(), unique.len(), "{via:?}");
+}
+
+/// The shipped lexicon, rules and model in a temporary directory, for a test to break.
+fn shipped_files_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in [
+        "fi.toml",
+        "sv.toml",
+        "en.toml",
+        "rules.toml",
+        "model.toml",
+        "model.bin",
+    ] {
+        std::fs::copy(Path::new("config/classifier").join(f), dir.path().join(f)).unwrap();
+    }
+    dir
 }
