@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::layer::Authenticator;
 use crate::background::{Background, Stopped};
 use crate::board::BoardFeed;
 use crate::config::{Config, DEVELOPMENT_PSEUDONYM_KEY};
@@ -13,6 +14,7 @@ use crate::identity::Pseudonymizer;
 use crate::metrics::Metrics;
 use crate::reload::ClassifierCell;
 use crate::store::Store;
+use crate::tls::ServerTls;
 
 /// How long stopping waits for the background loops (they stop at once; the bound is for a
 /// clean-up stuck on an unanswered Redis call).
@@ -32,6 +34,10 @@ pub struct AppState {
     pub pseudonyms: Pseudonymizer,
     pub metrics: Arc<Metrics>,
     pub board: BoardFeed,
+    /// Verifies callers' credentials (gRPC and the board).
+    pub auth: Arc<Authenticator>,
+    /// Both ports' TLS; None only for plain text on loopback (development).
+    pub tls: Option<Arc<ServerTls>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +46,8 @@ pub enum StartError {
     Classifier(#[from] crate::classify::ClassifyError),
     #[error("cannot connect to redis: {0}")]
     Redis(#[from] crate::store::StoreError),
+    #[error("security settings: {0}")]
+    Security(#[from] crate::auth::SetupError),
 }
 
 /// A running instance: its shared state and the background loops that serve it (the
@@ -53,6 +61,7 @@ pub struct App {
 impl App {
     /// Loads the classifier, connects to Redis, starts the dispatcher and the board.
     pub async fn start(config: Config, redis_url: &str) -> Result<App, StartError> {
+        let (auth, tls) = crate::auth::setup(&config)?;
         let classifier =
             ClassifierCell::load(config.classifier_dir.clone(), config.classifier.model)?;
         let store = Store::connect_with(
@@ -100,6 +109,8 @@ impl App {
             dispatcher,
             metrics,
             board,
+            auth: Arc::new(auth),
+            tls: tls.map(Arc::new),
         };
         Ok(App { state, background })
     }
@@ -115,7 +126,23 @@ impl App {
         self.state
             .classifier
             .clone()
-            .reload_on_sighup(&mut self.background)
+            .reload_on_sighup(&mut self.background)?;
+        if let Some(tls) = self.state.tls.clone() {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut hup = signal(SignalKind::hangup())?;
+            self.background.spawn("TLS reload", |stop| async move {
+                while let Some(Some(())) = stop.run_until_cancelled(hup.recv()).await {
+                    match tls.reload() {
+                        Ok(()) => tracing::info!("TLS certificate and key re-read"),
+                        Err(e) => tracing::error!(
+                            error = %e,
+                            "TLS NOT reloaded: the previous certificate stays in use"
+                        ),
+                    }
+                }
+            });
+        }
+        Ok(())
     }
 
     /// Stops the background loops and waits for them. Call it after the servers have stopped:

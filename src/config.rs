@@ -40,6 +40,93 @@ pub struct Config {
     /// Directory of the classifier's lexicon, rules and trained model.
     pub classifier_dir: PathBuf,
     pub classifier: ClassifierConfig,
+    pub auth: AuthConfig,
+    pub tls: TlsConfig,
+    pub access_log: AccessLogConfig,
+}
+
+/// `[auth]`: who may call. Without `issuer`, Luotsi is its own development issuer (keys and
+/// certificates under `<data dir>/dev-auth/`, tokens from `luotsi token`); with it, only the
+/// county's identity provider's tokens are accepted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// The OpenID Connect issuer URL (`iss`); keys by discovery unless `jwks_file` is set.
+    pub issuer: Option<String>,
+    /// The audience Luotsi's tokens must name (`aud`).
+    pub audience: String,
+    /// A JWKS file instead of discovery.
+    pub jwks_file: Option<PathBuf>,
+    /// Allowed clock difference for `exp` and `nbf`, in seconds (at most 300).
+    pub clock_skew_secs: u64,
+    /// Claim holding the Luotsi roles (array or space-separated string).
+    pub roles_claim: String,
+    /// Claim holding a supervisor's teams; the value `county_wide_team` means every team.
+    pub teams_claim: String,
+    pub county_wide_team: String,
+    /// Claim holding the professional id a professional acts as.
+    pub professional_claim: String,
+    /// Claim naming the caller's organisation (for the access log).
+    pub organisation_claim: String,
+    /// Client certificate Common Name → roles, for systems calling with mutual TLS.
+    pub clients: std::collections::HashMap<String, Vec<String>>,
+    /// Where the development issuer keeps its CA and keys (default `<data dir>/dev-auth`).
+    pub dev_dir: Option<PathBuf>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            audience: "luotsi".into(),
+            jwks_file: None,
+            clock_skew_secs: 60,
+            roles_claim: "roles".into(),
+            teams_claim: "teams".into(),
+            county_wide_team: "*".into(),
+            professional_claim: "professional_id".into(),
+            organisation_claim: "org".into(),
+            clients: Default::default(),
+            dev_dir: None,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// Development: no issuer configured.
+    pub fn is_development(&self) -> bool {
+        self.issuer.is_none()
+    }
+}
+
+/// `[tls]`: both ports speak TLS. Without files, the development certificates are used (only
+/// without an issuer).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// CA of the systems' client certificates.
+    pub client_ca_file: Option<PathBuf>,
+    /// Development only: plain text, allowed only when both ports listen on loopback.
+    pub plaintext_on_loopback: bool,
+}
+
+/// `[access_log]`: the log of every use of a citizen's data (Act 703/2023).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessLogConfig {
+    /// How long entries are kept in Redis, in days; never trimmed by count.
+    pub retention_days: u64,
+}
+
+impl Default for AccessLogConfig {
+    fn default() -> Self {
+        // The law lets a citizen ask for the last two years.
+        Self {
+            retention_days: 2 * 366,
+        }
+    }
 }
 
 /// `[classifier]`: whether the trained model takes part beside the rules.
@@ -66,6 +153,8 @@ pub struct ServerConfig {
     /// RESOURCE_EXHAUSTED at once, with a retry hint, rather than queued. An open stream counts
     /// only while it is being opened; health checks never count.
     pub max_concurrent_calls: usize,
+    /// gRPC server reflection (schema for grpcurl and the like); off unless switched on.
+    pub reflection: bool,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +167,7 @@ impl Default for ServerConfig {
             // the Redis pipeline, few enough that a flood is refused at the door instead of
             // each call waiting out its Redis time-out.
             max_concurrent_calls: 256,
+            reflection: false,
         }
     }
 }
@@ -347,6 +437,12 @@ struct ServiceFile {
     classifier: ClassifierConfig,
     #[serde(default)]
     privacy: Privacy,
+    #[serde(default)]
+    auth: AuthConfig,
+    #[serde(default)]
+    tls: TlsConfig,
+    #[serde(default)]
+    access_log: AccessLogConfig,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -391,6 +487,9 @@ impl Config {
                 .unwrap_or_else(|| DEVELOPMENT_PSEUDONYM_KEY.into()),
             classifier_dir: base.join(file.classifier_dir.unwrap_or_else(|| "classifier".into())),
             classifier: file.classifier,
+            auth: file.auth,
+            tls: file.tls,
+            access_log: file.access_log,
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(url) = env("LUOTSI_REDIS_URL") {
@@ -442,8 +541,68 @@ impl Config {
                 "routing.offer_timeout_secs must be at least 1".into(),
             ));
         }
+        if let Some(issuer) = env("LUOTSI_AUTH_ISSUER") {
+            cfg.auth.issuer = Some(issuer);
+        }
         cfg.deadlines.validate().map_err(ConfigError::Invalid)?;
+        cfg.validate_security()?;
         Ok(cfg)
+    }
+
+    /// The security settings hang together: production needs its own certificates; plain text
+    /// only on loopback; every client mapping names a role.
+    pub fn validate_security(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let a = &self.auth;
+        if a.clock_skew_secs > 300 {
+            return bad("auth.clock_skew_secs may be at most 300".into());
+        }
+        if a.audience.is_empty() {
+            return bad("auth.audience must not be empty".into());
+        }
+        if let Some(issuer) = &a.issuer {
+            let local =
+                issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
+            if !issuer.starts_with("https://") && !local {
+                return bad(format!(
+                    "auth.issuer `{issuer}` must be an https:// URL (http only on loopback)"
+                ));
+            }
+            if issuer == crate::auth::dev::ISSUER {
+                return bad("auth.issuer may not be the development issuer".into());
+            }
+        }
+        for (name, roles) in &a.clients {
+            for r in roles {
+                if crate::auth::Role::parse(r).is_none() {
+                    return bad(format!(
+                        "auth.clients.{name}: `{r}` is no role (citizen-frontend, contact-centre, professional, supervisor, ops)"
+                    ));
+                }
+            }
+        }
+        let t = &self.tls;
+        if t.cert_file.is_some() != t.key_file.is_some() {
+            return bad("tls.cert_file and tls.key_file go together".into());
+        }
+        if t.plaintext_on_loopback {
+            for (what, addr) in [
+                ("server.grpc_addr", self.server.grpc_addr),
+                ("server.http_addr", self.server.http_addr),
+            ] {
+                if !addr.ip().is_loopback() {
+                    return bad(format!(
+                        "tls.plaintext_on_loopback: {what} {addr} is not a loopback address"
+                    ));
+                }
+            }
+        } else if !a.is_development() && t.cert_file.is_none() {
+            return bad("with auth.issuer set, tls.cert_file and tls.key_file are required".into());
+        }
+        if self.access_log.retention_days == 0 {
+            return bad("access_log.retention_days must be at least 1".into());
+        }
+        Ok(())
     }
 
     /// Languages any professional of the county speaks.

@@ -6,9 +6,11 @@
 pub mod admission;
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod background;
 pub mod board;
 pub mod classify;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod dispatch;
@@ -21,6 +23,7 @@ pub mod reload;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 
 /// Generated protobuf and gRPC code for `luotsi.v1`.
 pub mod pb {

@@ -46,6 +46,14 @@ enum Command {
     /// Evaluate the classifier on a labelled JSON-lines file: rules, model and the two
     /// combined, per language, with 95 % intervals.
     Eval(cli::train::EvalArgs),
+    /// Print a development access token (only while no issuer is configured), e.g.
+    /// `luotsi token --role professional --as suu-hh-1`.
+    Token(cli::auth::TokenArgs),
+    /// The access log (Act 703/2023) as JSON lines, e.g. for a citizen's request:
+    /// `luotsi access-log --citizen 131052-308T --from 2026-01-01`.
+    AccessLog(cli::auth::AccessLogArgs),
+    /// The permission table (which roles may call each RPC) as Markdown.
+    Permissions,
 }
 
 fn main() -> ExitCode {
@@ -69,6 +77,9 @@ fn main() -> ExitCode {
         Command::Serve => runtime.block_on(cli::serve::run(config)),
         Command::Bench(args) => runtime.block_on(cli::bench::run(config, args)),
         Command::Queues(args) => runtime.block_on(cli::queues::run(config, args)),
+        Command::Token(args) => cli::auth::token(&config, &args),
+        Command::AccessLog(args) => runtime.block_on(cli::auth::access_log(config, args)),
+        Command::Permissions => cli::auth::permissions(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

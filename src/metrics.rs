@@ -42,6 +42,12 @@ pub struct QueueLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// Why: `missing`, `expired`, `signature`, `permission`, … (never who).
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
     pub method: String,
 }
@@ -61,6 +67,8 @@ pub struct Metrics {
     pub board_stale: Gauge,
     /// Calls refused RESOURCE_EXHAUSTED because the instance was at its limit.
     pub calls_refused: Counter,
+    /// Calls refused UNAUTHENTICATED or PERMISSION_DENIED at the door, by reason.
+    pub calls_unauthorized: Family<RefusalLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -86,6 +94,7 @@ impl Metrics {
             redis_roundtrip: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
             board_stale: Gauge::default(),
             calls_refused: Counter::default(),
+            calls_unauthorized: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -143,6 +152,11 @@ impl Metrics {
             "gRPC calls refused RESOURCE_EXHAUSTED because the instance was at server.max_concurrent_calls",
             m.calls_refused.clone(),
         );
+        registry.register(
+            "calls_unauthorized",
+            "gRPC and board calls refused for their credential or role (security events), by reason",
+            m.calls_unauthorized.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -172,6 +186,15 @@ impl Metrics {
                 channel: channel.code().to_string(),
                 need: need.code().to_string(),
                 result: result.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a call refused at the door (a security event).
+    pub fn unauthorized(&self, reason: &str) {
+        self.calls_unauthorized
+            .get_or_create(&RefusalLabels {
+                reason: reason.to_string(),
             })
             .inc();
     }

@@ -9,8 +9,11 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 use crate::admission::AdmissionLayer;
-use crate::api::{contact::ContactApi, supervisor::SupervisorApi, work::WorkApi};
+use crate::api::{
+    access_log::AccessLogApi, contact::ContactApi, supervisor::SupervisorApi, work::WorkApi,
+};
 use crate::app::AppState;
+use crate::auth::AuthLayer;
 use crate::metrics::RpcTimingLayer;
 use crate::pb;
 use crate::store::Store;
@@ -29,6 +32,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    use pb::access_log_service_server::AccessLogServiceServer;
     use pb::contact_service_server::ContactServiceServer;
     use pb::supervisor_service_server::SupervisorServiceServer;
     use pb::work_service_server::WorkServiceServer;
@@ -48,14 +52,22 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let reflect = state.config.server.reflection;
+    let reflection_v1 = reflect.then(|| reflection().build_v1()).transpose()?;
+    let reflection_v1alpha = reflect.then(|| reflection().build_v1alpha()).transpose()?;
 
-    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "gRPC and gRPC-Web listening");
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    match &state.tls {
+        Some(_) => tracing::info!(%addr, "gRPC and gRPC-Web listening (TLS)"),
+        None => tracing::info!(%addr, "gRPC and gRPC-Web listening in PLAIN TEXT (development)"),
+    }
     let metrics = state.metrics.clone();
     let cors = cors_layer(&state.config.server.cors_origins);
     let store = state.health_store.clone();
-    let serving = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         // HTTP/1.1 for gRPC-Web from browsers; HTTP/2 clients are unaffected.
         .accept_http1(true)
         .layer(cors)
@@ -65,24 +77,44 @@ pub async fn serve(
         // browser reads the refusal like any other status.
         .layer(AdmissionLayer::new(
             state.config.server.max_concurrent_calls,
-            metrics,
+            metrics.clone(),
         ))
+        // Every call past this point has an authenticated, permitted caller.
+        .layer(AuthLayer::new(state.auth.clone(), metrics, reflect))
         .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha)
         .add_service(ContactServiceServer::new(ContactApi {
             state: state.clone(),
         }))
         .add_service(WorkServiceServer::new(WorkApi {
             state: state.clone(),
         }))
-        .add_service(SupervisorServiceServer::new(SupervisorApi { state }))
-        // Accepted sockets need no-delay themselves: without it Nagle's algorithm and delayed
-        // ACKs hold each small response back by ~40 ms.
-        .serve_with_incoming_shutdown(
-            TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown,
-        );
+        .add_service(AccessLogServiceServer::new(AccessLogApi {
+            state: state.clone(),
+        }))
+        .add_service(SupervisorServiceServer::new(SupervisorApi {
+            state: state.clone(),
+        }));
+    let serving = async move {
+        match state.tls.clone() {
+            Some(tls) => {
+                router
+                    .serve_with_incoming_shutdown(crate::tls::incoming(listener, tls), shutdown)
+                    .await
+            }
+            // Accepted sockets need no-delay themselves: without it Nagle's algorithm and
+            // delayed ACKs hold each small response back by ~40 ms.
+            None => {
+                router
+                    .serve_with_incoming_shutdown(
+                        TcpIncoming::from(listener).with_nodelay(Some(true)),
+                        shutdown,
+                    )
+                    .await
+            }
+        }
+    };
     // The health status follows Redis for as long as the server runs, and stops with it.
     tokio::select! {
         served = serving => served?,

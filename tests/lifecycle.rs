@@ -64,11 +64,14 @@ async fn an_offers_stream_closed_just_before_the_stop_is_still_disconnected() {
         luotsi::pb::work_service_client::WorkServiceClient::connect(format!("http://{addr}"))
             .await
             .expect("serves");
-    work.set_presence(luotsi::pb::SetPresenceRequest {
-        professional_id: member.id.clone(),
-        presence: luotsi::pb::Presence::Available as i32,
-        capacities: vec![],
-    })
+    work.set_presence(luotsi::client::authorized(
+        luotsi::pb::SetPresenceRequest {
+            professional_id: member.id.clone(),
+            presence: luotsi::pb::Presence::Available as i32,
+            capacities: vec![],
+        },
+        &harness::token(luotsi::auth::Role::Professional, &member.id),
+    ))
     .await
     .expect("presence set");
     drop(work);

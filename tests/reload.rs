@@ -4,10 +4,12 @@
 //! its grace period even while streams are open; a second instance on the same data directory
 //! refuses to start and leaves the first alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use luotsi::auth::Role;
+use luotsi::auth::dev::{DevAuthority, TokenRequest};
 use luotsi::pb;
 use luotsi::pb::contact_service_client::ContactServiceClient;
 use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
@@ -18,6 +20,8 @@ use tonic::transport::Channel;
 struct LuotsiProcess {
     child: Option<Child>,
     url: String,
+    /// The development issuer the process created in its data directory.
+    dev_dir: PathBuf,
 }
 
 impl LuotsiProcess {
@@ -35,23 +39,38 @@ impl LuotsiProcess {
         configure(&mut command);
         Self {
             child: Some(command.spawn().expect("luotsi starts")),
-            url: format!("http://127.0.0.1:{grpc}"),
+            url: format!("https://127.0.0.1:{grpc}"),
+            dev_dir: data_dir.join("dev-auth"),
         }
     }
 
-    /// A gRPC channel, once the process answers.
+    /// A gRPC channel over TLS (the development CA the process made), once the process
+    /// answers.
     async fn channel(&self) -> Channel {
+        let ca = self.dev_dir.join("ca.pem");
         for _ in 0..100 {
-            if let Ok(c) = Channel::from_shared(self.url.clone())
-                .unwrap()
-                .connect()
-                .await
-            {
-                return c;
+            if ca.exists() {
+                let target = luotsi::client::Target {
+                    addr: &self.url,
+                    ca: Some(&ca),
+                    client_cert: None,
+                };
+                if let Ok(c) = luotsi::client::connect(&target).await {
+                    return c;
+                }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("luotsi answers");
+    }
+
+    /// A request with a development token for `role` (after `channel`: the process has made
+    /// its signing key by then).
+    fn as_<T>(&self, role: Role, message: T) -> tonic::Request<T> {
+        let dev = DevAuthority::open(&self.dev_dir).expect("the development issuer");
+        let mut req = TokenRequest::new(role, "reload-test", "luotsi");
+        req.teams = vec!["*".into()];
+        luotsi::client::authorized(message, &dev.token(&req).expect("a token"))
     }
 
     fn pid(&self) -> u32 {
@@ -118,14 +137,20 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-async fn top_need(client: &mut ContactServiceClient<tonic::transport::Channel>) -> String {
+async fn top_need(
+    luotsi: &LuotsiProcess,
+    client: &mut ContactServiceClient<tonic::transport::Channel>,
+) -> String {
     let c = client
-        .classify(pb::ClassifyRequest {
-            channel: pb::Channel::EService as i32,
-            text: "Kysyisin zorblaksista".into(),
-            hints: None,
-            citizen: None,
-        })
+        .classify(luotsi.as_(
+            Role::CitizenFrontend,
+            pb::ClassifyRequest {
+                channel: pb::Channel::EService as i32,
+                text: "Kysyisin zorblaksista".into(),
+                hints: None,
+                citizen: None,
+            },
+        ))
         .await
         .expect("classify")
         .into_inner()
@@ -146,7 +171,7 @@ async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
         c.env("LUOTSI_CONFIG", config.join("luotsi.toml"));
     });
     let mut client = ContactServiceClient::new(luotsi.channel().await);
-    let before = top_need(&mut client).await;
+    let before = top_need(&luotsi, &mut client).await;
     assert_ne!(before, "oral_health");
 
     // The county adds a word for dental care and tells the service.
@@ -162,7 +187,7 @@ async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
     assert!(luotsi.signal("-HUP"));
     let mut now = String::new();
     for _ in 0..50 {
-        now = top_need(&mut client).await;
+        now = top_need(&luotsi, &mut client).await;
         if now == "oral_health" {
             break;
         }
@@ -174,7 +199,7 @@ async fn sighup_reloads_the_lexicon_and_a_broken_file_changes_nothing() {
     std::fs::write(&fi, format!("{added}\nthis is not toml\n")).unwrap();
     assert!(luotsi.signal("-HUP"));
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(top_need(&mut client).await, "oral_health");
+    assert_eq!(top_need(&luotsi, &mut client).await, "oral_health");
 
     luotsi.signal("-TERM");
     let out = luotsi.exit().await;
@@ -202,7 +227,7 @@ async fn sigterm_stops_the_service_even_with_a_stream_open() {
             .current_dir(env!("CARGO_MANIFEST_DIR"));
     });
     let mut board = SupervisorServiceClient::new(luotsi.channel().await)
-        .watch_queues(pb::WatchQueuesRequest::default())
+        .watch_queues(luotsi.as_(Role::Ops, pb::WatchQueuesRequest::default()))
         .await
         .unwrap()
         .into_inner();
@@ -234,7 +259,9 @@ async fn a_second_instance_on_the_same_data_directory_refuses_and_the_first_keep
         r.is_ok_and(|r| !r.into_inner().stale)
     };
     assert!(fresh(
-        board.list_queues(pb::ListQueuesRequest::default()).await
+        board
+            .list_queues(first.as_(Role::Ops, pb::ListQueuesRequest::default()))
+            .await
     ));
 
     // Other ports, same data directory.
@@ -255,7 +282,9 @@ async fn a_second_instance_on_the_same_data_directory_refuses_and_the_first_keep
     // The first still has its Redis: its figures are read now, not the board's last ones.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(fresh(
-        board.list_queues(pb::ListQueuesRequest::default()).await
+        board
+            .list_queues(first.as_(Role::Ops, pb::ListQueuesRequest::default()))
+            .await
     ));
     first.signal("-TERM");
     let out = first.exit().await;

@@ -9,10 +9,13 @@ use tracing::Instrument;
 
 use super::convert::timestamp;
 use super::messages::{Standing, citizen_message};
-use super::{AppState, CaseView, invalid, now_ms, parse_id, refusal_status, store_status};
+use super::{
+    AppState, CaseView, access_entry, invalid, now_ms, parse_id, refusal_status, store_status,
+};
+use crate::auth::{Caller, case_token};
 use crate::classify::{Classification, Input};
 use crate::domain::intake::{self, Assessment, CasePlan, ContactFacts, IntakePolicy};
-use crate::domain::{Channel, Language, Need, Urgency, hetu};
+use crate::domain::{Channel, Language, Need, Purpose, Urgency, hetu};
 use crate::pb::{self, contact_service_server::ContactService};
 use crate::store::{NewCase, Submitted};
 
@@ -274,6 +277,7 @@ impl ContactApi {
             status: status as i32,
             estimated_wait: Some(super::convert::duration(wait)),
             call_emergency_number: emergency,
+            case_access_token: String::new(),
         }
     }
 
@@ -311,6 +315,7 @@ impl ContactApi {
             call_emergency_number: emergency,
             callback_window_start: case.callback_window_start,
             callback_window_end: case.callback_window_end,
+            case_access_token: String::new(),
         })
     }
 }
@@ -340,6 +345,7 @@ impl ContactService for ContactApi {
         &self,
         request: Request<pb::SubmitContactRequest>,
     ) -> Result<Response<pb::SubmitContactResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
         let key = req.idempotency_key.trim();
         if key.is_empty() || key.len() > 128 {
@@ -348,6 +354,10 @@ impl ContactService for ContactApi {
                 "required, at most 128 characters",
             ));
         }
+        // Keys are the caller's own: another caller's same key is another contact.
+        let key = format!("{}/{key}", caller.idempotency_scope());
+        let token = case_token::new();
+        let token_hash = case_token::hash(&token);
         let c = self.check(
             req.channel,
             &req.text,
@@ -362,18 +372,19 @@ impl ContactService for ContactApi {
             plan: &plan,
             contact_id: uuid::Uuid::now_v7().hyphenated().to_string(),
             case_id: uuid::Uuid::now_v7().hyphenated().to_string(),
-            idempotency_key: key,
+            idempotency_key: &key,
             idempotency_ttl_secs: self.state.config.routing.idempotency_ttl_secs,
             citizen: c.citizen_key.as_deref(),
             classification: prost::Message::encode_to_vec(&class_pb),
             text: c.text,
             callback_number: c.callback.as_deref(),
+            access_hash: &token_hash,
         };
         let outcome = self.state.store.submit(&new).await.map_err(store_status)?;
         self.state
             .metrics
             .contact(c.channel, plan.routed_need, &outcome);
-        let answer = match outcome {
+        let mut answer = match outcome {
             Submitted::New {
                 position,
                 available,
@@ -387,6 +398,7 @@ impl ContactService for ContactApi {
                 case_id,
             } => self.existing_answer(contact_id, case_id, false).await?,
         };
+        answer.case_access_token = token;
         let span = tracing::Span::current();
         span.record("contact_id", answer.contact_id.as_str());
         span.record("case_id", answer.case_id.as_str());
@@ -422,8 +434,14 @@ impl ContactService for ContactApi {
         &self,
         request: Request<pb::GetCaseRequest>,
     ) -> Result<Response<pb::GetCaseResponse>, Status> {
-        let id = parse_id("case_id", &request.get_ref().case_id)?;
-        let case = self.state.case(&id, CaseView::Routing).await?;
+        let caller = Caller::of(&request)?;
+        let req = request.get_ref();
+        let id = parse_id("case_id", &req.case_id)?;
+        let (rec, view) = self
+            .state
+            .case_for(caller, &id, &req.case_access_token, req.purpose, "read")
+            .await?;
+        let case = self.state.case_pb(&rec, view);
         Ok(Response::new(pb::GetCaseResponse { case: Some(case) }))
     }
 
@@ -434,23 +452,36 @@ impl ContactService for ContactApi {
         &self,
         request: Request<pb::WatchCaseRequest>,
     ) -> Result<Response<Self::WatchCaseStream>, Status> {
-        let id = parse_id("case_id", &request.get_ref().case_id)?;
+        let caller = Caller::of(&request)?;
+        let req = request.get_ref();
+        let id = parse_id("case_id", &req.case_id)?;
         let state = self.state.clone();
         let dispatcher = self.state.dispatcher.clone();
         let store = self.state.store.clone();
         // Subscribe before the first read so that no change between the two is missed.
         let mut changes = dispatcher.watch(&id);
-        let first = match store.load_case(&id).await {
+        let first = match self
+            .state
+            .case_for(caller, &id, &req.case_access_token, req.purpose, "watch")
+            .await
+        {
             Ok(rec) => rec,
             Err(e) => {
                 drop(changes);
                 dispatcher.unwatch(&id);
-                return Err(store_status(e));
+                return Err(e);
             }
+        };
+        let (first, view) = first;
+        // The watcher keeps the view of the first read (a holder's words are not streamed).
+        let view = if view == CaseView::Holder {
+            CaseView::Routing
+        } else {
+            view
         };
         let case_id = id.clone();
         let update = move |rec: &crate::store::CaseRecord| -> Result<pb::CaseUpdate, Status> {
-            let case = state.case_pb(rec, CaseView::Routing);
+            let case = state.case_pb(rec, view);
             debug_assert_eq!(case.case_id, case_id);
             Ok(pb::CaseUpdate {
                 case_id: case.case_id,
@@ -528,17 +559,21 @@ impl ContactService for ContactApi {
         &self,
         request: Request<pb::AcceptCallbackRequest>,
     ) -> Result<Response<pb::AcceptCallbackResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
         let number = crate::identity::normalise_phone(req.callback_number.trim())
             .map_err(|e| invalid("callback_number", e))?;
+        self.state
+            .case_for(&caller, &id, &req.case_access_token, 0, "callback")
+            .await?;
         self.state
             .store
             .accept_callback(&id, &number)
             .await
             .map_err(store_status)?;
         tracing::info!("chat turned into a call-back");
-        let case = self.state.case(&id, CaseView::Routing).await?;
+        let case = self.state.case(&id, CaseView::Citizen).await?;
         Ok(Response::new(pb::AcceptCallbackResponse {
             case: Some(case),
         }))
@@ -549,15 +584,23 @@ impl ContactService for ContactApi {
         &self,
         request: Request<pb::CancelContactRequest>,
     ) -> Result<Response<pb::CancelContactResponse>, Status> {
-        let contact = parse_id("contact_id", &request.get_ref().contact_id)?;
+        let caller = Caller::of(&request)?;
+        let req = request.get_ref();
+        let contact = parse_id("contact_id", &req.contact_id)?;
         let retention = self.state.config.routing.closed_case_retention_days * 86_400;
+        let access = access_entry(caller, "cancel", Purpose::OwnContact);
         let case_id = self
             .state
             .store
-            .cancel(&contact, retention)
+            .cancel(
+                &contact,
+                &case_token::hash(req.case_access_token.trim()),
+                retention,
+                &access,
+            )
             .await
             .map_err(store_status)?;
-        let case = self.state.case(&case_id, CaseView::Routing).await?;
+        let case = self.state.case(&case_id, CaseView::Citizen).await?;
         tracing::info!(case_id = %case_id, status = case.status().as_str_name(), "contact withdrawn");
         Ok(Response::new(pb::CancelContactResponse {
             case: Some(case),

@@ -172,11 +172,39 @@ impl From<&Classification> for pb::Classification {
     }
 }
 
-/// Who reads a case: the holder also sees the citizen's words and number.
+/// Who reads a case: the holder also sees the citizen's words and number; the citizen's own
+/// front end sees no staff ids, routing reasons, consultations or linked cases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseView {
     Routing,
     Holder,
+    Citizen,
+}
+
+/// A purpose of use from the wire; None when unspecified or unknown.
+pub fn purpose_from_pb(v: i32) -> Option<crate::domain::Purpose> {
+    use crate::domain::Purpose;
+    match pb::PurposeOfUse::try_from(v).ok()? {
+        pb::PurposeOfUse::Unspecified => None,
+        pb::PurposeOfUse::CareRelationship => Some(Purpose::CareRelationship),
+        pb::PurposeOfUse::Consultation => Some(Purpose::Consultation),
+        pb::PurposeOfUse::Supervision => Some(Purpose::Supervision),
+        pb::PurposeOfUse::QualityAssurance => Some(Purpose::QualityAssurance),
+        pb::PurposeOfUse::CitizenRequest => Some(Purpose::CitizenRequest),
+    }
+}
+
+/// A purpose's wire value (own_contact, which no caller sends, is unspecified).
+pub fn purpose_pb(code: &str) -> pb::PurposeOfUse {
+    use crate::domain::Purpose;
+    match Purpose::from_code(code) {
+        Some(Purpose::CareRelationship) => pb::PurposeOfUse::CareRelationship,
+        Some(Purpose::Consultation) => pb::PurposeOfUse::Consultation,
+        Some(Purpose::Supervision) => pb::PurposeOfUse::Supervision,
+        Some(Purpose::QualityAssurance) => pb::PurposeOfUse::QualityAssurance,
+        Some(Purpose::CitizenRequest) => pb::PurposeOfUse::CitizenRequest,
+        _ => pb::PurposeOfUse::Unspecified,
+    }
 }
 
 /// The case as the API shows it, with its estimated wait and call-back window (computed by
@@ -188,6 +216,8 @@ pub fn case_pb(
     window: Option<(i64, i64)>,
 ) -> pb::Case {
     let holder = view == CaseView::Holder;
+    let staff = view != CaseView::Citizen;
+    let staff_only = |v: Vec<String>| if staff { v } else { Vec::new() };
     pb::Case {
         callback_window_start: window.map(|w| timestamp(w.0)),
         callback_window_end: window.map(|w| timestamp(w.1)),
@@ -202,11 +232,11 @@ pub fn case_pb(
         deadline: Some(timestamp(rec.deadline_ms)),
         created_at: Some(timestamp(rec.created_ms)),
         estimated_wait: wait.map(duration),
-        professional_id: rec.holder.clone().unwrap_or_default(),
+        professional_id: rec.holder.clone().filter(|_| staff).unwrap_or_default(),
         outcome: rec.outcome.map(wire::<_, pb::Outcome>).unwrap_or_default(),
         contact_ids: rec.contacts.clone(),
         classification: prost::Message::decode(rec.classification.as_slice()).ok(),
-        routing_reasons: rec.reasons.clone(),
+        routing_reasons: staff_only(rec.reasons.clone()),
         deadline_rule: rec.deadline_rule.clone(),
         citizen_text: rec.text.clone().filter(|_| holder).unwrap_or_default(),
         interpreter_needed: rec.interpreter_needed,
@@ -215,7 +245,7 @@ pub fn case_pb(
             .clone()
             .filter(|_| holder)
             .unwrap_or_default(),
-        linked_case_ids: rec.linked_cases.clone(),
+        linked_case_ids: staff_only(rec.linked_cases.clone()),
         recontact: rec.recontact,
         callback_offered: rec.callback_offered,
         statutory_deadline: rec.statutory.as_ref().map(|s| timestamp(s.at_ms)),
@@ -230,11 +260,12 @@ pub fn case_pb(
             .as_ref()
             .map(|s| s.law.clone())
             .unwrap_or_default(),
-        consultations: rec
-            .consultations
-            .iter()
-            .map(|(who, state)| format!("{who}:{state}"))
-            .collect(),
+        consultations: staff_only(
+            rec.consultations
+                .iter()
+                .map(|(who, state)| format!("{who}:{state}"))
+                .collect(),
+        ),
     }
 }
 

@@ -3,6 +3,7 @@
 //! Conversions live in `convert.rs`, the status map in `error.rs`, what the citizen is told in
 //! `messages.rs`.
 
+pub mod access_log;
 pub mod contact;
 pub mod convert;
 pub mod error;
@@ -15,9 +16,10 @@ use std::time::Duration;
 use tonic::Status;
 
 pub use crate::app::AppState;
-use crate::domain::{self, CaseStatus, Channel};
+use crate::auth::{Caller, Role};
+use crate::domain::{self, CaseStatus, Channel, Purpose};
 use crate::pb;
-use crate::store::CaseRecord;
+use crate::store::{AccessEntry, CaseRecord};
 
 pub use convert::CaseView;
 pub use error::{invalid, refusal_status, store_status};
@@ -49,6 +51,83 @@ impl AppState {
             .filter(|_| rec.channel == Channel::Phone)
             .map(|w| domain::routing::callback_window(now_ms(), w, rec.deadline_ms));
         convert::case_pb(rec, view, wait, window)
+    }
+}
+
+/// The access-log entry for a call: the caller from their credential, the action, the purpose.
+pub fn access_entry(caller: &Caller, action: &'static str, purpose: Purpose) -> AccessEntry {
+    AccessEntry {
+        by: caller.subject.clone(),
+        role: caller.role.name(),
+        organisation: caller.organisation.clone(),
+        action,
+        purpose,
+        source: caller.source.map(|s| s.to_string()).unwrap_or_default(),
+    }
+}
+
+/// The purpose of use a staff call must give.
+pub fn purpose(value: i32) -> Result<Purpose, Status> {
+    convert::purpose_from_pb(value).ok_or_else(|| {
+        invalid(
+            "purpose",
+            "required: why the citizen's data is used (CARE_RELATIONSHIP, CONSULTATION, SUPERVISION, QUALITY_ASSURANCE, CITIZEN_REQUEST)",
+        )
+    })
+}
+
+impl AppState {
+    /// Reads a case for a caller and says how they see it. A front end needs the case's
+    /// access token (a wrong one is NOT_FOUND, like a case that does not exist); a
+    /// professional reads cases offered to them, held by them or where they are consulted; a
+    /// supervisor the cases of their teams. A staff read is logged before it is answered.
+    pub async fn case_for(
+        &self,
+        caller: &Caller,
+        id: &str,
+        token: &str,
+        purpose_pb: i32,
+        action: &'static str,
+    ) -> Result<(CaseRecord, CaseView), Status> {
+        let not_found = || Status::not_found(format!("no case {id}"));
+        if caller.role.is_front_end() {
+            let rec = match self.store.load_case(id).await {
+                Err(crate::store::StoreError::NotFound(_)) => return Err(not_found()),
+                other => other.map_err(store_status)?,
+            };
+            if !rec.accepts_token(&crate::auth::case_token::hash(token.trim())) {
+                return Err(not_found());
+            }
+            return Ok((rec, CaseView::Citizen));
+        }
+        let purpose = purpose(purpose_pb)?;
+        let rec = self.store.load_case(id).await.map_err(store_status)?;
+        let view = match caller.role {
+            Role::Professional => {
+                let me = caller.professional.as_deref().unwrap_or("");
+                let holds = rec.holder.as_deref() == Some(me);
+                let consulted = rec.consultations.iter().any(|(who, _)| who == me);
+                if !holds && !consulted {
+                    return Err(Status::permission_denied(
+                        "a professional reads only cases offered to them, held by them or where they are consulted",
+                    ));
+                }
+                if holds && rec.status == CaseStatus::InProgress {
+                    CaseView::Holder
+                } else {
+                    CaseView::Routing
+                }
+            }
+            _ => {
+                caller.may_supervise(&rec.team)?;
+                CaseView::Routing
+            }
+        };
+        self.store
+            .log_reads(&[id], &access_entry(caller, action, purpose))
+            .await
+            .map_err(store_status)?;
+        Ok((rec, view))
     }
 }
 

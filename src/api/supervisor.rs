@@ -9,13 +9,16 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{duration, millis, timestamp, wire};
 use super::{
-    AppState, CaseView, invalid, now_ms, parse_id, refusal_status, required, store_status,
+    AppState, CaseView, access_entry, invalid, now_ms, parse_id, purpose, refusal_status, required,
+    store_status,
 };
+use crate::auth::{Caller, Role, Teams};
 use crate::board::Board;
 use crate::domain::routing::ALERT_QUEUE;
 use crate::domain::steering::{self, CaseFacts};
 use crate::domain::{Channel, Urgency};
 use crate::pb::{self, supervisor_service_server::SupervisorService};
+use crate::store::AccessEntry;
 use crate::store::{Action, BOARD_QUEUES};
 
 type BoardStream = Pin<Box<dyn Stream<Item = Result<pb::WatchQueuesResponse, Status>> + Send>>;
@@ -33,7 +36,7 @@ impl SupervisorService for SupervisorApi {
         &self,
         request: Request<pb::ListQueuesRequest>,
     ) -> Result<Response<pb::ListQueuesResponse>, Status> {
-        let team = self.team_filter(&request.get_ref().team_id)?;
+        let team = self.team_filter(Caller::of(&request)?, &request.get_ref().team_id)?;
         // The board's figures, read now (one pipelined round trip for every team), or while
         // Redis does not answer the board's last figures, marked stale.
         let s = &self.state;
@@ -73,8 +76,9 @@ impl SupervisorService for SupervisorApi {
         &self,
         request: Request<pb::GetStatsRequest>,
     ) -> Result<Response<pb::GetStatsResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let team = self.team_filter(&req.team_id)?;
+        let team = self.team_filter(&caller, &req.team_id)?;
         let now = now_ms();
         let at = |field: &str, t: &Option<prost_types::Timestamp>| {
             t.as_ref()
@@ -113,8 +117,9 @@ impl SupervisorService for SupervisorApi {
         &self,
         request: Request<pb::WatchQueuesRequest>,
     ) -> Result<Response<Self::WatchQueuesStream>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let team = self.team_filter(&req.team_id)?;
+        let team = self.team_filter(&caller, &req.team_id)?;
         let heartbeat = match req.heartbeat {
             None => Duration::from_secs(5),
             Some(d) if d.seconds >= 1 && d.seconds <= 3600 => Duration::from_secs(d.seconds as u64),
@@ -138,11 +143,13 @@ impl SupervisorService for SupervisorApi {
         &self,
         request: Request<pb::ListQueuedCasesRequest>,
     ) -> Result<Response<pb::ListQueuedCasesResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let team = self.team_filter(&req.team_id)?;
+        let team = self.team_filter(&caller, &req.team_id)?;
         if team.is_empty() {
             return Err(invalid("team_id", "required"));
         }
+        let purpose = purpose(req.purpose)?;
         let queues: Vec<&str> = match req.queue.trim() {
             "" => BOARD_QUEUES.to_vec(),
             q => vec![
@@ -161,6 +168,12 @@ impl SupervisorService for SupervisorApi {
             .state
             .store
             .queued_cases(&team, &queues, limit)
+            .await
+            .map_err(store_status)?;
+        let ids: Vec<&str> = rows.iter().map(|r| r.case_id.as_str()).collect();
+        self.state
+            .store
+            .log_reads(&ids, &access_entry(&caller, "list_queued", purpose))
             .await
             .map_err(store_status)?;
         let now = now_ms();
@@ -190,9 +203,11 @@ impl SupervisorService for SupervisorApi {
         &self,
         request: Request<pb::MoveCaseRequest>,
     ) -> Result<Response<pb::MoveCaseResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
-        let (by, why) = actor(&req.supervisor_id, &req.reason)?;
+        let why = actor(&caller, &req.supervisor_id, &req.reason)?;
+        let access = access_entry(&caller, "move", purpose(req.purpose)?);
         let channel = match req.queue.trim() {
             "" => None,
             q => Some(
@@ -207,6 +222,7 @@ impl SupervisorService for SupervisorApi {
                 "name a team or a queue to move the case to",
             ));
         }
+        let rec = self.case_of_team(&caller, &id).await?;
         if !team.is_empty() {
             let t = self
                 .state
@@ -214,16 +230,10 @@ impl SupervisorService for SupervisorApi {
                 .county
                 .team(team)
                 .ok_or_else(|| invalid("team_id", format!("no team `{team}`")))?;
-            let rec = self
-                .state
-                .store
-                .load_case(&id)
-                .await
-                .map_err(store_status)?;
             steering::team_fits(t, &rec.professions).map_err(refusal_status)?;
         }
         let case = self
-            .act(&id, by, why, &Action::Move { team, channel })
+            .act(&id, why, &Action::Move { team, channel }, &access)
             .await?;
         Ok(Response::new(pb::MoveCaseResponse { case: Some(case) }))
     }
@@ -233,17 +243,14 @@ impl SupervisorService for SupervisorApi {
         &self,
         request: Request<pb::SetUrgencyRequest>,
     ) -> Result<Response<pb::SetUrgencyResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
-        let (by, why) = actor(&req.supervisor_id, &req.reason)?;
+        let why = actor(&caller, &req.supervisor_id, &req.reason)?;
+        let access = access_entry(&caller, "urgency", purpose(req.purpose)?);
         let urgency: Urgency =
             required("urgency", req.urgency, "EMERGENCY, URGENT, SOON or ROUTINE")?;
-        let rec = self
-            .state
-            .store
-            .load_case(&id)
-            .await
-            .map_err(store_status)?;
+        let rec = self.case_of_team(&caller, &id).await?;
         let created = chrono::DateTime::from_timestamp_millis(rec.created_ms)
             .unwrap_or_else(crate::clock::now);
         let change = steering::after_urgency_change(
@@ -264,7 +271,9 @@ impl SupervisorService for SupervisorApi {
             &self.state.config.deadlines,
             now_ms(),
         );
-        let case = self.act(&id, by, why, &Action::Urgency(&change)).await?;
+        let case = self
+            .act(&id, why, &Action::Urgency(&change), &access)
+            .await?;
         Ok(Response::new(pb::SetUrgencyResponse { case: Some(case) }))
     }
 
@@ -273,28 +282,43 @@ impl SupervisorService for SupervisorApi {
         &self,
         request: Request<pb::ReleaseOfferRequest>,
     ) -> Result<Response<pb::ReleaseOfferResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
-        let (by, why) = actor(&req.supervisor_id, &req.reason)?;
-        let case = self.act(&id, by, why, &Action::Release).await?;
+        let why = actor(&caller, &req.supervisor_id, &req.reason)?;
+        let access = access_entry(&caller, "release", purpose(req.purpose)?);
+        self.case_of_team(&caller, &id).await?;
+        let case = self.act(&id, why, &Action::Release, &access).await?;
         self.state.metrics.offer("released");
         Ok(Response::new(pb::ReleaseOfferResponse { case: Some(case) }))
     }
 }
 
 impl SupervisorApi {
+    /// A case the supervisor may act on: one of their teams' (any, when county-wide).
+    async fn case_of_team(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<crate::store::CaseRecord, Status> {
+        let rec = self.state.store.load_case(id).await.map_err(store_status)?;
+        caller.may_supervise(&rec.team)?;
+        Ok(rec)
+    }
+
     /// Carries out a recorded action, asks the board to refresh, and reads the case back.
     async fn act(
         &self,
         id: &str,
-        by: &str,
         why: &str,
         action: &Action<'_>,
+        access: &AccessEntry,
     ) -> Result<pb::Case, Status> {
+        let by = access.by.as_str();
         let did = self
             .state
             .store
-            .supervise(id, by, why, action)
+            .supervise(id, by, why, action, access)
             .await
             .map_err(store_status)?;
         tracing::info!(supervisor = by, action = %did, "supervisor action");
@@ -302,36 +326,40 @@ impl SupervisorApi {
         self.state.case(id, CaseView::Routing).await
     }
 
-    /// A team id to filter on: empty for all, else a configured team.
-    fn team_filter(&self, team_id: &str) -> Result<String, Status> {
+    /// A team id to filter on: empty for all, else a configured team. A supervisor who is not
+    /// county-wide sees their own teams only: their one team when they name none.
+    fn team_filter(&self, caller: &Caller, team_id: &str) -> Result<String, Status> {
         let t = team_id.trim();
         if !t.is_empty() && self.state.config.county.team(t).is_none() {
             return Err(invalid("team_id", format!("no team `{t}`")));
         }
+        if caller.role != Role::Supervisor || caller.teams == Teams::All {
+            return Ok(t.to_string());
+        }
+        if t.is_empty() {
+            return match &caller.teams {
+                Teams::Only(mine) if mine.len() == 1 => Ok(mine[0].clone()),
+                _ => Err(invalid(
+                    "team_id",
+                    "required: name one of your teams (your token is not county-wide)",
+                )),
+            };
+        }
+        caller.may_supervise(t)?;
         Ok(t.to_string())
     }
 }
 
-/// Who takes an action and why: both required, the id a plain identifier, the reason short.
-fn actor<'a>(supervisor_id: &'a str, reason: &'a str) -> Result<(&'a str, &'a str), Status> {
-    let by = supervisor_id.trim();
-    if by.is_empty() {
-        return Err(invalid(
-            "supervisor_id",
-            "required: every action is recorded with who took it",
+/// Why an action is taken (required, short). It is recorded under the token's subject;
+/// `supervisor_id`, when given, must be that subject.
+fn actor<'a>(caller: &Caller, supervisor_id: &str, reason: &'a str) -> Result<&'a str, Status> {
+    let named = supervisor_id.trim();
+    if !named.is_empty() && named != caller.subject {
+        return Err(Status::permission_denied(
+            "supervisor_id: actions are recorded under your own credential's subject",
         ));
     }
-    if by.len() > 64
-        || !by
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(invalid(
-            "supervisor_id",
-            "at most 64 letters, digits, `-`, `_` or `.`",
-        ));
-    }
-    Ok((by, super::one_line("reason", reason)?))
+    super::one_line("reason", reason)
 }
 
 /// The board as the API shows it.

@@ -7,7 +7,11 @@ use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::convert::{FromPb, wire};
-use super::{AppState, CaseView, invalid, parse_id, refusal_status, required, store_status};
+use super::{
+    AppState, CaseView, access_entry, invalid, parse_id, purpose, refusal_status, required,
+    store_status,
+};
+use crate::auth::Caller;
 use crate::domain::routing::{Member, Team};
 use crate::domain::steering::available_colleague;
 use crate::domain::{Channel, Outcome, Presence, Profession};
@@ -31,10 +35,13 @@ impl WorkApi {
             .ok_or_else(|| invalid(field, format!("`{id}` is not a member of team {}", team.id)))
     }
 
-    fn professional(&self, id: &str) -> Result<(&Team, &Member), Status> {
+    /// The professional the caller acts as: the id in the request must be the one their token
+    /// names.
+    fn professional(&self, caller: &Caller, id: &str) -> Result<(&Team, &Member), Status> {
         if id.trim().is_empty() {
             return Err(invalid("professional_id", "required"));
         }
+        caller.acting_as(id.trim())?;
         self.state.config.county.member(id).ok_or_else(|| {
             Status::not_found(format!(
                 "professional_id: `{id}` is not a member of any team"
@@ -72,8 +79,9 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::SetPresenceRequest>,
     ) -> Result<Response<pb::SetPresenceResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (team, member) = self.professional(&req.professional_id)?;
+        let (team, member) = self.professional(&caller, &req.professional_id)?;
         let presence: Presence = required(
             "presence",
             req.presence,
@@ -113,7 +121,8 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::OffersRequest>,
     ) -> Result<Response<Self::OffersStream>, Status> {
-        let (team, member) = self.professional(&request.get_ref().professional_id)?;
+        let caller = Caller::of(&request)?;
+        let (team, member) = self.professional(caller, &request.get_ref().professional_id)?;
         let (registration, rx) = self
             .state
             .dispatcher
@@ -137,13 +146,15 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::AcceptOfferRequest>,
     ) -> Result<Response<pb::AcceptOfferResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (_, member) = self.professional(&req.professional_id)?;
+        let (_, member) = self.professional(&caller, &req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
+        let access = access_entry(&caller, "accept", purpose(req.purpose)?);
         let accepted = self
             .state
             .store
-            .accept(&id, &member.id)
+            .accept(&id, &member.id, &access)
             .await
             .map_err(store_status)?;
         if let Accepted::Taken { late } = accepted {
@@ -162,8 +173,9 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::DeclineOfferRequest>,
     ) -> Result<Response<pb::DeclineOfferResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (_, member) = self.professional(&req.professional_id)?;
+        let (_, member) = self.professional(&caller, &req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
         if !self
             .state
@@ -186,9 +198,11 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::CompleteCaseRequest>,
     ) -> Result<Response<pb::CompleteCaseResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (_, member) = self.professional(&req.professional_id)?;
+        let (_, member) = self.professional(&caller, &req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
+        let access = access_entry(&caller, "complete", purpose(req.purpose)?);
         let outcome: Outcome = required(
             "outcome",
             req.outcome,
@@ -197,7 +211,7 @@ impl WorkService for WorkApi {
         let retention = self.state.config.routing.closed_case_retention_days * 86_400;
         self.state
             .store
-            .complete(&id, &member.id, outcome, retention)
+            .complete(&id, &member.id, outcome, retention, &access)
             .await
             .map_err(store_status)?;
         self.state
@@ -217,14 +231,16 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::TransferCaseRequest>,
     ) -> Result<Response<pb::TransferCaseResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (team, member) = self.professional(&req.professional_id)?;
+        let (team, member) = self.professional(&caller, &req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
+        let access = access_entry(&caller, "transfer", purpose(req.purpose)?);
         let to = self.colleague(team, &req.to_professional_id, "to_professional_id")?;
         let reason = super::one_line("reason", &req.reason)?;
         self.state
             .store
-            .transfer(&id, &member.id, to, reason)
+            .transfer(&id, &member.id, to, reason, &access)
             .await
             .map_err(store_status)?;
         tracing::info!(to = %to.id, "case handed over");
@@ -237,9 +253,11 @@ impl WorkService for WorkApi {
         &self,
         request: Request<pb::RequestConsultationRequest>,
     ) -> Result<Response<pb::RequestConsultationResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (team, member) = self.professional(&req.professional_id)?;
+        let (team, member) = self.professional(&caller, &req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
+        let access = access_entry(&caller, "consult_request", purpose(req.purpose)?);
         let colleague = if !req.colleague_id.trim().is_empty() {
             self.colleague(team, &req.colleague_id, "colleague_id")?
                 .clone()
@@ -265,7 +283,7 @@ impl WorkService for WorkApi {
         }
         self.state
             .store
-            .consult(&id, &member.id, &colleague)
+            .consult(&id, &member.id, &colleague, &access)
             .await
             .map_err(store_status)?;
         tracing::info!(colleague = %colleague.id, "consultation requested");

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use luotsi::app::App;
+use luotsi::auth::Role;
+use luotsi::auth::dev::TokenRequest;
+use luotsi::client::authorized;
 use luotsi::config::Config;
 use luotsi::embedded::EmbeddedRedis;
 use luotsi::pb;
@@ -48,22 +51,31 @@ type Times = Arc<Mutex<HashMap<String, Instant>>>;
 
 pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     let mut in_process = None;
-    let addr = match &args.addr {
-        Some(a) => a.clone(),
+    let (addr, dev_dir) = match &args.addr {
+        Some(a) => (a.clone(), luotsi::auth::dev_dir(&config)),
         None => {
             let service = InProcess::start(&config).await?;
             let a = format!("http://{}", service.addr);
+            let dir = service.dir.join("dev-auth");
             in_process = Some(service);
-            a
+            (a, dir)
         }
     };
+    // Tokens from the development issuer: the bench acts as every professional and a front end.
+    let dev = luotsi::auth::dev::DevAuthority::open(&dev_dir)?;
+    let token =
+        |role: Role, who: &str| dev.token(&TokenRequest::new(role, who, &config.auth.audience));
+    let frontend = token(Role::CitizenFrontend, "luotsi-bench")?;
+    let ca = dev.ca_file();
     let mut channels = Vec::new();
     for _ in 0..args.connections.max(1) {
         channels.push(
-            Channel::from_shared(addr.clone())?
-                .tcp_nodelay(true)
-                .connect()
-                .await?,
+            luotsi::client::connect(&luotsi::client::Target {
+                addr: &addr,
+                ca: Some(&ca),
+                client_cert: None,
+            })
+            .await?,
         );
     }
 
@@ -80,25 +92,32 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         .collect();
     for (i, pro) in members.iter().enumerate() {
         let mut work = WorkServiceClient::new(channels[i % channels.len()].clone());
-        work.set_presence(pb::SetPresenceRequest {
-            professional_id: pro.clone(),
-            presence: pb::Presence::Available as i32,
-            capacities: vec![
-                pb::ChannelCapacity {
-                    channel: pb::Channel::EService as i32,
-                    capacity: 50,
-                },
-                pb::ChannelCapacity {
-                    channel: pb::Channel::Chat as i32,
-                    capacity: 10,
-                },
-            ],
-        })
+        let bearer = token(Role::Professional, pro)?;
+        work.set_presence(authorized(
+            pb::SetPresenceRequest {
+                professional_id: pro.clone(),
+                presence: pb::Presence::Available as i32,
+                capacities: vec![
+                    pb::ChannelCapacity {
+                        channel: pb::Channel::EService as i32,
+                        capacity: 50,
+                    },
+                    pb::ChannelCapacity {
+                        channel: pb::Channel::Chat as i32,
+                        capacity: 10,
+                    },
+                ],
+            },
+            &bearer,
+        ))
         .await?;
         let mut offers = work
-            .offers(pb::OffersRequest {
-                professional_id: pro.clone(),
-            })
+            .offers(authorized(
+                pb::OffersRequest {
+                    professional_id: pro.clone(),
+                },
+                &bearer,
+            ))
             .await?
             .into_inner();
         let (pro, offered_at, assigned) = (pro.clone(), offered_at.clone(), assigned.clone());
@@ -109,23 +128,31 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
                     .expect("lock")
                     .insert(offer.case_id.clone(), Instant::now());
                 let mut w = work.clone();
-                let (pro, assigned) = (pro.clone(), assigned.clone());
+                let (pro, assigned, bearer) = (pro.clone(), assigned.clone(), bearer.clone());
                 tokio::spawn(async move {
                     let id = offer.case_id;
-                    if w.accept_offer(pb::AcceptOfferRequest {
-                        professional_id: pro.clone(),
-                        case_id: id.clone(),
-                    })
+                    if w.accept_offer(authorized(
+                        pb::AcceptOfferRequest {
+                            professional_id: pro.clone(),
+                            case_id: id.clone(),
+                            purpose: pb::PurposeOfUse::CareRelationship as i32,
+                        },
+                        &bearer,
+                    ))
                     .await
                     .is_ok()
                     {
                         assigned.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         let _ = w
-                            .complete_case(pb::CompleteCaseRequest {
-                                professional_id: pro,
-                                case_id: id,
-                                outcome: pb::Outcome::ResolvedAtFirstContact as i32,
-                            })
+                            .complete_case(authorized(
+                                pb::CompleteCaseRequest {
+                                    professional_id: pro,
+                                    case_id: id,
+                                    outcome: pb::Outcome::ResolvedAtFirstContact as i32,
+                                    purpose: pb::PurposeOfUse::CareRelationship as i32,
+                                },
+                                &bearer,
+                            ))
                             .await;
                     }
                 });
@@ -133,7 +160,11 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         });
     }
 
-    let watch = Watchers::start(&channels, args.watchers, &mut clients).await?;
+    let supervisor = dev.token(&TokenRequest {
+        teams: vec![config.auth.county_wide_team.clone()],
+        ..TokenRequest::new(Role::Supervisor, "luotsi-bench", &config.auth.audience)
+    })?;
+    let watch = Watchers::start(&channels, args.watchers, &mut clients, &supervisor).await?;
 
     let submitted_at: Times = Arc::default();
     let started = Instant::now();
@@ -143,6 +174,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         let mut client = ContactServiceClient::new(channels[s % channels.len()].clone());
         let submitted_at = submitted_at.clone();
         let (n, step, run_id) = (args.contacts, args.submitters, run_id.clone());
+        let frontend = frontend.clone();
         let pace = (args.rate > 0)
             .then(|| Duration::from_secs_f64(args.submitters as f64 / args.rate as f64));
         tasks.push(tokio::spawn(async move {
@@ -159,7 +191,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
                 }
                 let req = contact(i, &run_id);
                 let t = Instant::now();
-                match client.submit_contact(req).await {
+                match client.submit_contact(authorized(req, &frontend)).await {
                     Ok(a) => {
                         hist.record(t.elapsed().as_micros() as u64).ok();
                         submitted_at
@@ -254,6 +286,13 @@ impl InProcess {
         let redis = EmbeddedRedis::start(&dir, config.redis.appendfsync).await?;
         let mut cfg = config.clone();
         cfg.routing.offer_timeout_secs = 60;
+        // The development issuer in the run's directory; plain text on loopback, as before
+        // authentication came, so that runs compare (TLS is measured apart).
+        cfg.auth.issuer = None;
+        cfg.auth.dev_dir = Some(dir.join("dev-auth"));
+        cfg.tls.plaintext_on_loopback = true;
+        cfg.server.grpc_addr = "127.0.0.1:0".parse()?;
+        cfg.server.http_addr = "127.0.0.1:0".parse()?;
         let app = App::start(cfg, &redis.url()).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -356,6 +395,7 @@ impl Watchers {
         channels: &[Channel],
         n: usize,
         clients: &mut JoinSet<()>,
+        token: &str,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
         let w = Watchers {
@@ -366,7 +406,7 @@ impl Watchers {
         for i in 0..n {
             let mut client = SupervisorServiceClient::new(channels[i % channels.len()].clone());
             let mut stream = client
-                .watch_queues(pb::WatchQueuesRequest::default())
+                .watch_queues(authorized(pb::WatchQueuesRequest::default(), token))
                 .await?
                 .into_inner();
             stream.message().await?; // the first, fresh snapshot

@@ -2,6 +2,7 @@
 //! the grace period, the embedded Redis); `bench`, `queues`, `classify`, `train` and `eval` are tools for the
 //! people who run and tune it, used from a terminal only.
 
+pub mod auth;
 pub mod bench;
 pub mod classify;
 pub mod queues;

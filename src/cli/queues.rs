@@ -8,9 +8,8 @@ use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
 
 #[derive(clap::Args)]
 pub struct QueuesArgs {
-    /// Luotsi's gRPC address; default: the configured `server.grpc_addr`.
-    #[arg(long)]
-    addr: Option<String>,
+    #[command(flatten)]
+    client: super::auth::ClientArgs,
     /// Only this team.
     #[arg(long, default_value = "")]
     team: String,
@@ -23,22 +22,19 @@ pub async fn run(
     config: luotsi::config::Config,
     args: QueuesArgs,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let addr = args
-        .addr
-        .unwrap_or_else(|| format!("http://{}", config.server.grpc_addr));
-    let addr = if addr.starts_with("http") {
-        addr
-    } else {
-        format!("http://{addr}")
-    };
-    let mut client = SupervisorServiceClient::connect(addr.clone())
-        .await
-        .map_err(|e| format!("cannot reach Luotsi at {addr}: {e}"))?;
+    let (channel, token) = args
+        .client
+        .open(&config, luotsi::auth::Role::Ops, "luotsi-queues")
+        .await?;
+    let mut client = SupervisorServiceClient::new(channel);
     let mut stream = client
-        .watch_queues(pb::WatchQueuesRequest {
-            team_id: args.team,
-            heartbeat: None,
-        })
+        .watch_queues(luotsi::client::authorized(
+            pb::WatchQueuesRequest {
+                team_id: args.team,
+                heartbeat: None,
+            },
+            &token,
+        ))
         .await?
         .into_inner();
     while let Some(pb::WatchQueuesResponse { board: Some(board) }) = stream.message().await? {

@@ -252,3 +252,46 @@ mod tests {
         }
     }
 }
+
+/// Why a citizen's data is used (Act 703/2023: the access log records the purpose of each use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Purpose {
+    /// The professional's own care or service relationship with the citizen.
+    CareRelationship,
+    /// Consulted by the professional in charge.
+    Consultation,
+    /// Supervising the queues and the service.
+    Supervision,
+    /// Statistics, quality and oversight of the service.
+    QualityAssurance,
+    /// Answering the citizen's own request (e.g. their request for the access log).
+    CitizenRequest,
+    /// The citizen's own contact, through a front end (reading, withdrawing).
+    OwnContact,
+}
+
+impl Purpose {
+    pub const ALL: [Purpose; 6] = [
+        Purpose::CareRelationship,
+        Purpose::Consultation,
+        Purpose::Supervision,
+        Purpose::QualityAssurance,
+        Purpose::CitizenRequest,
+        Purpose::OwnContact,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Purpose::CareRelationship => "care_relationship",
+            Purpose::Consultation => "consultation",
+            Purpose::Supervision => "supervision",
+            Purpose::QualityAssurance => "quality_assurance",
+            Purpose::CitizenRequest => "citizen_request",
+            Purpose::OwnContact => "own_contact",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Purpose> {
+        Purpose::ALL.into_iter().find(|p| p.code() == s)
+    }
+}

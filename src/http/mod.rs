@@ -13,6 +13,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 
 use crate::app::AppState;
+use crate::auth::{Role, Teams};
 
 const BOARD_PAGE: &str = include_str!("board.html");
 
@@ -33,10 +34,44 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "HTTP listening (queue board, metrics, health)");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let Some(tls) = state.tls.clone() else {
+        tracing::info!(%addr, "HTTP listening in PLAIN TEXT (queue board, metrics, health; development)");
+        return axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown)
+            .await;
+    };
+    tracing::info!(%addr, "HTTPS listening (queue board, metrics, health)");
+    let app = router(state);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let acceptor = tls.acceptor();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let Some(stream) = crate::tls::handshake(acceptor, stream, peer).await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+        });
+    }
 }
 
 async fn board_page() -> impl IntoResponse {
@@ -49,7 +84,41 @@ struct BoardQuery {
     team: String,
 }
 
-async fn board_json(State(s): State<AppState>, Query(q): Query<BoardQuery>) -> Response {
+async fn board_json(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<BoardQuery>,
+) -> Response {
+    // The board shows no personal data, but it is the county's live operations: supervisors
+    // and ops only, with the same bearer token as on the gRPC port.
+    let caller = match s
+        .auth
+        .identify(
+            headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+            None,
+            None,
+        )
+        .await
+    {
+        Ok(c) if c.has(Role::Supervisor) || c.has(Role::Ops) => c,
+        Ok(_) => {
+            s.metrics.unauthorized("permission");
+            return (
+                StatusCode::FORBIDDEN,
+                "the board is for supervisors and ops\n",
+            )
+                .into_response();
+        }
+        Err(e) => {
+            s.metrics.unauthorized(e.label());
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                format!("{e}\n"),
+            )
+                .into_response();
+        }
+    };
     let board = s.board.current();
     if !q.team.is_empty() && s.config.county.team(&q.team).is_none() {
         return (
@@ -57,6 +126,17 @@ async fn board_json(State(s): State<AppState>, Query(q): Query<BoardQuery>) -> R
             format!("team: no team `{}`", q.team),
         )
             .into_response();
+    }
+    let mut q = q;
+    if !caller.has(Role::Ops) {
+        match &caller.teams {
+            Teams::All => {}
+            Teams::Only(mine) if q.team.is_empty() && mine.len() == 1 => q.team = mine[0].clone(),
+            Teams::Only(mine) if mine.contains(&q.team) => {}
+            Teams::Only(_) => {
+                return (StatusCode::FORBIDDEN, "team: name one of your teams\n").into_response();
+            }
+        }
     }
     (
         [(header::CACHE_CONTROL, "no-store")],

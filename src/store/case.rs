@@ -46,6 +46,8 @@ pub(crate) mod field {
     pub const TEXT: &str = "text";
     pub const CALLBACK_NUMBER: &str = "callback_number";
     pub const HOLDER: &str = "holder";
+    /// SHA-256 hashes of the case access tokens handed out, comma-separated (submit.lua).
+    pub const ACCESS_HASHES: &str = "access_hashes";
     pub const OUTCOME: &str = "outcome";
     pub const INTERPRETER_NEEDED: &str = "interpreter_needed";
     pub const LINKED: &str = "linked";
@@ -69,6 +71,8 @@ pub struct NewCase<'a> {
     pub classification: Vec<u8>,
     pub text: &'a str,
     pub callback_number: Option<&'a str>,
+    /// SHA-256 (hex) of the case access token answered to this contact.
+    pub access_hash: &'a str,
 }
 
 impl NewCase<'_> {
@@ -198,6 +202,8 @@ pub struct CaseRecord {
     /// The citizen's words, until the case closes.
     pub text: Option<String>,
     pub callback_number: Option<String>,
+    /// Hashes of the case's access tokens.
+    pub access_hashes: Vec<String>,
     /// Contact ids joined to the case, sorted.
     pub contacts: Vec<String>,
     /// 0-based place in its sub-queue while queued.
@@ -324,10 +330,24 @@ impl CaseRecord {
             consultations,
             text: f.opt(TEXT)?.map(String::from),
             callback_number: f.opt(CALLBACK_NUMBER)?.map(String::from),
+            access_hashes: f
+                .opt(ACCESS_HASHES)?
+                .unwrap_or("")
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(String::from)
+                .collect(),
             contacts,
             position: None,
             available: 0,
         })
+    }
+}
+
+impl CaseRecord {
+    /// Does the case accept a case access token with this hash?
+    pub fn accepts_token(&self, hash: &str) -> bool {
+        !hash.is_empty() && self.access_hashes.iter().any(|h| h == hash)
     }
 }
 

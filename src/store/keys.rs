@@ -28,6 +28,7 @@
 //! | `cit:<citizen>` | set | the citizen's open cases (linked to each other) |
 //! | `last:<citizen>:<need>` | string, expires after 7 days | a case about the need was completed (re-contacts) |
 //! | `stats` | stream, 31 days | per contact, first response and completion: codes and times (GetStats) |
+//! | `access` | stream, by time (`access_log.retention_days`) | the access log (Act 703/2023): at, by, role, org, action, case, citizen (pseudonym), purpose, source — never trimmed by count |
 //! | `audit` | stream | supervisors' actions: at, by, action, case, detail, reason (capped ~100 000) |
 //! | `events` | pub/sub | `c|<case>|<status>` (case changed), `o|<pro>|<case>|…` (offer made) |
 
@@ -91,6 +92,10 @@ impl Keys {
 
     pub fn stats(&self) -> String {
         format!("{}stats", self.prefix)
+    }
+
+    pub fn access(&self) -> String {
+        format!("{}access", self.prefix)
     }
 
     pub fn audit(&self) -> String {

@@ -5,6 +5,7 @@
 //! other. Nothing outside this module knows a key name. Reads that need no atomicity are
 //! pipelined.
 
+mod access;
 mod case;
 mod events;
 pub mod keys;
@@ -15,6 +16,7 @@ use std::collections::HashMap;
 use redis::Script;
 use redis::aio::ConnectionManager;
 
+pub use access::{AccessEntry, AccessQuery, LoggedAccess};
 pub use case::{CaseRecord, NewCase, Statutory};
 pub use events::{Event, Reserved};
 pub use keys::Keys;
@@ -67,6 +69,7 @@ struct Scripts {
     callback: Script,
     handover: Script,
     open_case: Script,
+    access: Script,
 }
 
 impl Scripts {
@@ -85,6 +88,7 @@ impl Scripts {
             callback: with_prelude(include_str!("lua/callback.lua")),
             handover: with_prelude(include_str!("lua/handover.lua")),
             open_case: with_prelude(include_str!("lua/open_case.lua")),
+            access: with_prelude(include_str!("lua/access.lua")),
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct Store {
     offer_ttl_ms: u64,
     /// May a professional on a call be offered e-service work?
     e_service_during_call: bool,
+    /// How long access-log entries are kept (ms).
+    access_keep_ms: u64,
 }
 
 /// What `submit` did.
@@ -194,6 +200,7 @@ impl Store {
             scripts: std::sync::Arc::new(Scripts::load()),
             offer_ttl_ms: offer_ttl.as_millis() as u64,
             e_service_during_call: true,
+            access_keep_ms: 2 * 366 * 86_400_000,
         })
     }
 
@@ -219,6 +226,12 @@ impl Store {
             .arg(crate::clock::now_ms())
             .arg(self.offer_ttl_ms);
         inv
+    }
+
+    /// Sets how long the access log keeps its entries (from `access_log.retention_days`).
+    pub fn with_access_retention(mut self, days: u64) -> Self {
+        self.access_keep_ms = days * 86_400_000;
+        self
     }
 
     /// Sets the policy of e-service work during a call (from `routing.e_service_during_call`).
@@ -257,7 +270,8 @@ impl Store {
                     .map(|n| n.code())
                     .collect::<Vec<_>>()
                     .join(","),
-            );
+            )
+            .arg(c.access_hash);
         for (k, v) in c.fields() {
             inv.arg(k).arg(v);
         }
@@ -332,13 +346,14 @@ impl Store {
     }
 
     /// Accepts an offer (or answers a consultation request).
-    pub async fn accept(&self, case_id: &str, pro: &str) -> Result<Accepted> {
+    pub async fn accept(&self, case_id: &str, pro: &str, access: &AccessEntry) -> Result<Accepted> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self
             .invoke(&self.scripts.accept, self.keys.case(case_id))
             .arg(case_id)
             .arg(pro)
             .arg(today())
+            .arg(access.encode(self.access_keep_ms))
             .invoke_async(&mut conn)
             .await?;
         let r = Self::check(r)?;
@@ -357,6 +372,7 @@ impl Store {
         pro: &str,
         outcome: Outcome,
         retention_secs: u64,
+        access: &AccessEntry,
     ) -> Result<()> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self
@@ -365,6 +381,7 @@ impl Store {
             .arg(pro)
             .arg(outcome.code())
             .arg(retention_secs)
+            .arg(access.encode(self.access_keep_ms))
             .invoke_async(&mut conn)
             .await?;
         Self::check(r).map(drop)
@@ -395,13 +412,21 @@ impl Store {
         holder: &str,
         to: &Member,
         reason: &str,
+        access: &AccessEntry,
     ) -> Result<()> {
-        self.handover("transfer", case_id, holder, to, reason).await
+        self.handover("transfer", case_id, holder, to, reason, access)
+            .await
     }
 
     /// Asks a colleague to consult on a held case; the holder keeps it.
-    pub async fn consult(&self, case_id: &str, holder: &str, colleague: &Member) -> Result<()> {
-        self.handover("consult", case_id, holder, colleague, "")
+    pub async fn consult(
+        &self,
+        case_id: &str,
+        holder: &str,
+        colleague: &Member,
+        access: &AccessEntry,
+    ) -> Result<()> {
+        self.handover("consult", case_id, holder, colleague, "", access)
             .await
     }
 
@@ -412,6 +437,7 @@ impl Store {
         holder: &str,
         colleague: &Member,
         reason: &str,
+        access: &AccessEntry,
     ) -> Result<()> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self
@@ -422,6 +448,7 @@ impl Store {
             .arg(&colleague.id)
             .arg(colleague.profession.code())
             .arg(reason)
+            .arg(access.encode(self.access_keep_ms))
             .invoke_async(&mut conn)
             .await?;
         match r.first().map(String::as_str) {
@@ -432,13 +459,22 @@ impl Store {
         }
     }
 
-    /// Withdraws a contact; returns its case id.
-    pub async fn cancel(&self, contact_id: &str, retention_secs: u64) -> Result<String> {
+    /// Withdraws a contact, for the holder of its case's access token (`token_hash`); returns
+    /// its case id. A wrong token is NotFound, like a contact that does not exist.
+    pub async fn cancel(
+        &self,
+        contact_id: &str,
+        token_hash: &str,
+        retention_secs: u64,
+        access: &AccessEntry,
+    ) -> Result<String> {
         let mut conn = self.conn.clone();
         let r: Vec<String> = self
             .invoke(&self.scripts.cancel, self.keys.contact(contact_id))
             .arg(contact_id)
             .arg(retention_secs)
+            .arg(token_hash)
+            .arg(access.encode(self.access_keep_ms))
             .invoke_async(&mut conn)
             .await?;
         match r.first().map(String::as_str) {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::AccessEntry;
 use super::case::{Fields, field};
 use super::{Result, Store, StoreError};
 use crate::domain::intake::OpenCase;
@@ -282,6 +283,7 @@ impl Store {
         supervisor: &str,
         reason: &str,
         action: &Action<'_>,
+        access: &AccessEntry,
     ) -> Result<String> {
         let mut inv = self.invoke(&self.scripts.supervise, self.keys.case(case_id));
         let op = match action {
@@ -314,6 +316,7 @@ impl Store {
             }
             Action::Release => {}
         }
+        inv.arg(access.encode(self.access_keep_ms));
         let mut conn = self.conn.clone();
         let r: Vec<String> = inv.invoke_async(&mut conn).await?;
         match r.first().map(String::as_str) {

@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use luotsi::auth::Role;
+use luotsi::client::authorized;
 use luotsi::config::Config;
 use luotsi::pb;
 use luotsi::pb::contact_service_client::ContactServiceClient;
@@ -19,7 +21,7 @@ use luotsi::pb::work_service_client::WorkServiceClient;
 use luotsi::store::Keys;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
-use tonic::{Status, Streaming};
+use tonic::{Request, Status, Streaming};
 
 use crate::harness::{self, Luotsi, RedisServer};
 
@@ -30,6 +32,10 @@ pub const WAIT: Duration = Duration::from_secs(5);
 pub struct TestCounty {
     // Fields drop in this order: the desktops disconnect, the service stops, then Redis goes.
     desks: Mutex<HashMap<String, Desk>>,
+    /// Tokens minted for the people and systems of the test, by who they are.
+    tokens: Mutex<HashMap<String, String>>,
+    /// Case access tokens the front end was given, by case and by contact id.
+    case_tokens: Mutex<HashMap<String, String>>,
     instances: Vec<Instance>,
     config: Config,
     keys: Keys,
@@ -98,6 +104,8 @@ impl TestCounty {
         }
         Self {
             desks: Mutex::default(),
+            tokens: Mutex::default(),
+            case_tokens: Mutex::default(),
             instances,
             keys: Keys::new(&config.county.id),
             config,
@@ -191,9 +199,18 @@ impl TestCounty {
         self.instances[0].service.http_addr
     }
 
-    /// A plain HTTP GET on instance 0's HTTP port: status and body.
+    /// An HTTP GET on instance 0's HTTP port as the duty supervisor (the board needs a
+    /// supervisor's or ops token; metrics and health need none): status and body.
     pub async fn http_get(&self, path: &str) -> (u16, String) {
-        harness::http_get(self.http_addr(), path).await
+        let token = self.token("sup:duty-supervisor", || {
+            harness::supervisor_token("duty-supervisor", &["*"])
+        });
+        harness::http_get(self.http_addr(), path, Some(&token)).await
+    }
+
+    /// The same without a credential.
+    pub async fn http_get_anonymous(&self, path: &str) -> (u16, String) {
+        harness::http_get(self.http_addr(), path, None).await
     }
 
     /// The standard gRPC health check's status for `service` ("" for the whole server).
@@ -223,10 +240,10 @@ impl TestCounty {
         self.instances[instance]
             .contact
             .clone()
-            .submit_contact(contact)
+            .submit_contact(self.as_frontend(contact))
             .await
+            .map(|r| self.remember(r.into_inner()))
             .expect("submitted")
-            .into_inner()
     }
 
     pub async fn try_submit(
@@ -234,9 +251,9 @@ impl TestCounty {
         contact: pb::SubmitContactRequest,
     ) -> Result<pb::SubmitContactResponse, Status> {
         self.contact()
-            .submit_contact(contact)
+            .submit_contact(self.as_frontend(contact))
             .await
-            .map(|r| r.into_inner())
+            .map(|r| self.remember(r.into_inner()))
     }
 
     /// The case as anyone but its holder sees it.
@@ -246,9 +263,11 @@ impl TestCounty {
 
     pub async fn try_case(&self, case: &(impl CaseRef + ?Sized)) -> Result<pb::Case, Status> {
         self.contact()
-            .get_case(pb::GetCaseRequest {
+            .get_case(self.as_supervisor(pb::GetCaseRequest {
                 case_id: case.case_id().into(),
-            })
+                purpose: pb::PurposeOfUse::Supervision as i32,
+                case_access_token: String::new(),
+            }))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
@@ -263,9 +282,11 @@ impl TestCounty {
         case: &(impl CaseRef + ?Sized),
     ) -> Result<Updates<pb::CaseUpdate>, Status> {
         self.contact()
-            .watch_case(pb::WatchCaseRequest {
+            .watch_case(self.as_supervisor(pb::WatchCaseRequest {
                 case_id: case.case_id().into(),
-            })
+                purpose: pb::PurposeOfUse::Supervision as i32,
+                case_access_token: String::new(),
+            }))
             .await
             .map(|r| Updates::new(r.into_inner(), |m: pb::WatchCaseResponse| m.update))
     }
@@ -279,9 +300,10 @@ impl TestCounty {
 
     pub async fn try_cancel_contact(&self, contact_id: &str) -> Result<pb::Case, Status> {
         self.contact()
-            .cancel_contact(pb::CancelContactRequest {
+            .cancel_contact(self.as_frontend(pb::CancelContactRequest {
                 contact_id: contact_id.into(),
-            })
+                case_access_token: self.contact_token(contact_id),
+            }))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
@@ -299,10 +321,11 @@ impl TestCounty {
         number: &str,
     ) -> Result<pb::Case, Status> {
         self.contact()
-            .accept_callback(pb::AcceptCallbackRequest {
+            .accept_callback(self.as_frontend(pb::AcceptCallbackRequest {
                 case_id: case.case_id().into(),
                 callback_number: number.into(),
-            })
+                case_access_token: self.case_token(case.case_id()),
+            }))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
@@ -335,17 +358,23 @@ impl TestCounty {
     async fn open_desk(&self, instance: usize, pro: &str, capacities: Vec<pb::ChannelCapacity>) {
         // A connection of its own, so that a desktop that goes away goes away alone.
         let mut work = self.instances[instance].service.work().await;
-        work.set_presence(pb::SetPresenceRequest {
-            professional_id: pro.into(),
-            presence: pb::Presence::Available as i32,
-            capacities,
-        })
+        work.set_presence(self.as_pro(
+            pro,
+            pb::SetPresenceRequest {
+                professional_id: pro.into(),
+                presence: pb::Presence::Available as i32,
+                capacities,
+            },
+        ))
         .await
         .expect("presence set");
         let stream = work
-            .offers(pb::OffersRequest {
-                professional_id: pro.into(),
-            })
+            .offers(self.as_pro(
+                pro,
+                pb::OffersRequest {
+                    professional_id: pro.into(),
+                },
+            ))
             .await
             .expect("offers stream")
             .into_inner();
@@ -395,11 +424,14 @@ impl TestCounty {
         presence: impl Into<i32>,
     ) -> Result<pb::ProfessionalState, Status> {
         self.work(pro)
-            .set_presence(pb::SetPresenceRequest {
-                professional_id: pro.into(),
-                presence: presence.into(),
-                capacities: vec![],
-            })
+            .set_presence(self.as_pro(
+                pro,
+                pb::SetPresenceRequest {
+                    professional_id: pro.into(),
+                    presence: presence.into(),
+                    capacities: vec![],
+                },
+            ))
             .await
             .map(|r| r.into_inner().state.expect("state in the answer"))
     }
@@ -416,21 +448,28 @@ impl TestCounty {
         case: &(impl CaseRef + ?Sized),
     ) -> Result<pb::Case, Status> {
         self.work(pro)
-            .accept_offer(pb::AcceptOfferRequest {
-                professional_id: pro.into(),
-                case_id: case.case_id().into(),
-            })
+            .accept_offer(self.as_pro(
+                pro,
+                pb::AcceptOfferRequest {
+                    professional_id: pro.into(),
+                    case_id: case.case_id().into(),
+                    purpose: pb::PurposeOfUse::CareRelationship as i32,
+                },
+            ))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
     pub async fn decline(&self, pro: &str, case: &(impl CaseRef + ?Sized), reason: &str) {
         self.work(pro)
-            .decline_offer(pb::DeclineOfferRequest {
-                professional_id: pro.into(),
-                case_id: case.case_id().into(),
-                reason: reason.into(),
-            })
+            .decline_offer(self.as_pro(
+                pro,
+                pb::DeclineOfferRequest {
+                    professional_id: pro.into(),
+                    case_id: case.case_id().into(),
+                    reason: reason.into(),
+                },
+            ))
             .await
             .expect("declined");
     }
@@ -459,11 +498,15 @@ impl TestCounty {
         outcome: impl Into<i32>,
     ) -> Result<pb::Case, Status> {
         self.work(pro)
-            .complete_case(pb::CompleteCaseRequest {
-                professional_id: pro.into(),
-                case_id: case.case_id().into(),
-                outcome: outcome.into(),
-            })
+            .complete_case(self.as_pro(
+                pro,
+                pb::CompleteCaseRequest {
+                    professional_id: pro.into(),
+                    case_id: case.case_id().into(),
+                    outcome: outcome.into(),
+                    purpose: pb::PurposeOfUse::CareRelationship as i32,
+                },
+            ))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
@@ -489,12 +532,16 @@ impl TestCounty {
         reason: &str,
     ) -> Result<pb::Case, Status> {
         self.work(pro)
-            .transfer_case(pb::TransferCaseRequest {
-                professional_id: pro.into(),
-                case_id: case.case_id().into(),
-                to_professional_id: to.into(),
-                reason: reason.into(),
-            })
+            .transfer_case(self.as_pro(
+                pro,
+                pb::TransferCaseRequest {
+                    professional_id: pro.into(),
+                    case_id: case.case_id().into(),
+                    to_professional_id: to.into(),
+                    reason: reason.into(),
+                    purpose: pb::PurposeOfUse::CareRelationship as i32,
+                },
+            ))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
@@ -538,12 +585,16 @@ impl TestCounty {
         profession: &str,
     ) -> Result<pb::Case, Status> {
         self.work(pro)
-            .request_consultation(pb::RequestConsultationRequest {
-                professional_id: pro.into(),
-                case_id: case.case_id().into(),
-                colleague_id: colleague.into(),
-                profession: profession.into(),
-            })
+            .request_consultation(self.as_pro(
+                pro,
+                pb::RequestConsultationRequest {
+                    professional_id: pro.into(),
+                    case_id: case.case_id().into(),
+                    colleague_id: colleague.into(),
+                    profession: profession.into(),
+                    purpose: pb::PurposeOfUse::CareRelationship as i32,
+                },
+            ))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
@@ -567,9 +618,9 @@ impl TestCounty {
     /// ListQueues' whole answer: the figures and whether they are the board's last known.
     pub async fn try_list_queues(&self, team: &str) -> Result<pb::ListQueuesResponse, Status> {
         self.supervisors()
-            .list_queues(pb::ListQueuesRequest {
+            .list_queues(self.as_supervisor(pb::ListQueuesRequest {
                 team_id: team.into(),
-            })
+            }))
             .await
             .map(|r| r.into_inner())
     }
@@ -589,11 +640,12 @@ impl TestCounty {
         limit: u32,
     ) -> Result<Vec<pb::QueuedCase>, Status> {
         self.supervisors()
-            .list_queued_cases(pb::ListQueuedCasesRequest {
+            .list_queued_cases(self.as_supervisor(pb::ListQueuedCasesRequest {
                 team_id: team.into(),
                 queue: queue.into(),
                 limit,
-            })
+                purpose: pb::PurposeOfUse::Supervision as i32,
+            }))
             .await
             .map(|r| r.into_inner().cases)
     }
@@ -616,13 +668,13 @@ impl TestCounty {
         heartbeat: Option<Duration>,
     ) -> Result<Updates<pb::QueueBoard>, Status> {
         self.supervisors()
-            .watch_queues(pb::WatchQueuesRequest {
+            .watch_queues(self.as_supervisor(pb::WatchQueuesRequest {
                 team_id: team.into(),
                 heartbeat: heartbeat.map(|d| prost_types::Duration {
                     seconds: d.as_secs() as i64,
                     nanos: d.subsec_nanos() as i32,
                 }),
-            })
+            }))
             .await
             .map(|r| Updates::new(r.into_inner(), |m: pb::WatchQueuesResponse| m.board))
     }
@@ -646,11 +698,11 @@ impl TestCounty {
     ) -> Result<pb::Stats, Status> {
         let at = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
         self.supervisors()
-            .get_stats(pb::GetStatsRequest {
+            .get_stats(self.as_supervisor(pb::GetStatsRequest {
                 team_id: team.into(),
                 from: from.map(at),
                 to: to.map(at),
-            })
+            }))
             .await
             .map(|r| r.into_inner().stats.expect("stats in the answer"))
     }
@@ -663,7 +715,92 @@ impl TestCounty {
         }
     }
 
+    // ---- Credentials ------------------------------------------------------------------------
+
+    /// A token, minted once per test county and kept.
+    fn token(&self, key: &str, mint: impl FnOnce() -> String) -> String {
+        self.tokens
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_insert_with(mint)
+            .clone()
+    }
+
+    /// As the professional, with their own token.
+    fn as_pro<T>(&self, pro: &str, message: T) -> Request<T> {
+        let token = self.token(&format!("pro:{pro}"), || {
+            harness::token(Role::Professional, pro)
+        });
+        authorized(message, &token)
+    }
+
+    /// As the county-wide duty supervisor.
+    fn as_supervisor<T>(&self, message: T) -> Request<T> {
+        self.as_supervisor_named("duty-supervisor", message)
+    }
+
+    fn as_supervisor_named<T>(&self, who: &str, message: T) -> Request<T> {
+        let token = self.token(&format!("sup:{who}"), || {
+            harness::supervisor_token(who, &["*"])
+        });
+        authorized(message, &token)
+    }
+
+    /// As the citizens' e-service front end.
+    fn as_frontend<T>(&self, message: T) -> Request<T> {
+        let token = self.token("frontend", || {
+            harness::token(Role::CitizenFrontend, "e-service")
+        });
+        authorized(message, &token)
+    }
+
+    /// Keeps the case access token an answer carries, for the citizen's later calls.
+    fn remember(&self, answer: pb::SubmitContactResponse) -> pb::SubmitContactResponse {
+        let mut kept = self.case_tokens.lock().unwrap();
+        kept.insert(answer.case_id.clone(), answer.case_access_token.clone());
+        kept.insert(answer.contact_id.clone(), answer.case_access_token.clone());
+        answer
+    }
+
+    /// The case access token the front end was given for a case (or for a contact's case).
+    pub fn case_token(&self, case_or_contact: &str) -> String {
+        self.case_tokens
+            .lock()
+            .unwrap()
+            .get(case_or_contact)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn contact_token(&self, contact_id: &str) -> String {
+        self.case_token(contact_id)
+    }
+
     // ---- Clients ----------------------------------------------------------------------------
+
+    /// A channel of its own to instance 0, for calls a test makes with its own credentials.
+    pub async fn channel(&self) -> Channel {
+        self.instances[0].service.channel().await
+    }
+
+    /// The access log as `ops` reads it, oldest first (this read is logged too).
+    pub async fn access_log(&self) -> Vec<pb::AccessLogEntry> {
+        let token = self.token("ops:auditor", || harness::token(Role::Ops, "auditor"));
+        pb::access_log_service_client::AccessLogServiceClient::new(self.channel().await)
+            .read_access_log(authorized(
+                pb::ReadAccessLogRequest {
+                    from: Some(prost_types::Timestamp::default()),
+                    purpose: pb::PurposeOfUse::QualityAssurance as i32,
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .expect("the access log")
+            .into_inner()
+            .entries
+    }
 
     fn contact(&self) -> ContactServiceClient<Channel> {
         self.instances[0].contact.clone()
@@ -714,13 +851,17 @@ impl Supervisor<'_> {
     ) -> Result<pb::Case, Status> {
         self.county
             .supervisors()
-            .move_case(pb::MoveCaseRequest {
-                case_id: case.case_id().into(),
-                team_id: team.into(),
-                queue: queue.into(),
-                supervisor_id: self.id.clone(),
-                reason: reason.into(),
-            })
+            .move_case(self.county.as_supervisor_named(
+                &self.id,
+                pb::MoveCaseRequest {
+                    case_id: case.case_id().into(),
+                    team_id: team.into(),
+                    queue: queue.into(),
+                    supervisor_id: self.id.clone(),
+                    reason: reason.into(),
+                    purpose: pb::PurposeOfUse::Supervision as i32,
+                },
+            ))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
@@ -744,12 +885,16 @@ impl Supervisor<'_> {
     ) -> Result<pb::Case, Status> {
         self.county
             .supervisors()
-            .set_urgency(pb::SetUrgencyRequest {
-                case_id: case.case_id().into(),
-                urgency: urgency.into(),
-                supervisor_id: self.id.clone(),
-                reason: reason.into(),
-            })
+            .set_urgency(self.county.as_supervisor_named(
+                &self.id,
+                pb::SetUrgencyRequest {
+                    case_id: case.case_id().into(),
+                    urgency: urgency.into(),
+                    supervisor_id: self.id.clone(),
+                    reason: reason.into(),
+                    purpose: pb::PurposeOfUse::Supervision as i32,
+                },
+            ))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
@@ -768,11 +913,15 @@ impl Supervisor<'_> {
     ) -> Result<pb::Case, Status> {
         self.county
             .supervisors()
-            .release_offer(pb::ReleaseOfferRequest {
-                case_id: case.case_id().into(),
-                supervisor_id: self.id.clone(),
-                reason: reason.into(),
-            })
+            .release_offer(self.county.as_supervisor_named(
+                &self.id,
+                pb::ReleaseOfferRequest {
+                    case_id: case.case_id().into(),
+                    supervisor_id: self.id.clone(),
+                    reason: reason.into(),
+                    purpose: pb::PurposeOfUse::Supervision as i32,
+                },
+            ))
             .await
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }

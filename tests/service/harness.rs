@@ -6,6 +6,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use std::sync::OnceLock;
+
+use luotsi::auth::Role;
+use luotsi::auth::dev::{DevAuthority, TokenRequest};
 use luotsi::config::Config;
 use luotsi::pb::contact_service_client::ContactServiceClient;
 use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
@@ -115,10 +119,42 @@ impl Drop for RedisServer {
     }
 }
 
-/// The example county configuration, as the README's command runs it.
+/// The development issuer the tests' instances trust: one CA and signing key for the whole test
+/// process, created once (instances only read it).
+pub fn dev() -> &'static DevAuthority {
+    static DEV: OnceLock<(tempfile::TempDir, DevAuthority)> = OnceLock::new();
+    let (_, dev) = DEV.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dev = DevAuthority::open(&dir.path().join("dev-auth")).expect("development issuer");
+        (dir, dev)
+    });
+    dev
+}
+
+/// An access token from the tests' development issuer.
+pub fn token(role: Role, who: &str) -> String {
+    dev()
+        .token(&TokenRequest::new(role, who, "luotsi"))
+        .expect("a token")
+}
+
+/// A supervisor's token for these teams (`*`: county-wide).
+pub fn supervisor_token(who: &str, teams: &[&str]) -> String {
+    dev()
+        .token(&TokenRequest {
+            teams: teams.iter().map(|t| t.to_string()).collect(),
+            ..TokenRequest::new(Role::Supervisor, who, "luotsi")
+        })
+        .expect("a token")
+}
+
+/// The example county configuration, as the README's command runs it, but in plain text on
+/// loopback (TLS is tested on its own) and trusting the tests' development issuer.
 pub fn config() -> Config {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/luotsi.toml");
     let mut config = Config::load(&path).expect("example configuration loads");
+    config.auth.dev_dir = Some(dev().dir().to_path_buf());
+    config.tls.plaintext_on_loopback = true;
     // A loaded two-core CI machine running many tests at once can keep a Redis answer waiting
     // for seconds; the tests are about what Luotsi does, not about that machine's speed.
     config.redis.response_timeout_ms = 10_000;
@@ -226,13 +262,16 @@ impl Drop for Luotsi {
     }
 }
 
-/// A plain HTTP/1.1 GET on the HTTP port: status and body.
-pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+/// A plain HTTP/1.1 GET on the HTTP port, with a bearer token when given: status and body.
+pub async fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
         .expect("http port");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: luotsi\r\nConnection: close\r\n\r\n");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: luotsi\r\n{auth}Connection: close\r\n\r\n");
     s.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();

@@ -2,8 +2,10 @@
 
 mod county;
 mod harness;
+mod oidc;
 mod support;
 
+mod auth;
 mod bad_input;
 mod flow;
 mod language;

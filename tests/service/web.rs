@@ -20,7 +20,7 @@ fn web_dir() -> PathBuf {
 }
 
 /// `npm ci` once per test run when the packages are not there yet.
-fn node_modules() {
+pub fn node_modules() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         if web_dir().join("node_modules/playwright-core").exists()
@@ -56,12 +56,14 @@ async fn a_grpc_web_client_from_npm_submits_through_cors() {
     std::fs::write(descriptor.path(), luotsi::pb::FILE_DESCRIPTOR_SET).unwrap();
     let base = format!("http://{}", county.grpc_addr());
     let path = descriptor.path().to_path_buf();
+    let token = crate::harness::token(luotsi::auth::Role::CitizenFrontend, "asiointi");
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(web_dir().join("grpc_web.mjs"))
             .arg(&base)
             .arg(&path)
             .arg("https://asiointi.example.fi")
+            .arg(token)
             .current_dir(web_dir())
             .output()
             .expect("node runs")
@@ -80,6 +82,12 @@ async fn a_grpc_web_client_from_npm_submits_through_cors() {
         seen["get_case_status"],
         pb::CaseStatus::Queued as i32,
         "{seen}"
+    );
+    assert_eq!(seen["anonymous_code"], 16, "UNAUTHENTICATED: {seen}");
+    assert_eq!(seen["wrong_token_code"], 5, "NOT_FOUND: {seen}");
+    assert_eq!(
+        seen["get_case_reasons"], 0,
+        "the citizen's view has no routing reasons: {seen}"
     );
     assert_eq!(seen["bad_request_code"], 3, "INVALID_ARGUMENT: {seen}");
     assert!(
@@ -165,7 +173,13 @@ async fn the_queue_board_changes_live_in_chromium_and_survives_a_redis_restart()
     node_modules();
     let mut county = TestCounty::start().await;
     let mut browser = Browser::start(&format!("http://{}", county.http_addr()));
+    // Without a supervisor's token the page shows nothing but how to sign in.
     browser.expect("goto /").await;
+    browser.expect("text access_token").await;
+    let token = crate::harness::supervisor_token("board-wall", &["*"]);
+    browser
+        .expect(&format!("goto /board#access_token={token}"))
+        .await;
     browser.expect("text Jonotilanne").await;
     browser.expect("depth suunterveys 0").await;
     browser.expect("risk suunterveys ok").await;

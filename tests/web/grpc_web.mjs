@@ -2,7 +2,7 @@
 // Connect gRPC-Web transport from npm (the same protocol a browser's fetch speaks), and the
 // service description read at run time from Luotsi's file descriptor set.
 //
-// usage: node grpc_web.mjs <base-url> <descriptor-set.bin> <allowed-origin>
+// usage: node grpc_web.mjs <base-url> <descriptor-set.bin> <allowed-origin> <bearer-token>
 // Prints one JSON object with what it saw; exits non-zero on any failure.
 import { readFileSync } from "node:fs";
 import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
@@ -10,13 +10,28 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createClient, ConnectError } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 
-const [baseUrl, descriptorPath, origin] = process.argv.slice(2);
+const [baseUrl, descriptorPath, origin, token] = process.argv.slice(2);
 const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(descriptorPath)));
 const ContactService = registry.getService("luotsi.v1.ContactService");
 const Channel = registry.getEnum("luotsi.v1.Channel");
-const transport = createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true });
+// The front end's own access token on every call, as a browser app would send it.
+const bearer = (next) => async (req) => {
+  req.header.set("authorization", `Bearer ${token}`);
+  return next(req);
+};
+const transport = createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors: [bearer] });
 const client = createClient(ContactService, transport);
 const out = {};
+
+// Without a credential nothing is answered.
+try {
+  const anonymous = createClient(ContactService,
+    createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }));
+  await anonymous.classify({ text: "x", channel: 1 });
+  out.anonymous_code = 0;
+} catch (e) {
+  out.anonymous_code = ConnectError.from(e).code; // 16 = unauthenticated
+}
 
 // The dry run a front end shows before the citizen submits.
 const preview = await client.classify({
@@ -38,8 +53,17 @@ out.case_id = submitted.caseId;
 out.team_id = submitted.teamId;
 out.citizen_message = submitted.citizenMessage;
 
-const c = await client.getCase({ caseId: submitted.caseId });
+// The case, read back with the case access token the answer carried.
+const c = await client.getCase({ caseId: submitted.caseId, caseAccessToken: submitted.caseAccessToken });
 out.get_case_status = c.case.status;
+out.get_case_professional = c.case.professionalId;
+out.get_case_reasons = c.case.routingReasons.length;
+try {
+  await client.getCase({ caseId: submitted.caseId, caseAccessToken: "not-the-token" });
+  out.wrong_token_code = 0;
+} catch (e) {
+  out.wrong_token_code = ConnectError.from(e).code; // 5 = not_found
+}
 
 // Errors arrive as gRPC status in the gRPC-Web trailer, field named.
 try {

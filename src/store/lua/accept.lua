@@ -5,7 +5,10 @@
 local id, pro = ARGV[4], ARGV[5]
 local key = case_key(id)
 local h = redis.call('HMGET', key, 'status', 'holder', 'offer_expires')
-if h[1] == 'in_progress' and h[2] == pro then return {'ok', 'again', '0'} end
+if h[1] == 'in_progress' and h[2] == pro then
+  log_access(id, 'accept_again')
+  return {'ok', 'again', '0'}
+end
 if not h[1] then return {'missing'} end
 -- A colleague answering a consultation: recorded; the case stays with its holder.
 local consult = redis.call('HGET', key, 'consult:' .. pro)
@@ -15,6 +18,7 @@ if h[1] == 'in_progress' and consult then
     add_reason(id, 'consultation accepted by ' .. pro)
     event('c', id, 'consulted')
   end
+  log_access(id, 'consult_accept')
   return {'ok', 'consulted', '0'}
 end
 if h[1] ~= 'offered' or h[2] ~= pro then return {'not_yours', h[1]} end
@@ -44,4 +48,5 @@ if redis.call('HSETNX', key, 'first', NOW) == 1 then
   stat('k', 'first', 'team', d[1], 'wait', ms(tonumber(NOW) - tonumber(d[4])), 'late', late)
 end
 event('c', id, 'in_progress')
+log_access(id, 'accept')
 return {'ok', 'taken', late}

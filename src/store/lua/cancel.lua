@@ -1,10 +1,12 @@
 -- The citizen withdraws one contact. The case is cancelled when no contact is left on it;
 -- wherever it was (queue, offer, in progress) it is taken out in the same step.
--- ARGV: P, now, ttl, contact_id, retention_secs
-local cid, retention = ARGV[4], ARGV[5]
+-- ARGV: P, now, ttl, contact_id, retention_secs, access-token hash, access entry.
+-- A wrong token answers like a contact that does not exist.
+local cid, retention, hash = ARGV[4], ARGV[5], ARGV[6]
 local ckey = P .. 'contact:' .. cid
 local id = redis.call('HGET', ckey, 'case')
-if not id then return {'missing'} end
+if not id or not has_access(id, hash) then return {'missing'} end
+log_access(id)
 if redis.call('HEXISTS', ckey, 'withdrawn') == 1 then return {'ok', id} end
 redis.call('HSET', ckey, 'withdrawn', NOW)
 local key = case_key(id)

@@ -19,4 +19,5 @@ close_case(id, retention)
 event('c', id, 'completed')
 release_load(pro, id, h[3])
 pull(pro)
+log_access(id, 'complete')
 return {'ok'}

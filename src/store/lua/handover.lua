@@ -17,12 +17,14 @@ if op == 'transfer' then
   release_load(holder, id, h[3])
   reserve(id, to)
   pull(holder)
+  log_access(id, op)
   return {'ok'}
 elseif op == 'consult' then
   redis.call('HSET', key, 'consult:' .. to, 'requested')
   add_reason(id, 'consultation asked by ' .. holder .. ' from ' .. to .. ' (' .. prof .. ')')
   event('o', to, id, '0', h[3], h[5], h[6], h[7] or '', h[8], h[9], '0', holder)
   event('c', id, 'consult')
+  log_access(id, op)
   return {'ok'}
 end
 return redis.error_reply('unknown op ' .. op)

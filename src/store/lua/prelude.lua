@@ -376,3 +376,32 @@ local function offer_callback(id)
   event('c', id, 'callback_offered')
   return 1
 end
+
+-- The access log (Act 703/2023). A script that uses a citizen's data on a caller's behalf gets
+-- the entry as its LAST argument (JSON: by, role, org, action, purpose, source, keep_ms) and
+-- logs it in the same step as the change. Kept by time, never trimmed by count.
+local function log_access(case_id, action)
+  local e = cjson.decode(ARGV[#ARGV])
+  local citizen = ''
+  if case_id ~= '' then citizen = redis.call('HGET', case_key(case_id), 'citizen') or '' end
+  local t = redis.call('TIME')
+  local real_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('XADD', P .. 'access', 'MINID', '~', ms(real_ms - tonumber(e.keep_ms)), '*',
+    'at', NOW, 'by', e.by, 'role', e.role, 'org', e.org, 'action', action or e.action,
+    'case', case_id, 'citizen', citizen, 'purpose', e.purpose, 'source', e.source)
+end
+
+-- Does the case accept this access-token hash (one per contact, see submit.lua)?
+local function has_access(case_id, hash)
+  if hash == '' then return false end
+  local hs = redis.call('HGET', case_key(case_id), 'access_hashes') or ''
+  for h in string.gmatch(hs, '[^,]+') do
+    if h == hash then return true end
+  end
+  return false
+end
+
+local function add_access(case_id, hash)
+  local hs = redis.call('HGET', case_key(case_id), 'access_hashes') or ''
+  redis.call('HSET', case_key(case_id), 'access_hashes', hs == '' and hash or (hs .. ',' .. hash))
+end

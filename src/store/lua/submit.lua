@@ -1,14 +1,21 @@
 -- Submit one contact: idempotent retry, join of the citizen's open case about the same need,
 -- or a new case offered at once to a free professional who fits, else queued. One atomic step.
 -- ARGV: P, now, ttl, contact_id, case_id, idem_key, idem_ttl, citizen, urgency_rank,
---       classification, needs_csv, then the case's field/value pairs.
+--       classification, needs_csv, access_hash (the new case access token's hash), then the
+--       case's field/value pairs.
 local cid, id, idem, idem_ttl = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local citizen, urank, class, needs_csv = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local access_hash = ARGV[12]
 
 local idem_key = P .. 'idem:' .. idem
 local prior = redis.call('GET', idem_key)
 if prior then
-  return {'dup', prior, redis.call('HGET', P .. 'contact:' .. prior, 'case') or ''}
+  local prior_case = redis.call('HGET', P .. 'contact:' .. prior, 'case') or ''
+  -- The retry gets a token of its own (the first was never stored in clear).
+  if prior_case ~= '' and redis.call('EXISTS', case_key(prior_case)) == 1 then
+    add_access(prior_case, access_hash)
+  end
+  return {'dup', prior, prior_case}
 end
 
 local needs = csv(needs_csv)
@@ -21,6 +28,7 @@ if citizen ~= '' then
     if is_open and tonumber(urank) >= tonumber(h[2]) then
       redis.call('SADD', case_key(open) .. ':contacts', cid)
       redis.call('HINCRBY', case_key(open), 'active_contacts', 1)
+      add_access(open, access_hash)
       redis.call('HSET', P .. 'contact:' .. cid, 'case', open, 'classification', class, 'joined', '1', 'created', NOW)
       redis.call('SET', idem_key, cid, 'EX', idem_ttl)
       stat('k', 'contact', 'team', redis.call('HGET', case_key(open), 'team') or '', 'need', needs[1], 'joined', '1')
@@ -31,7 +39,8 @@ if citizen ~= '' then
 end
 
 local key = case_key(id)
-redis.call('HSET', key, unpack(ARGV, 12))
+redis.call('HSET', key, unpack(ARGV, 13))
+add_access(id, access_hash)
 redis.call('SADD', key .. ':contacts', cid)
 redis.call('HSET', P .. 'contact:' .. cid, 'case', id, 'classification', class, 'joined', '0', 'created', NOW)
 redis.call('SET', idem_key, cid, 'EX', idem_ttl)

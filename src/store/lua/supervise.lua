@@ -56,4 +56,5 @@ elseif op == 'release' then
 else
   return redis.error_reply('unknown op ' .. op)
 end
+log_access(id, op)
 return {'ok', what}
