@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::background::{Background, Stopped};
 use crate::board::BoardFeed;
 use crate::config::{Config, DEVELOPMENT_PSEUDONYM_KEY};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Dispatcher, Timing};
 use crate::identity::Pseudonymizer;
 use crate::metrics::Metrics;
 use crate::reload::ClassifierCell;
@@ -62,13 +62,15 @@ impl App {
             config.redis.timeouts(),
         )
         .await?
-        .with_e_service_during_call(config.routing.e_service_during_call);
+        .with_e_service_during_call(config.routing.e_service_during_call)
+        .with_presence_lease(config.dispatch.presence_lease());
         store.ping().await?;
         // The calls share one connection; what keeps the instance honest and its work moving
         // has its own, so that calls queued on theirs cannot starve it.
         let health_store = store.with_own_connection().await?;
         let board_store = store.with_own_connection().await?;
         let reaper_store = store.with_own_connection().await?;
+        let lease_store = store.with_own_connection().await?;
         if config.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY {
             tracing::warn!(
                 "using the development pseudonym key: set LUOTSI_PSEUDONYM_KEY in production"
@@ -79,7 +81,11 @@ impl App {
         let dispatcher = Dispatcher::start(
             store.clone(),
             reaper_store,
-            config.routing.offer_timeout(),
+            lease_store,
+            Timing {
+                offer_ttl: config.routing.offer_timeout(),
+                presence_lease: config.dispatch.presence_lease(),
+            },
             metrics.clone(),
             &mut background,
         );

@@ -33,6 +33,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub redis: RedisConfig,
     pub routing: RoutingConfig,
+    pub dispatch: DispatchConfig,
     pub deadlines: DeadlinePolicy,
     pub county: County,
     /// Secret for identity pseudonyms.
@@ -215,6 +216,31 @@ impl RoutingConfig {
     }
 }
 
+/// `[dispatch]`: how an instance keeps its professionals' presence alive in Redis.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatchConfig {
+    /// How long a professional stays online for routing after the instance holding their
+    /// Offers stream last renewed their lease (it renews about every second). When it lapses
+    /// (the instance died or lost Redis), their offers go to colleagues and the cases they hold
+    /// are shown to supervisors as "holder disconnected".
+    pub presence_lease_ms: u64,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            presence_lease_ms: 5_000,
+        }
+    }
+}
+
+impl DispatchConfig {
+    pub fn presence_lease(&self) -> Duration {
+        Duration::from_millis(self.presence_lease_ms)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSecs {
@@ -338,6 +364,8 @@ struct ServiceFile {
     #[serde(default)]
     routing: RoutingConfig,
     #[serde(default)]
+    dispatch: DispatchConfig,
+    #[serde(default)]
     deadlines: DeadlinePolicy,
     /// Relative to the service file.
     county_file: PathBuf,
@@ -383,6 +411,7 @@ impl Config {
             server: file.server,
             redis: file.redis,
             routing: file.routing,
+            dispatch: file.dispatch,
             deadlines: file.deadlines,
             county,
             pseudonym_key: file
@@ -440,6 +469,12 @@ impl Config {
         if cfg.routing.offer_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
                 "routing.offer_timeout_secs must be at least 1".into(),
+            ));
+        }
+        // Renewed about every second: a shorter lease would lapse on one slow round trip.
+        if cfg.dispatch.presence_lease_ms < 1_000 {
+            return Err(ConfigError::Invalid(
+                "dispatch.presence_lease_ms must be at least 1000".into(),
             ));
         }
         cfg.deadlines.validate().map_err(ConfigError::Invalid)?;

@@ -19,7 +19,8 @@ pub use case::{CaseRecord, NewCase, Statutory};
 pub use events::{Event, Reserved};
 pub use keys::Keys;
 pub use supervision::{
-    Action, AuditEntry, BOARD_QUEUES, QueuedCase, StaffState, TeamFigures, TeamQuery, TileFigures,
+    Action, AuditEntry, BOARD_QUEUES, DisconnectedHolder, QueuedCase, StaffState, TeamFigures,
+    TeamQuery, TileFigures,
 };
 
 use crate::config::RedisTimeouts;
@@ -67,6 +68,8 @@ struct Scripts {
     callback: Script,
     handover: Script,
     open_case: Script,
+    renew: Script,
+    lapse: Script,
 }
 
 impl Scripts {
@@ -85,6 +88,8 @@ impl Scripts {
             callback: with_prelude(include_str!("lua/callback.lua")),
             handover: with_prelude(include_str!("lua/handover.lua")),
             open_case: with_prelude(include_str!("lua/open_case.lua")),
+            renew: with_prelude(include_str!("lua/renew.lua")),
+            lapse: with_prelude(include_str!("lua/lapse.lua")),
         }
     }
 }
@@ -104,6 +109,8 @@ pub struct Store {
     offer_ttl_ms: u64,
     /// May a professional on a call be offered e-service work?
     e_service_during_call: bool,
+    /// How long a connected professional's presence lease lasts after each renewal.
+    presence_lease_ms: u64,
 }
 
 /// What `submit` did.
@@ -131,6 +138,25 @@ pub enum Accepted {
     Again,
     /// A consultation request answered; the case stays with its holder.
     Consulted,
+}
+
+/// A presence lease after its renewal was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// The stream still holds the connection; the lease runs on.
+    Renewed,
+    /// A newer Offers stream holds the professional's connection: this one must end.
+    Replaced,
+    /// The lease ran out first and the professional went offline for routing; connecting
+    /// again brings them back.
+    Lapsed,
+}
+
+/// What a sweep of lapsed presence leases did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lapsed {
+    pub professionals: u64,
+    pub offers_placed: u64,
 }
 
 /// A professional's live state as stored.
@@ -194,6 +220,7 @@ impl Store {
             scripts: std::sync::Arc::new(Scripts::load()),
             offer_ttl_ms: offer_ttl.as_millis() as u64,
             e_service_during_call: true,
+            presence_lease_ms: crate::config::DispatchConfig::default().presence_lease_ms,
         })
     }
 
@@ -224,6 +251,12 @@ impl Store {
     /// Sets the policy of e-service work during a call (from `routing.e_service_during_call`).
     pub fn with_e_service_during_call(mut self, allow: bool) -> Self {
         self.e_service_during_call = allow;
+        self
+    }
+
+    /// Sets the presence lease (from `dispatch.presence_lease_ms`).
+    pub fn with_presence_lease(mut self, lease: std::time::Duration) -> Self {
+        self.presence_lease_ms = lease.as_millis() as u64;
         self
     }
 
@@ -489,9 +522,51 @@ impl Store {
                     .join(",")
             ))
             .arg(if self.e_service_during_call { "1" } else { "0" })
+            .arg(self.presence_lease_ms)
             .invoke_async(&mut conn)
             .await?;
         Ok(pro_state(&r))
+    }
+
+    /// Renews the presence lease of each `(professional, connection token)` whose stream is
+    /// open here, and says of each whether it still holds the connection.
+    pub async fn renew_leases(&self, streams: &[(&str, &str)]) -> Result<Vec<Lease>> {
+        if streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.invoke(&self.scripts.renew, self.keys.leases());
+        inv.arg(self.presence_lease_ms);
+        for (pro, token) in streams {
+            inv.arg(*pro).arg(*token);
+        }
+        let mut conn = self.conn.clone();
+        let r: Vec<String> = inv.invoke_async(&mut conn).await?;
+        if r.len() != streams.len() {
+            return Err(StoreError::Corrupt("renew reply".into()));
+        }
+        r.iter()
+            .map(|s| match s.as_str() {
+                "ok" => Ok(Lease::Renewed),
+                "replaced" => Ok(Lease::Replaced),
+                "lapsed" => Ok(Lease::Lapsed),
+                other => Err(StoreError::Corrupt(format!("renew answered {other}"))),
+            })
+            .collect()
+    }
+
+    /// Takes offline, for routing, the professionals whose presence lease lapsed: their offers
+    /// are placed again and the cases they hold marked "holder disconnected".
+    pub async fn lapse_leases(&self, limit: u32) -> Result<Lapsed> {
+        let mut conn = self.conn.clone();
+        let (professionals, offers_placed): (u64, u64) = self
+            .invoke(&self.scripts.lapse, self.keys.leases())
+            .arg(limit)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(Lapsed {
+            professionals,
+            offers_placed,
+        })
     }
 
     /// The case, its contacts, and while queued its place and the professionals available.
