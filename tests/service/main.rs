@@ -9,6 +9,7 @@ mod flow;
 mod language;
 mod offers;
 mod policy;
+mod presence;
 mod privacy;
 mod resilience;
 mod scale;
