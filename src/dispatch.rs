@@ -427,6 +427,8 @@ impl Dispatcher {
     async fn keep_leases(self, store: Store, stop: CancellationToken) {
         let mut tick = tokio::time::interval(self.inner.renew_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Said once per outage, not at every tick of it.
+        let mut failing = false;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -444,8 +446,16 @@ impl Dispatcher {
                 .map(|(p, t)| (p.as_str(), t.as_str()))
                 .collect();
             let leases = match store.renew_leases(&pairs).await {
-                Ok(leases) => leases,
+                Ok(leases) => {
+                    failing = false;
+                    leases
+                }
+                Err(e) if failing => {
+                    tracing::debug!(error = %e, "presence leases not renewed");
+                    continue;
+                }
                 Err(e) => {
+                    failing = true;
                     tracing::warn!(error = %e, "presence leases not renewed");
                     continue;
                 }
