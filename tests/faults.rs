@@ -320,6 +320,20 @@ impl Cluster {
     }
 }
 
+impl Drop for Cluster {
+    /// A failed test shows what the instances logged.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for i in 0..self.instances.len() {
+            let log = self.dir.path().join(format!("luotsi-{i}.log"));
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            eprintln!("---- instance {i} ----\n{text}");
+        }
+    }
+}
+
 struct Desk {
     pro: String,
     via: usize,
