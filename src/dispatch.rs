@@ -484,7 +484,8 @@ impl Dispatcher {
         }
     }
 
-    /// Connects `pro` again with the same stream after their lease lapsed.
+    /// Connects `pro` again with the same stream after their lease lapsed, unless a newer
+    /// stream took the connection meanwhile (the next renewal then ends this one).
     async fn rejoin(&self, store: &Store, pro: &str, token: &str) {
         let Some((member, team)) = self
             .inner
@@ -498,7 +499,7 @@ impl Dispatcher {
             return;
         };
         let change = PresenceChange {
-            connection: Some(Connection::Set(token)),
+            connection: Some(Connection::Rejoin(token)),
             ..Default::default()
         };
         match store.set_presence(&member, &team, &change).await {

@@ -178,6 +178,8 @@ pub struct PresenceChange<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum Connection<'a> {
     Set(&'a str),
+    /// Set again after the lease lapsed, unless a newer stream took the connection meanwhile.
+    Rejoin(&'a str),
     Clear(&'a str),
 }
 
@@ -497,6 +499,7 @@ impl Store {
         let (op, token) = match change.connection {
             None => ("", ""),
             Some(Connection::Set(t)) => ("set", t),
+            Some(Connection::Rejoin(t)) => ("rejoin", t),
             Some(Connection::Clear(t)) => ("clear", t),
         };
         let mut conn = self.conn.clone();

@@ -153,3 +153,30 @@ async fn a_holder_who_reconnects_on_any_instance_keeps_the_case_and_the_flag_cle
     let next = county.submit(dental(pb::Channel::Chat, "back-2")).await;
     assert_eq!(county.next_offer("suu-hh-1").await.case_id, next.case_id);
 }
+
+#[tokio::test]
+async fn a_stream_still_open_after_its_lease_lapsed_brings_its_professional_back() {
+    let county =
+        TestCounty::start_instances_with(1, |c| c.dispatch.presence_lease_ms = LEASE_MS).await;
+    county.go_online("suu-hh-1").await;
+    // Redis lost the instance for longer than the lease and the sweep took the professional
+    // offline, as `lapse` does, while their desktop's stream stayed open.
+    let mut redis = county.redis();
+    let _: () = redis::pipe()
+        .hdel(county.keys().professional("suu-hh-1"), "conn")
+        .zrem(county.keys().leases(), "suu-hh-1")
+        .query(&mut redis)
+        .unwrap();
+    let sent = county
+        .submit(dental(pb::Channel::Chat, "lapsed-open"))
+        .await;
+    // The next renewal finds the lease gone and connects the stream again: the queued case is
+    // offered to it.
+    assert_eq!(county.next_offer("suu-hh-1").await.case_id, sent.case_id);
+    let lease: Option<f64> = redis::cmd("ZSCORE")
+        .arg(county.keys().leases())
+        .arg("suu-hh-1")
+        .query(&mut redis)
+        .unwrap();
+    assert!(lease.is_some(), "leased again");
+}

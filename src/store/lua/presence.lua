@@ -2,7 +2,8 @@
 -- longer reachable gets their pending offers taken back (and placed with colleagues); someone
 -- reachable fills their free slots from the queues at once.
 -- ARGV: P, now, ttl, pro, team, profession, needs_csv, presence ('' keeps),
---       cap_phone, cap_chat, cap_e_service ('' keeps), conn_op ('' | 'set' | 'clear'), token,
+--       cap_phone, cap_chat, cap_e_service ('' keeps), conn_op ('' | 'set' | 'rejoin' | 'clear'),
+--       token,
 --       languages (',fi,sv,'), e-service during a call ('1' | '0'), presence lease (ms)
 -- Setting a connection (a new Offers stream) grants its presence lease, brings back the cases
 -- the professional holds from "holder disconnected", and, when it replaces another stream,
@@ -19,8 +20,12 @@ for i, ch in ipairs(CHANNELS) do
   if ARGV[8 + i] ~= '' then redis.call('HSET', pk, 'cap:' .. ch, ARGV[8 + i]) end
 end
 local replaced, gone = false, false
+local before = redis.call('HGET', pk, 'conn')
+-- A stream whose lease lapsed sets its connection again only if no newer stream took it.
+if op == 'rejoin' then
+  op = (before and before ~= '') and '' or 'set'
+end
 if op == 'set' then
-  local before = redis.call('HGET', pk, 'conn')
   replaced = before and before ~= '' and before ~= token
   redis.call('HSET', pk, 'conn', token)
   grant_lease(pro, ARGV[16])
