@@ -295,7 +295,9 @@ impl Cluster {
             .arg(-1)
             .query(&mut conn)
             .unwrap();
-        let now = luotsi::clock::now_ms();
+        // Leases end by Redis's clock.
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query(&mut conn).unwrap();
+        let now = secs * 1000 + micros / 1000;
         for c in offered {
             let (status, holder): (Option<String>, Option<String>) = redis::cmd("HMGET")
                 .arg(self.keys.case(&c))

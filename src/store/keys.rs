@@ -18,7 +18,7 @@
 //! | `overflow` | zset | queued cases by their next overflow step |
 //! | `chatwait` | zset | queued chats by their answer deadline (call-back offer) |
 //! | `pro:<pro>` | hash | presence, connection token (`<instance>:<n>` of the Offers stream), capacity and load per channel |
-//! | `leases` | zset | connected professionals by the end of their presence lease (renewed by the instance holding the stream) |
+//! | `leases` | zset | connected professionals by the end of their presence lease, in Redis's `TIME` ms (renewed by the instance holding the stream) |
 //! | `disconnected` | zset | in-progress cases whose holder's lease lapsed, by when: "holder disconnected" for supervisors |
 //! | `pro:<pro>:cases` | set | cases offered to or held by the professional |
 //! | `on:<team>:<profession>` | set | professionals available and connected (emergencies) |

@@ -305,9 +305,16 @@ end
 
 -- Presence leases. The instance holding a professional's Offers stream keeps their lease in
 -- `leases` (scored by its end) while the stream's token is their `conn`; a professional whose
--- lease lapsed is offline for routing, whatever their presence says.
+-- lease lapsed is offline for routing, whatever their presence says. Leases run on Redis's
+-- clock, not NOW: it is one clock for every instance, and never virtual (a lease measures
+-- whether an instance is alive, not the county's time).
+local function lease_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
 local function grant_lease(pro, lease_ms)
-  redis.call('ZADD', P .. 'leases', ms(tonumber(NOW) + tonumber(lease_ms)), pro)
+  redis.call('ZADD', P .. 'leases', ms(lease_now() + tonumber(lease_ms)), pro)
 end
 
 -- The case's holder is reachable again, or the case left them: no longer "holder disconnected".

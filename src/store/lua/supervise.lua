@@ -5,7 +5,7 @@
 --   urgency: urgency, rank, score, deadline, rule, queue, sub, law, then the statutory
 --            deadline counted again: statutory_deadline, statutory_rule, statutory_law ('' clears)
 --   release: (nothing); an offer goes to a colleague, and so does an in-progress case whose
---            holder is disconnected (their presence lease lapsed)
+--            holder is disconnected (their Offers stream closed or presence lease lapsed)
 -- Returns {'ok', what} or {'refused', status}.
 local op, id, by, why = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local key = case_key(id)
