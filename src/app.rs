@@ -65,6 +65,19 @@ impl App {
         .with_e_service_during_call(config.routing.e_service_during_call)
         .with_presence_lease(config.dispatch.presence_lease());
         store.ping().await?;
+        let professionals: Vec<&str> = config
+            .county
+            .teams
+            .iter()
+            .flat_map(|t| t.members.iter().map(|m| m.id.as_str()))
+            .collect();
+        let unleased = store.lease_unleased_connections(&professionals).await?;
+        if unleased > 0 {
+            tracing::info!(
+                professionals = unleased,
+                "connections without a presence lease given one: they lapse unless renewed"
+            );
+        }
         // The calls share one connection; what keeps the instance honest and its work moving
         // has its own, so that calls queued on theirs cannot starve it.
         let health_store = store.with_own_connection().await?;

@@ -70,6 +70,7 @@ struct Scripts {
     open_case: Script,
     renew: Script,
     lapse: Script,
+    unleased: Script,
 }
 
 impl Scripts {
@@ -90,6 +91,7 @@ impl Scripts {
             open_case: with_prelude(include_str!("lua/open_case.lua")),
             renew: with_prelude(include_str!("lua/renew.lua")),
             lapse: with_prelude(include_str!("lua/lapse.lua")),
+            unleased: with_prelude(include_str!("lua/unleased.lua")),
         }
     }
 }
@@ -555,6 +557,21 @@ impl Store {
                 other => Err(StoreError::Corrupt(format!("renew answered {other}"))),
             })
             .collect()
+    }
+
+    /// Gives a lease to each of `professionals` connected without one (recorded before presence
+    /// leases existed), so that a connection nobody renews lapses. Returns how many.
+    pub async fn lease_unleased_connections(&self, professionals: &[&str]) -> Result<u64> {
+        if professionals.is_empty() {
+            return Ok(0);
+        }
+        let mut inv = self.invoke(&self.scripts.unleased, self.keys.leases());
+        inv.arg(self.presence_lease_ms);
+        for pro in professionals {
+            inv.arg(*pro);
+        }
+        let mut conn = self.conn.clone();
+        Ok(inv.invoke_async(&mut conn).await?)
     }
 
     /// Takes offline, for routing, the professionals whose presence lease lapsed: their offers

@@ -180,3 +180,30 @@ async fn a_stream_still_open_after_its_lease_lapsed_brings_its_professional_back
         .unwrap();
     assert!(lease.is_some(), "leased again");
 }
+
+#[tokio::test]
+async fn a_connection_recorded_before_leases_existed_lapses_after_a_restart() {
+    let mut county =
+        TestCounty::start_instances_with(1, |c| c.dispatch.presence_lease_ms = LEASE_MS).await;
+    county.go_online("suu-hh-1").await;
+    county.crash_instance(0);
+    // As an older Luotsi left it: connected, with no lease.
+    let _: () = redis::cmd("ZREM")
+        .arg(county.keys().leases())
+        .arg("suu-hh-1")
+        .query(&mut county.redis())
+        .unwrap();
+    county.restart_instance(0).await;
+    lease_lapsed(&county, "suu-hh-1").await;
+    let conn: Option<String> = redis::cmd("HGET")
+        .arg(county.keys().professional("suu-hh-1"))
+        .arg("conn")
+        .query(&mut county.redis())
+        .unwrap();
+    assert_eq!(conn, None, "taken offline");
+    let sent = county.submit(dental(pb::Channel::Chat, "old-ghost")).await;
+    assert_eq!(
+        county.case(&sent).await.status,
+        pb::CaseStatus::Queued as i32
+    );
+}
