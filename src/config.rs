@@ -67,6 +67,11 @@ pub struct ServerConfig {
     /// RESOURCE_EXHAUSTED at once, with a retry hint, rather than queued. An open stream counts
     /// only while it is being opened; health checks never count.
     pub max_concurrent_calls: usize,
+    /// HTTP/2 keep-alive: a connection is pinged after this long without traffic and closed
+    /// when the ping is not answered within as long again. A desktop cut off without a word
+    /// (a network partition) then loses its Offers stream, and with it its offers, within
+    /// twice this, rather than holding them while the instance lives.
+    pub keepalive_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +84,7 @@ impl Default for ServerConfig {
             // the Redis pipeline, few enough that a flood is refused at the door instead of
             // each call waiting out its Redis time-out.
             max_concurrent_calls: 256,
+            keepalive_secs: 10,
         }
     }
 }
@@ -458,6 +464,11 @@ impl Config {
         if cfg.server.max_concurrent_calls == 0 {
             return Err(ConfigError::Invalid(
                 "server.max_concurrent_calls must be at least 1".into(),
+            ));
+        }
+        if cfg.server.keepalive_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "server.keepalive_secs must be at least 1".into(),
             ));
         }
         if cfg.redis.response_timeout_ms == 0 || cfg.redis.connection_timeout_ms == 0 {
