@@ -17,6 +17,8 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use harness::{RedisServer, free_port};
@@ -32,6 +34,9 @@ use tonic::transport::Channel;
 
 /// Presence lease of the instances under test (the shortest the configuration allows).
 const LEASE: Duration = Duration::from_millis(1_000);
+
+/// HTTP/2 keep-alive of the instances under test: a silent client is found within twice this.
+const KEEPALIVE_SECS: u64 = 1;
 
 /// How long a fault may take to heal before a test gives up: far beyond what healing needs,
 /// so that a slow machine does not fail a test; the tests are about what happens, not when.
@@ -115,6 +120,7 @@ impl Cluster {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
         let config = format!(
             "county_file = {county:?}\nclassifier_dir = {classifier:?}\n\
+             [server]\nkeepalive_secs = {KEEPALIVE_SECS}\n\
              [redis]\nresponse_timeout_ms = 10000\n\
              [routing]\noffer_timeout_secs = {offer_timeout_secs}\n\
              [dispatch]\npresence_lease_ms = {lease}\n",
@@ -163,7 +169,17 @@ impl Cluster {
 
     /// A professional comes online on instance `via` and opens their Offers stream.
     async fn desk(&self, via: usize, pro: &str) -> Desk {
-        let mut work = self.instances[via].work().await;
+        self.desk_through(self.instances[via].grpc, via, pro).await
+    }
+
+    /// The same, through `addr` (a proxy in front of instance `via`).
+    async fn desk_through(&self, addr: SocketAddr, via: usize, pro: &str) -> Desk {
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("instance reachable");
+        let mut work = WorkServiceClient::new(channel);
         work.set_presence(pb::SetPresenceRequest {
             professional_id: pro.into(),
             presence: pb::Presence::Available as i32,
@@ -433,6 +449,96 @@ async fn kill_9_of_a_holders_instance_shows_the_case_to_supervisors_who_release_
     // The nurse accepted it once and the colleague once, one after the other, after a
     // supervisor's recorded release: not two holders at once.
     cluster.accepted_by.remove(&case);
+    cluster.assert_nothing_lost_or_doubled(&[case]);
+}
+
+/// A TCP proxy in front of an instance whose traffic can be cut without closing anything, as
+/// a network partition does: neither side hears of it.
+struct Partition {
+    addr: SocketAddr,
+    cut: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Partition {
+    async fn before(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = Arc::new(AtomicBool::new(false));
+        let flag = cut.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                tokio::spawn(Self::pipe(cr, sw, flag.clone()));
+                tokio::spawn(Self::pipe(sr, cw, flag.clone()));
+            }
+        });
+        Self { addr, cut, task }
+    }
+
+    /// Forwards until the partition: then holds both sockets open and passes nothing.
+    async fn pipe(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        cut: Arc<AtomicBool>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if cut.load(Ordering::SeqCst) {
+                let _keep = (from, to);
+                std::future::pending::<()>().await;
+                return;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Partition {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_cut_off_without_a_word_loses_its_offers_to_a_colleague() {
+    // The instance stays alive and keeps renewing the lease: only the keep-alive ping finds
+    // that nobody is there. The offer time-out is far longer.
+    let offer_timeout = Duration::from_secs(30);
+    let mut cluster = Cluster::start(2, offer_timeout.as_secs()).await;
+    let partition = Partition::before(cluster.instances[0].grpc).await;
+    let mut nurse = cluster.desk_through(partition.addr, 0, "suu-hh-1").await;
+    let case = cluster.submit(1, "partition").await.expect("acknowledged");
+    assert_eq!(nurse.next_offer(HEAL).await.as_deref(), Some(case.as_str()));
+    let mut colleague = cluster.desk(1, "suu-hh-2").await;
+
+    partition.cut();
+    let got = colleague
+        .next_offer(offer_timeout - Duration::from_secs(5))
+        .await;
+    assert_eq!(
+        got.as_deref(),
+        Some(case.as_str()),
+        "the colleague gets the case before the offer would have expired"
+    );
+    cluster.assert_no_offer_to_the_gone();
+    assert!(cluster.accept(1, "suu-hh-2", &case).await);
+    assert!(cluster.complete(1, "suu-hh-2", &case).await);
     cluster.assert_nothing_lost_or_doubled(&[case]);
 }
 
