@@ -9,7 +9,7 @@ use crate::auth::layer::Authenticator;
 use crate::background::{Background, Stopped};
 use crate::board::BoardFeed;
 use crate::config::{Config, DEVELOPMENT_PSEUDONYM_KEY};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Dispatcher, Timing};
 use crate::identity::Pseudonymizer;
 use crate::metrics::Metrics;
 use crate::reload::ClassifierCell;
@@ -71,13 +71,28 @@ impl App {
             config.redis.timeouts(),
         )
         .await?
-        .with_e_service_during_call(config.routing.e_service_during_call);
+        .with_e_service_during_call(config.routing.e_service_during_call)
+        .with_presence_lease(config.dispatch.presence_lease());
         store.ping().await?;
+        let professionals: Vec<&str> = config
+            .county
+            .teams
+            .iter()
+            .flat_map(|t| t.members.iter().map(|m| m.id.as_str()))
+            .collect();
+        let unleased = store.lease_unleased_connections(&professionals).await?;
+        if unleased > 0 {
+            tracing::info!(
+                professionals = unleased,
+                "connections without a presence lease given one: they lapse unless renewed"
+            );
+        }
         // The calls share one connection; what keeps the instance honest and its work moving
         // has its own, so that calls queued on theirs cannot starve it.
         let health_store = store.with_own_connection().await?;
         let board_store = store.with_own_connection().await?;
         let reaper_store = store.with_own_connection().await?;
+        let lease_store = store.with_own_connection().await?;
         if config.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY {
             tracing::warn!(
                 "using the development pseudonym key: set LUOTSI_PSEUDONYM_KEY in production"
@@ -88,7 +103,11 @@ impl App {
         let dispatcher = Dispatcher::start(
             store.clone(),
             reaper_store,
-            config.routing.offer_timeout(),
+            lease_store,
+            Timing {
+                offer_ttl: config.routing.offer_timeout(),
+                presence_lease: config.dispatch.presence_lease(),
+            },
             metrics.clone(),
             &mut background,
         );

@@ -33,6 +33,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub redis: RedisConfig,
     pub routing: RoutingConfig,
+    pub dispatch: DispatchConfig,
     pub deadlines: DeadlinePolicy,
     pub county: County,
     /// Secret for identity pseudonyms.
@@ -155,6 +156,11 @@ pub struct ServerConfig {
     pub max_concurrent_calls: usize,
     /// gRPC server reflection (schema for grpcurl and the like); off unless switched on.
     pub reflection: bool,
+    /// HTTP/2 keep-alive: a connection is pinged after this long without traffic and closed
+    /// when the ping is not answered within as long again. A desktop cut off without a word
+    /// (a network partition) then loses its Offers stream, and with it its offers, within
+    /// twice this, rather than holding them while the instance lives.
+    pub keepalive_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -168,6 +174,7 @@ impl Default for ServerConfig {
             // each call waiting out its Redis time-out.
             max_concurrent_calls: 256,
             reflection: false,
+            keepalive_secs: 10,
         }
     }
 }
@@ -305,6 +312,31 @@ impl RoutingConfig {
     }
 }
 
+/// `[dispatch]`: how an instance keeps its professionals' presence alive in Redis.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DispatchConfig {
+    /// How long a professional stays online for routing after the instance holding their
+    /// Offers stream last renewed their lease (it renews about every second). When it lapses
+    /// (the instance died or lost Redis), their offers go to colleagues and the cases they hold
+    /// are shown to supervisors as "holder disconnected".
+    pub presence_lease_ms: u64,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            presence_lease_ms: 5_000,
+        }
+    }
+}
+
+impl DispatchConfig {
+    pub fn presence_lease(&self) -> Duration {
+        Duration::from_millis(self.presence_lease_ms)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSecs {
@@ -428,6 +460,8 @@ struct ServiceFile {
     #[serde(default)]
     routing: RoutingConfig,
     #[serde(default)]
+    dispatch: DispatchConfig,
+    #[serde(default)]
     deadlines: DeadlinePolicy,
     /// Relative to the service file.
     county_file: PathBuf,
@@ -479,6 +513,7 @@ impl Config {
             server: file.server,
             redis: file.redis,
             routing: file.routing,
+            dispatch: file.dispatch,
             deadlines: file.deadlines,
             county,
             pseudonym_key: file
@@ -530,6 +565,11 @@ impl Config {
                 "server.max_concurrent_calls must be at least 1".into(),
             ));
         }
+        if cfg.server.keepalive_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "server.keepalive_secs must be at least 1".into(),
+            ));
+        }
         if cfg.redis.response_timeout_ms == 0 || cfg.redis.connection_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "redis.response_timeout_ms and redis.connection_timeout_ms must be at least 1"
@@ -543,6 +583,12 @@ impl Config {
         }
         if let Some(issuer) = env("LUOTSI_AUTH_ISSUER") {
             cfg.auth.issuer = Some(issuer);
+        }
+        // Renewed about every second: a shorter lease would lapse on one slow round trip.
+        if cfg.dispatch.presence_lease_ms < 1_000 {
+            return Err(ConfigError::Invalid(
+                "dispatch.presence_lease_ms must be at least 1000".into(),
+            ));
         }
         cfg.deadlines.validate().map_err(ConfigError::Invalid)?;
         cfg.validate_security()?;

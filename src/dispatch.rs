@@ -9,16 +9,28 @@
 //! is given back at once; one whose announcement was missed expires and is placed again by the
 //! reaper, which runs in every instance so that offers of a crashed instance come back too.
 //!
+//! Presence dies with its instance: every second or so the instance renews, in Redis, a lease
+//! for each professional whose Offers stream is open here (on a connection of its own), and the
+//! reaper takes offline the professionals whose lease lapsed — their offers go to colleagues,
+//! the cases they hold are shown to supervisors as "holder disconnected". An instance's streams
+//! carry its own id in their connection token, so a restarted instance inherits nothing.
+//!
+//! One Offers stream per professional: a newer stream, here or on another instance, takes the
+//! connection token in `pro:<pro>`; the older stream ends with [`Replaced`] (at once on the same
+//! instance, at its next lease renewal elsewhere) and, because every offer is addressed to the
+//! token it was made for, is never sent another offer.
+//!
 //! What must reach Redis after a stream closed or an offer could not be delivered is done by the
 //! dispatcher's own clean-up task: `Drop` and the synchronous event handler only send it a
 //! request, and the task finishes the requests already sent when the instance stops.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -26,7 +38,25 @@ use tokio_util::sync::CancellationToken;
 use crate::background::Background;
 use crate::domain::routing::Member;
 use crate::metrics::Metrics;
-use crate::store::{Connection, Event, PresenceChange, Reserved, Store, StoreError};
+use crate::store::{Connection, Event, Lapsed, Lease, PresenceChange, Reserved, Store, StoreError};
+
+/// How long offers wait for an answer and how long a connected professional's presence lasts
+/// without a renewal.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub offer_ttl: Duration,
+    pub presence_lease: Duration,
+}
+
+/// Why an Offers stream was ended by the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("replaced by a newer Offers stream for this professional")]
+pub struct Replaced;
+
+/// A professional's offers as they are made, until the stream is replaced (then one
+/// `Err(Replaced)` and the end). Dropping it disconnects them: their offers not yet accepted
+/// are placed again.
+pub type OfferStream = Pin<Box<dyn Stream<Item = Result<Reserved, Replaced>> + Send>>;
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -37,6 +67,7 @@ struct Inner {
     store: Store,
     instance: String,
     reap_every: Duration,
+    renew_every: Duration,
     /// Professionals whose Offers stream is open here.
     connected: Mutex<HashMap<String, Connected>>,
     watchers: Mutex<HashMap<String, broadcast::Sender<()>>>,
@@ -46,6 +77,9 @@ struct Inner {
     changes: Arc<Notify>,
     /// Requests for the clean-up task.
     cleanup: mpsc::UnboundedSender<Cleanup>,
+    /// Wakes the lease loop before its tick: the presence of a professional connected here
+    /// changed, perhaps because a newer stream on another instance took the connection.
+    check_leases: Notify,
 }
 
 /// Redis work that follows a closed stream or a failed delivery, done by the clean-up task.
@@ -64,11 +98,15 @@ enum Cleanup {
 struct Connected {
     token: String,
     tx: mpsc::Sender<Reserved>,
+    /// Fired when a newer stream took the connection: the stream ends, sending nothing more.
+    replaced: CancellationToken,
+    member: Member,
+    team: String,
 }
 
 /// A professional's open Offers stream on this instance. Dropping it disconnects them: their
 /// offers not yet accepted are placed again.
-pub struct Registration {
+struct Registration {
     dispatcher: Dispatcher,
     member: Member,
     team: String,
@@ -88,16 +126,19 @@ impl Drop for Registration {
 }
 
 impl Dispatcher {
-    /// Starts the event listener, the offer reaper and the clean-up task for this instance,
-    /// owned by `background`. The reaper works on `reaper_store`, a connection of its own, so
-    /// that expired offers go back to their queues even while calls crowd the shared one.
+    /// Starts the event listener, the offer reaper, the lease loop and the clean-up task for
+    /// this instance, owned by `background`. The reaper and the lease loop each work on a
+    /// connection of their own (`reaper_store`, `lease_store`), so that expired offers go back
+    /// to their queues and leases are renewed even while calls crowd the shared one.
     pub fn start(
         store: Store,
         reaper_store: Store,
-        offer_ttl: Duration,
+        lease_store: Store,
+        timing: Timing,
         metrics: Arc<Metrics>,
         background: &mut Background,
     ) -> Self {
+        let offer_ttl = timing.offer_ttl;
         let (cleanup, requests) = mpsc::unbounded_channel();
         let d = Dispatcher {
             inner: Arc::new(Inner {
@@ -105,12 +146,16 @@ impl Dispatcher {
                 instance: uuid::Uuid::now_v7().simple().to_string(),
                 reap_every: (offer_ttl / 10)
                     .clamp(Duration::from_millis(100), Duration::from_secs(1)),
+                // Several renewals fit in one lease, so one slow round trip does not lapse it.
+                renew_every: (timing.presence_lease / 5)
+                    .clamp(Duration::from_millis(100), Duration::from_secs(1)),
                 connected: Mutex::default(),
                 watchers: Mutex::default(),
                 next_token: AtomicU64::new(1),
                 metrics,
                 changes: Arc::new(Notify::new()),
                 cleanup,
+                check_leases: Notify::new(),
             }),
         };
         let listener = d.clone();
@@ -120,30 +165,38 @@ impl Dispatcher {
         });
         let reaper = d.clone();
         background.spawn("offer reaper", |stop| reaper.reap(reaper_store, stop));
+        let leases = d.clone();
+        background.spawn("presence leases", |stop| {
+            leases.keep_leases(lease_store, stop)
+        });
         let cleaner = d.clone();
         background.spawn("stream clean-up", |stop| cleaner.clean_up(requests, stop));
         d
     }
 
     /// Registers an Offers stream for `pro` and marks them connected in Redis, which at once
-    /// offers them queued work up to their free capacity.
-    pub async fn connect(
-        &self,
-        member: &Member,
-        team: &str,
-    ) -> Result<(Registration, mpsc::Receiver<Reserved>), StoreError> {
+    /// offers them queued work up to their free capacity. An older stream of theirs ends.
+    pub async fn connect(&self, member: &Member, team: &str) -> Result<OfferStream, StoreError> {
         let pro = member.id.as_str();
         let n = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
         let token = format!("{}:{n}", self.inner.instance);
         // Room for every offer a professional could be announced before they read any.
         let (tx, rx) = mpsc::channel(256);
-        self.inner.connected.lock().expect("lock").insert(
+        let replaced = CancellationToken::new();
+        let older = self.inner.connected.lock().expect("lock").insert(
             pro.to_string(),
             Connected {
                 token: token.clone(),
                 tx,
+                replaced: replaced.clone(),
+                member: member.clone(),
+                team: team.to_string(),
             },
         );
+        if let Some(older) = older {
+            older.replaced.cancel();
+            tracing::info!(professional = pro, "older offers stream replaced");
+        }
         let change = PresenceChange {
             connection: Some(Connection::Set(&token)),
             ..Default::default()
@@ -155,7 +208,7 @@ impl Dispatcher {
             token: token.clone(),
         };
         self.inner.store.set_presence(member, team, &change).await?;
-        Ok((registration, rx))
+        Ok(offer_stream(rx, replaced, registration))
     }
 
     async fn disconnect(&self, member: &Member, team: &str, token: &str) {
@@ -234,17 +287,31 @@ impl Dispatcher {
                     let _ = tx.send(());
                 }
             }
-            Event::PresenceChanged => self.inner.changes.notify_one(),
+            Event::PresenceChanged { professional } => {
+                self.inner.changes.notify_one();
+                if self
+                    .inner
+                    .connected
+                    .lock()
+                    .expect("lock")
+                    .contains_key(&professional)
+                {
+                    self.inner.check_leases.notify_one();
+                }
+            }
             Event::Offer {
                 professional,
                 offer,
-            } => self.deliver(&professional, offer),
+            } => self.deliver(&professional, *offer),
         }
     }
 
     fn deliver(&self, pro: &str, offer: Reserved) {
         let sent = match self.inner.connected.lock().expect("lock").get(pro) {
             None => return, // connected to another instance
+            // Made for another stream: one this stream replaced (its offers are placed again
+            // when a stream takes over) or a newer one elsewhere, which delivers it.
+            Some(c) if !offer.connection.is_empty() && offer.connection != c.token => return,
             Some(c) => c.tx.try_send(offer.clone()).is_ok(),
         };
         if sent {
@@ -320,6 +387,23 @@ impl Dispatcher {
                 _ = stop.cancelled() => break,
                 _ = tick.tick() => {}
             }
+            // Lapsed leases first: their offers go to living colleagues now, not at expiry.
+            match store.lapse_leases(100).await {
+                Ok(Lapsed {
+                    professionals: 0, ..
+                }) => {}
+                Ok(lapsed) => {
+                    self.inner
+                        .metrics
+                        .offers_by("released", lapsed.offers_placed);
+                    tracing::info!(
+                        professionals = lapsed.professionals,
+                        offers_placed = lapsed.offers_placed,
+                        "presence leases lapsed: professionals offline, their offers placed again"
+                    );
+                }
+                Err(e) => tracing::debug!(error = %e, "lease sweep could not run"),
+            }
             match store.expire_offers(500).await {
                 Ok((0, 0, 0)) => {}
                 Ok((expired, relaxed, overflowed)) => {
@@ -335,4 +419,115 @@ impl Dispatcher {
             }
         }
     }
+
+    /// Renews the presence lease of every professional connected here, every `renew_every`
+    /// and whenever a presence change may concern them, until `stop`. A stream whose
+    /// connection a newer stream took ends; one whose lease lapsed meanwhile (Redis was out of
+    /// reach longer than the lease) connects again, since its professional is still there.
+    async fn keep_leases(self, store: Store, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(self.inner.renew_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Said once per outage, not at every tick of it.
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {}
+                _ = self.inner.check_leases.notified() => {}
+            }
+            let streams: Vec<(String, String)> = {
+                let c = self.inner.connected.lock().expect("lock");
+                c.iter()
+                    .map(|(pro, c)| (pro.clone(), c.token.clone()))
+                    .collect()
+            };
+            let pairs: Vec<(&str, &str)> = streams
+                .iter()
+                .map(|(p, t)| (p.as_str(), t.as_str()))
+                .collect();
+            let leases = match store.renew_leases(&pairs).await {
+                Ok(leases) => {
+                    failing = false;
+                    leases
+                }
+                Err(e) if failing => {
+                    tracing::debug!(error = %e, "presence leases not renewed");
+                    continue;
+                }
+                Err(e) => {
+                    failing = true;
+                    tracing::warn!(error = %e, "presence leases not renewed");
+                    continue;
+                }
+            };
+            for ((pro, token), lease) in pairs.into_iter().zip(leases) {
+                match lease {
+                    Lease::Renewed => {}
+                    Lease::Replaced => self.end_replaced(pro, token),
+                    Lease::Lapsed => self.rejoin(&store, pro, token).await,
+                }
+            }
+        }
+    }
+
+    /// Ends this instance's stream for `pro` if it still holds `token`.
+    fn end_replaced(&self, pro: &str, token: &str) {
+        let mut c = self.inner.connected.lock().expect("lock");
+        if c.get(pro).is_some_and(|c| c.token == token)
+            && let Some(older) = c.remove(pro)
+        {
+            older.replaced.cancel();
+            tracing::info!(
+                professional = pro,
+                "offers stream replaced by a newer one on another instance"
+            );
+        }
+    }
+
+    /// Connects `pro` again with the same stream after their lease lapsed, unless a newer
+    /// stream took the connection meanwhile (the next renewal then ends this one).
+    async fn rejoin(&self, store: &Store, pro: &str, token: &str) {
+        let Some((member, team)) = self
+            .inner
+            .connected
+            .lock()
+            .expect("lock")
+            .get(pro)
+            .filter(|c| c.token == token)
+            .map(|c| (c.member.clone(), c.team.clone()))
+        else {
+            return;
+        };
+        let change = PresenceChange {
+            connection: Some(Connection::Rejoin(token)),
+            ..Default::default()
+        };
+        match store.set_presence(&member, &team, &change).await {
+            Ok(_) => tracing::info!(professional = pro, "presence lease had lapsed: reconnected"),
+            Err(e) => tracing::warn!(professional = pro, error = %e, "reconnection failed"),
+        }
+    }
+}
+
+/// The stream of one registration: offers as they come, and on replacement one
+/// `Err(Replaced)` before anything else still waiting. The registration lives as long as the
+/// stream.
+fn offer_stream(
+    rx: mpsc::Receiver<Reserved>,
+    replaced: CancellationToken,
+    registration: Registration,
+) -> OfferStream {
+    Box::pin(futures::stream::unfold(
+        Some((rx, replaced, registration)),
+        |state| async move {
+            let (mut rx, replaced, registration) = state?;
+            tokio::select! {
+                biased;
+                _ = replaced.cancelled() => Some((Err(Replaced), None)),
+                offer = rx.recv() => {
+                    offer.map(|o| (Ok(o), Some((rx, replaced, registration))))
+                }
+            }
+        },
+    ))
 }

@@ -67,9 +67,13 @@ pub async fn serve(
     let metrics = state.metrics.clone();
     let cors = cors_layer(&state.config.server.cors_origins);
     let store = state.health_store.clone();
+    let keepalive = std::time::Duration::from_secs(state.config.server.keepalive_secs);
     let router = tonic::transport::Server::builder()
         // HTTP/1.1 for gRPC-Web from browsers; HTTP/2 clients are unaffected.
         .accept_http1(true)
+        // A client that vanished without closing (a partition) is found by an unanswered ping.
+        .http2_keepalive_interval(Some(keepalive))
+        .http2_keepalive_timeout(Some(keepalive))
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(RpcTimingLayer(metrics.clone()))

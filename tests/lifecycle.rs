@@ -77,7 +77,7 @@ async fn an_offers_stream_closed_just_before_the_stop_is_still_disconnected() {
     drop(work);
     stopping.cancel();
     server.await.unwrap().expect("server stopped");
-    let (registration, _offers) = state
+    let offers = state
         .dispatcher
         .connect(member, &team.id)
         .await
@@ -96,7 +96,7 @@ async fn an_offers_stream_closed_just_before_the_stop_is_still_disconnected() {
     assert_eq!(available().await, 1, "connected and available");
 
     // The stream closes and the instance stops at once: the disconnect is not lost.
-    drop(registration);
+    drop(offers);
     let stopped = app.stop().await;
     assert!(stopped.is_clean(), "{stopped:?}");
     assert_eq!(

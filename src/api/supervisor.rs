@@ -292,6 +292,34 @@ impl SupervisorService for SupervisorApi {
         self.state.metrics.offer("released");
         Ok(Response::new(pb::ReleaseOfferResponse { case: Some(case) }))
     }
+
+    #[tracing::instrument(name = "ListDisconnectedHolders", skip_all)]
+    async fn list_disconnected_holders(
+        &self,
+        request: Request<pb::ListDisconnectedHoldersRequest>,
+    ) -> Result<Response<pb::ListDisconnectedHoldersResponse>, Status> {
+        let team = self.team_filter(Caller::of(&request)?, &request.get_ref().team_id)?;
+        let rows = self
+            .state
+            .store
+            .disconnected_holders(&team)
+            .await
+            .map_err(store_status)?;
+        let holders = rows
+            .into_iter()
+            .map(|h| pb::DisconnectedHolder {
+                case_id: h.case_id,
+                professional_id: h.professional,
+                team_id: h.team,
+                channel: wire::<_, pb::Channel>(h.channel),
+                urgency: wire::<_, pb::Urgency>(h.urgency),
+                disconnected_at: Some(timestamp(h.since_ms)),
+            })
+            .collect();
+        Ok(Response::new(pb::ListDisconnectedHoldersResponse {
+            holders,
+        }))
+    }
 }
 
 impl SupervisorApi {

@@ -123,20 +123,20 @@ impl WorkService for WorkApi {
     ) -> Result<Response<Self::OffersStream>, Status> {
         let caller = Caller::of(&request)?;
         let (team, member) = self.professional(caller, &request.get_ref().professional_id)?;
-        let (registration, rx) = self
+        let offers = self
             .state
             .dispatcher
             .connect(member, &team.id)
             .await
             .map_err(store_status)?;
         tracing::info!("offers stream opened");
-        // The registration lives as long as the stream: when tonic drops the stream (the client
-        // went away), the professional is disconnected and their pending offers are requeued.
-        let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(move |r| {
-            let _keep = &registration;
-            Ok(pb::OffersResponse {
+        // When tonic drops the stream (the client went away), the professional is disconnected
+        // and their pending offers are requeued. A newer stream of theirs ends this one.
+        let stream = offers.map(|r| match r {
+            Ok(r) => Ok(pb::OffersResponse {
                 offer: Some(pb::Offer::from(r)),
-            })
+            }),
+            Err(replaced) => Err(Status::aborted(replaced.to_string())),
         });
         Ok(Response::new(Box::pin(stream)))
     }

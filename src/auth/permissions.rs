@@ -62,6 +62,10 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
     ("/luotsi.v1.SupervisorService/SetUrgency", &[Supervisor]),
     ("/luotsi.v1.SupervisorService/ReleaseOffer", &[Supervisor]),
     ("/luotsi.v1.SupervisorService/GetStats", &[Supervisor, Ops]),
+    (
+        "/luotsi.v1.SupervisorService/ListDisconnectedHolders",
+        &[Supervisor],
+    ),
     ("/luotsi.v1.AccessLogService/ReadAccessLog", &[Ops]),
 ];
 

@@ -53,6 +53,9 @@ pub(crate) mod field {
     pub const LINKED: &str = "linked";
     pub const RECONTACT: &str = "recontact";
     pub const CALLBACK_OFFERED: &str = "callback_offered";
+    /// When the holder's presence lease lapsed while the case was in progress; cleared when
+    /// they reconnect, hand it over or close it, or a supervisor takes it back.
+    pub const HOLDER_DISCONNECTED: &str = "holder_disconnected";
     /// `consult:<professional>`: a consultation asked of a colleague, and its state.
     pub const CONSULT_PREFIX: &str = "consult:";
 }

@@ -3,8 +3,9 @@
 //!
 //! - `c|<case>|<what>`: a case changed;
 //! - `p|<pro>`: a professional's presence changed;
-//! - `o|<pro>|<case>|<expires>|<channel>|<needs>|<urgency>|<lang>|<deadline>|<team>|<interpreter>[|<consultation for>]`:
-//!   an offer reserved for a professional.
+//! - `o|<pro>|<case>|<expires>|<channel>|<needs>|<urgency>|<lang>|<deadline>|<team>|<interpreter>[|<consultation for>[|<connection>]]`:
+//!   an offer reserved for a professional, addressed to the Offers stream that held their
+//!   connection then (a stream replaced since never sends it).
 
 /// One announcement on the event channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,10 +13,13 @@ pub enum Event {
     CaseChanged {
         case_id: String,
     },
-    PresenceChanged,
+    PresenceChanged {
+        professional: String,
+    },
     Offer {
         professional: String,
-        offer: Reserved,
+        /// Boxed: an offer is much larger than the other events.
+        offer: Box<Reserved>,
     },
 }
 
@@ -33,6 +37,8 @@ pub struct Reserved {
     pub team: String,
     /// Set when this is a request to consult on a case held by this professional.
     pub consultation_for: String,
+    /// The connection token of the Offers stream it is for; empty from older versions.
+    pub connection: String,
 }
 
 impl Event {
@@ -43,7 +49,9 @@ impl Event {
             "c" => Some(Event::CaseChanged {
                 case_id: p.next()?.to_string(),
             }),
-            "p" => Some(Event::PresenceChanged),
+            "p" => Some(Event::PresenceChanged {
+                professional: p.next().unwrap_or_default().to_string(),
+            }),
             "o" => {
                 let professional = p.next()?.to_string();
                 let mut next = || p.next().map(String::from);
@@ -51,7 +59,7 @@ impl Event {
                 let expires_ms = next()?.parse().ok()?;
                 Some(Event::Offer {
                     professional,
-                    offer: Reserved {
+                    offer: Box::new(Reserved {
                         case_id,
                         expires_ms,
                         channel: next()?,
@@ -62,7 +70,8 @@ impl Event {
                         team: next()?,
                         interpreter_needed: next().as_deref() == Some("1"),
                         consultation_for: next().unwrap_or_default(),
-                    },
+                        connection: next().unwrap_or_default(),
+                    }),
                 })
             }
             _ => None,
@@ -82,11 +91,16 @@ mod tests {
                 case_id: "case-1".into()
             })
         );
-        assert_eq!(Event::parse("p|nurse-1"), Some(Event::PresenceChanged));
+        assert_eq!(
+            Event::parse("p|nurse-1"),
+            Some(Event::PresenceChanged {
+                professional: "nurse-1".into()
+            })
+        );
         let Some(Event::Offer {
             professional,
             offer,
-        }) = Event::parse("o|n1|case-1|99|phone|acute_symptoms|soon|fi|120|t|1|dr-2")
+        }) = Event::parse("o|n1|case-1|99|phone|acute_symptoms|soon|fi|120|t|1|dr-2|i7:3")
         else {
             panic!("an offer")
         };
@@ -94,6 +108,7 @@ mod tests {
         assert_eq!((offer.expires_ms, offer.deadline_ms), (99, 120));
         assert!(offer.interpreter_needed);
         assert_eq!(offer.consultation_for, "dr-2");
+        assert_eq!(offer.connection, "i7:3");
         assert_eq!(Event::parse("o|n1|case-1|soon"), None);
         assert_eq!(Event::parse("x|y"), None);
     }

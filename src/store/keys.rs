@@ -17,7 +17,9 @@
 //! | `waits` | zset | queued cases by the end of their next language or continuity wait |
 //! | `overflow` | zset | queued cases by their next overflow step |
 //! | `chatwait` | zset | queued chats by their answer deadline (call-back offer) |
-//! | `pro:<pro>` | hash | presence, connection token, capacity and load per channel |
+//! | `pro:<pro>` | hash | presence, connection token (`<instance>:<n>` of the Offers stream), capacity and load per channel |
+//! | `leases` | zset | connected professionals by the end of their presence lease, in Redis's `TIME` ms (renewed by the instance holding the stream) |
+//! | `disconnected` | zset | in-progress cases whose holder's lease lapsed, by when: "holder disconnected" for supervisors |
 //! | `pro:<pro>:cases` | set | cases offered to or held by the professional |
 //! | `on:<team>:<profession>` | set | professionals available and connected (emergencies) |
 //! | `avail:<team>:<channel>` | set | ... and with capacity on the channel |
@@ -30,7 +32,7 @@
 //! | `stats` | stream, 31 days | per contact, first response and completion: codes and times (GetStats) |
 //! | `access` | stream, by time (`access_log.retention_days`) | the access log (Act 703/2023): at, by, role, org, action, case, citizen (pseudonym), purpose, source — never trimmed by count |
 //! | `audit` | stream | supervisors' actions: at, by, action, case, detail, reason (capped ~100 000) |
-//! | `events` | pub/sub | `c|<case>|<status>` (case changed), `o|<pro>|<case>|…` (offer made) |
+//! | `events` | pub/sub | `c|<case>|<status>` (case changed), `p|<pro>` (presence changed), `o|<pro>|<case>|…` (offer made) |
 
 /// Key builder for one county.
 #[derive(Debug, Clone)]
@@ -104,6 +106,14 @@ impl Keys {
 
     pub fn offers(&self) -> String {
         format!("{}offers", self.prefix)
+    }
+
+    pub fn leases(&self) -> String {
+        format!("{}leases", self.prefix)
+    }
+
+    pub fn disconnected_holders(&self) -> String {
+        format!("{}disconnected", self.prefix)
     }
 
     pub fn professional(&self, id: &str) -> String {

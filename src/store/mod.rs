@@ -21,7 +21,8 @@ pub use case::{CaseRecord, NewCase, Statutory};
 pub use events::{Event, Reserved};
 pub use keys::Keys;
 pub use supervision::{
-    Action, AuditEntry, BOARD_QUEUES, QueuedCase, StaffState, TeamFigures, TeamQuery, TileFigures,
+    Action, AuditEntry, BOARD_QUEUES, DisconnectedHolder, QueuedCase, StaffState, TeamFigures,
+    TeamQuery, TileFigures,
 };
 
 use crate::config::RedisTimeouts;
@@ -70,6 +71,9 @@ struct Scripts {
     handover: Script,
     open_case: Script,
     access: Script,
+    renew: Script,
+    lapse: Script,
+    unleased: Script,
 }
 
 impl Scripts {
@@ -89,6 +93,9 @@ impl Scripts {
             handover: with_prelude(include_str!("lua/handover.lua")),
             open_case: with_prelude(include_str!("lua/open_case.lua")),
             access: with_prelude(include_str!("lua/access.lua")),
+            renew: with_prelude(include_str!("lua/renew.lua")),
+            lapse: with_prelude(include_str!("lua/lapse.lua")),
+            unleased: with_prelude(include_str!("lua/unleased.lua")),
         }
     }
 }
@@ -110,6 +117,8 @@ pub struct Store {
     e_service_during_call: bool,
     /// How long access-log entries are kept (ms).
     access_keep_ms: u64,
+    /// How long a connected professional's presence lease lasts after each renewal.
+    presence_lease_ms: u64,
 }
 
 /// What `submit` did.
@@ -139,6 +148,25 @@ pub enum Accepted {
     Consulted,
 }
 
+/// A presence lease after its renewal was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// The stream still holds the connection; the lease runs on.
+    Renewed,
+    /// A newer Offers stream holds the professional's connection: this one must end.
+    Replaced,
+    /// The lease ran out first and the professional went offline for routing; connecting
+    /// again brings them back.
+    Lapsed,
+}
+
+/// What a sweep of lapsed presence leases did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lapsed {
+    pub professionals: u64,
+    pub offers_placed: u64,
+}
+
 /// A professional's live state as stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProState {
@@ -158,6 +186,8 @@ pub struct PresenceChange<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum Connection<'a> {
     Set(&'a str),
+    /// Set again after the lease lapsed, unless a newer stream took the connection meanwhile.
+    Rejoin(&'a str),
     Clear(&'a str),
 }
 
@@ -201,6 +231,7 @@ impl Store {
             offer_ttl_ms: offer_ttl.as_millis() as u64,
             e_service_during_call: true,
             access_keep_ms: 2 * 366 * 86_400_000,
+            presence_lease_ms: crate::config::DispatchConfig::default().presence_lease_ms,
         })
     }
 
@@ -237,6 +268,12 @@ impl Store {
     /// Sets the policy of e-service work during a call (from `routing.e_service_during_call`).
     pub fn with_e_service_during_call(mut self, allow: bool) -> Self {
         self.e_service_during_call = allow;
+        self
+    }
+
+    /// Sets the presence lease (from `dispatch.presence_lease_ms`).
+    pub fn with_presence_lease(mut self, lease: std::time::Duration) -> Self {
+        self.presence_lease_ms = lease.as_millis() as u64;
         self
     }
 
@@ -500,6 +537,7 @@ impl Store {
         let (op, token) = match change.connection {
             None => ("", ""),
             Some(Connection::Set(t)) => ("set", t),
+            Some(Connection::Rejoin(t)) => ("rejoin", t),
             Some(Connection::Clear(t)) => ("clear", t),
         };
         let mut conn = self.conn.clone();
@@ -525,9 +563,66 @@ impl Store {
                     .join(",")
             ))
             .arg(if self.e_service_during_call { "1" } else { "0" })
+            .arg(self.presence_lease_ms)
             .invoke_async(&mut conn)
             .await?;
         Ok(pro_state(&r))
+    }
+
+    /// Renews the presence lease of each `(professional, connection token)` whose stream is
+    /// open here, and says of each whether it still holds the connection.
+    pub async fn renew_leases(&self, streams: &[(&str, &str)]) -> Result<Vec<Lease>> {
+        if streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.invoke(&self.scripts.renew, self.keys.leases());
+        inv.arg(self.presence_lease_ms);
+        for (pro, token) in streams {
+            inv.arg(*pro).arg(*token);
+        }
+        let mut conn = self.conn.clone();
+        let r: Vec<String> = inv.invoke_async(&mut conn).await?;
+        if r.len() != streams.len() {
+            return Err(StoreError::Corrupt("renew reply".into()));
+        }
+        r.iter()
+            .map(|s| match s.as_str() {
+                "ok" => Ok(Lease::Renewed),
+                "replaced" => Ok(Lease::Replaced),
+                "lapsed" => Ok(Lease::Lapsed),
+                other => Err(StoreError::Corrupt(format!("renew answered {other}"))),
+            })
+            .collect()
+    }
+
+    /// Gives a lease to each of `professionals` connected without one (recorded before presence
+    /// leases existed), so that a connection nobody renews lapses. Returns how many.
+    pub async fn lease_unleased_connections(&self, professionals: &[&str]) -> Result<u64> {
+        if professionals.is_empty() {
+            return Ok(0);
+        }
+        let mut inv = self.invoke(&self.scripts.unleased, self.keys.leases());
+        inv.arg(self.presence_lease_ms);
+        for pro in professionals {
+            inv.arg(*pro);
+        }
+        let mut conn = self.conn.clone();
+        Ok(inv.invoke_async(&mut conn).await?)
+    }
+
+    /// Takes offline, for routing, the professionals whose presence lease lapsed: their offers
+    /// are placed again and the cases they hold marked "holder disconnected".
+    pub async fn lapse_leases(&self, limit: u32) -> Result<Lapsed> {
+        let mut conn = self.conn.clone();
+        let (professionals, offers_placed): (u64, u64) = self
+            .invoke(&self.scripts.lapse, self.keys.leases())
+            .arg(limit)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(Lapsed {
+            professionals,
+            offers_placed,
+        })
     }
 
     /// The case, its contacts, and while queued its place and the professionals available.

@@ -108,6 +108,55 @@ impl QueuedCase {
     }
 }
 
+/// A case in progress whose holder's presence lease lapsed: they may still be on the phone, so
+/// it stays theirs until they reconnect or a supervisor releases it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisconnectedHolder {
+    pub case_id: String,
+    pub professional: String,
+    pub team: String,
+    pub channel: Channel,
+    pub urgency: Urgency,
+    /// When the lease lapsed.
+    pub since_ms: i64,
+}
+
+/// The fields `disconnected_holders` reads.
+const HOLDER_FIELDS: [&str; 6] = [
+    field::STATUS,
+    field::HOLDER_DISCONNECTED,
+    field::HOLDER,
+    field::TEAM,
+    field::CHANNEL,
+    field::URGENCY,
+];
+
+impl DisconnectedHolder {
+    /// None when the case has moved on since it was listed (completed, handed over, taken
+    /// back, its holder back).
+    fn decode(case_id: String, since_ms: i64, row: Vec<Option<Vec<u8>>>) -> Result<Option<Self>> {
+        let map: HashMap<String, Vec<u8>> = HOLDER_FIELDS
+            .iter()
+            .zip(row)
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+            .collect();
+        let f = Fields::new("case", &map);
+        if f.opt(field::STATUS)? != Some("in_progress")
+            || f.opt(field::HOLDER_DISCONNECTED)?.is_none()
+        {
+            return Ok(None);
+        }
+        Ok(Some(DisconnectedHolder {
+            professional: f.text(field::HOLDER)?.to_string(),
+            team: f.text(field::TEAM)?.to_string(),
+            channel: f.parse(field::CHANNEL)?,
+            urgency: f.parse(field::URGENCY)?,
+            since_ms,
+            case_id,
+        }))
+    }
+}
+
 /// A supervisor's action.
 #[derive(Debug, Clone)]
 pub enum Action<'a> {
@@ -391,6 +440,39 @@ impl Store {
             }),
             _ => None,
         })
+    }
+
+    /// Cases in progress whose holder is disconnected, longest disconnected first; `team`
+    /// empty for the whole county.
+    pub async fn disconnected_holders(&self, team: &str) -> Result<Vec<DisconnectedHolder>> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(self.keys.disconnected_holders())
+            .arg(0)
+            .arg(-1)
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await?;
+        if ids.is_empty() {
+            // An empty pipeline is an error in the client.
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (id, _) in &ids {
+            pipe.cmd("HMGET")
+                .arg(self.keys.case(id))
+                .arg(&HOLDER_FIELDS);
+        }
+        let rows: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await?;
+        let mut out = Vec::new();
+        for ((case_id, since), row) in ids.into_iter().zip(rows) {
+            if let Some(h) = DisconnectedHolder::decode(case_id, since as i64, row)?
+                && (team.is_empty() || h.team == team)
+            {
+                out.push(h);
+            }
+        }
+        Ok(out)
     }
 
     /// Professionals of the team with the profession who are available and connected.

@@ -106,6 +106,10 @@ async fn call(channel: &Channel, path: &str, token: &str) -> Code {
             .release_offer(authorized(Default::default(), token))
             .await
             .map(drop),
+        "ListDisconnectedHolders" => s()
+            .list_disconnected_holders(authorized(Default::default(), token))
+            .await
+            .map(drop),
         "GetStats" => s()
             .get_stats(authorized(Default::default(), token))
             .await

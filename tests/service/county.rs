@@ -96,6 +96,13 @@ impl TestCounty {
         Self::launch(n, harness::config()).await
     }
 
+    /// `n` instances with their configuration changed first.
+    pub async fn start_instances_with(n: usize, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = harness::config();
+        tweak(&mut config);
+        Self::launch(n, config).await
+    }
+
     async fn launch(n: usize, config: Config) -> Self {
         let redis = RedisServer::start();
         let mut instances = Vec::new();
@@ -136,6 +143,22 @@ impl TestCounty {
             self.instances
                 .push(Instance::start(&self.redis, &self.config).await);
         }
+    }
+
+    /// Instance `i` dies as if killed with `kill -9`: its loops stop where they are and nothing
+    /// is cleaned up; the desktops connected to it lose their streams. Its verbs then fail.
+    pub fn crash_instance(&mut self, i: usize) {
+        // Dead first, so that the desktops going away afterwards clean nothing up.
+        self.instances[i].service.crash();
+        self.desks
+            .get_mut()
+            .unwrap()
+            .retain(|_, desk| desk.instance != i);
+    }
+
+    /// Starts instance `i` afresh (after `crash_instance`), on the same Redis.
+    pub async fn restart_instance(&mut self, i: usize) {
+        self.instances[i] = Instance::start(&self.redis, &self.config).await;
     }
 
     /// Stops Redis cleanly and starts it again on the same port with the same files.
@@ -380,6 +403,32 @@ impl TestCounty {
             .into_inner();
         let desk = Desk::open(instance, stream);
         self.desks.lock().unwrap().insert(pro.into(), desk);
+    }
+
+    /// The professional opens another Offers stream through `instance`, as a second desktop or
+    /// a reconnection the service has not noticed yet would: it becomes their desktop, and the
+    /// older one is handed back to watch it end.
+    pub async fn reopen_offers_via(&self, instance: usize, pro: &str) -> OlderDesk {
+        let stream = self.instances[instance]
+            .service
+            .work()
+            .await
+            .offers(self.as_pro(
+                pro,
+                pb::OffersRequest {
+                    professional_id: pro.into(),
+                },
+            ))
+            .await
+            .expect("offers stream")
+            .into_inner();
+        let older = self
+            .desks
+            .lock()
+            .unwrap()
+            .insert(pro.into(), Desk::open(instance, stream))
+            .unwrap_or_else(|| panic!("{pro} had no desktop open"));
+        OlderDesk(older)
     }
 
     /// The professional's desktop loses its connection: the offers stream closes.
@@ -679,6 +728,18 @@ impl TestCounty {
             .map(|r| Updates::new(r.into_inner(), |m: pb::WatchQueuesResponse| m.board))
     }
 
+    /// Cases in progress whose holder is disconnected, of a team ("" for every team).
+    pub async fn disconnected_holders(&self, team: &str) -> Vec<pb::DisconnectedHolder> {
+        self.supervisors()
+            .list_disconnected_holders(self.as_supervisor(pb::ListDisconnectedHoldersRequest {
+                team_id: team.into(),
+            }))
+            .await
+            .expect("disconnected holders")
+            .into_inner()
+            .holders
+    }
+
     /// The team's figures over the default period.
     pub async fn team_stats(&self, team: &str) -> pb::Stats {
         self.try_stats(team, None, None).await.expect("stats")
@@ -948,6 +1009,23 @@ impl Instance {
 }
 
 type OfferOrEnd = Result<pb::Offer, Status>;
+
+/// A desktop whose Offers stream a newer one replaced.
+pub struct OlderDesk(Desk);
+
+impl OlderDesk {
+    /// How the stream ended; fails the test if it is sent an offer first, ends without a
+    /// status, or is still open after `WAIT`.
+    pub async fn end(&self) -> Status {
+        let mut offers = self.0.offers.lock().await;
+        match tokio::time::timeout(WAIT, offers.recv()).await {
+            Ok(Some(Err(status))) => status,
+            Ok(Some(Ok(offer))) => panic!("an offer sent to a replaced stream: {offer:?}"),
+            Ok(None) => panic!("the replaced stream ended without a status"),
+            Err(_) => panic!("the replaced stream is still open after {WAIT:?}"),
+        }
+    }
+}
 
 /// A professional's desktop: its offers stream is read as offers arrive, so a test that does
 /// not look at them (the simulated day) never holds the service up; the test reads them from

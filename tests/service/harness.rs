@@ -23,7 +23,7 @@ pub struct RedisServer {
     dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -107,6 +107,29 @@ impl RedisServer {
 
     pub fn start_again(&mut self) {
         assert!(self.spawn(), "redis-server restarted");
+    }
+
+    /// Kills Redis with SIGKILL: what it had not written to its append-only file is gone
+    /// (nothing, with `appendfsync always`). `start_again` brings it back from the file.
+    #[allow(dead_code)] // tests/faults.rs
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends Redis a signal by name (`STOP`, `CONT`): a frozen Redis keeps its connections
+    /// open and answers nothing.
+    #[allow(dead_code)] // tests/faults.rs
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("redis-server running").id();
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill -{name} {pid}");
     }
 }
 
@@ -246,6 +269,22 @@ impl Luotsi {
         if let Some(app) = self.app.take() {
             app.stop().await;
         }
+    }
+}
+
+impl Luotsi {
+    /// Dies like a process killed with `kill -9`: the background loops are aborted where they
+    /// are, so nothing is cleaned up in Redis (no disconnect, no lease renewal); its ports go.
+    pub fn crash(&mut self) {
+        for task in [self.task.take(), self.http_task.take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+        }
+        self.stop.take();
+        // Dropping the App aborts its background tasks without their stop signal.
+        drop(self.app.take());
     }
 }
 

@@ -11,6 +11,7 @@ mod flow;
 mod language;
 mod offers;
 mod policy;
+mod presence;
 mod privacy;
 mod resilience;
 mod scale;

@@ -112,3 +112,66 @@ async fn a_declined_case_goes_to_someone_else_not_back_to_the_decliner() {
     let err = county.try_accept("suu-hh-1", &sent).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
 }
+
+#[tokio::test]
+async fn a_newer_offers_stream_on_the_same_instance_ends_the_older_one_and_takes_its_offers() {
+    let county = TestCounty::start().await;
+    county.go_online("suu-hh-1").await;
+    let first = county
+        .submit(dental(pb::Channel::Phone, "two-desks-1"))
+        .await;
+    assert_eq!(county.next_offer("suu-hh-1").await.case_id, first.case_id);
+
+    let older = county.reopen_offers_via(0, "suu-hh-1").await;
+    let end = older.end().await;
+    assert_eq!(end.code(), tonic::Code::Aborted, "{end:?}");
+    assert!(end.message().contains("replaced"), "{end:?}");
+    // The offer outstanding on the older stream is made again to the newer one.
+    assert_eq!(county.next_offer("suu-hh-1").await.case_id, first.case_id);
+    let second = county
+        .submit(dental(pb::Channel::Chat, "two-desks-2"))
+        .await;
+    assert_eq!(county.next_offer("suu-hh-1").await.case_id, second.case_id);
+
+    // When the newer stream closes too, nothing is left holding the professional's connection:
+    // their offers go to a colleague rather than waiting on a stream nobody reads.
+    county.go_online("suu-hh-2").await;
+    county.disconnect("suu-hh-1");
+    let mut got = vec![
+        county.next_offer("suu-hh-2").await.case_id,
+        county.next_offer("suu-hh-2").await.case_id,
+    ];
+    got.sort();
+    let mut want = vec![first.case_id.clone(), second.case_id.clone()];
+    want.sort();
+    assert_eq!(got, want);
+    let conn: Option<String> = redis::cmd("HGET")
+        .arg(county.keys().professional("suu-hh-1"))
+        .arg("conn")
+        .query(&mut county.redis())
+        .unwrap();
+    assert_eq!(conn, None);
+}
+
+#[tokio::test]
+async fn a_newer_offers_stream_on_another_instance_ends_the_older_one() {
+    let county = TestCounty::start_instances(2).await;
+    county.go_online_via(0, "suu-hh-1").await;
+    let first = county
+        .submit(dental(pb::Channel::Phone, "two-inst-1"))
+        .await;
+    assert_eq!(county.next_offer("suu-hh-1").await.case_id, first.case_id);
+
+    let older = county.reopen_offers_via(1, "suu-hh-1").await;
+    // The newer stream gets the outstanding offer and new ones; the older one is sent
+    // nothing more and ends.
+    assert_eq!(county.next_offer("suu-hh-1").await.case_id, first.case_id);
+    let second = county
+        .submit_via(0, dental(pb::Channel::Chat, "two-inst-2"))
+        .await;
+    assert_eq!(county.next_offer("suu-hh-1").await.case_id, second.case_id);
+    let end = older.end().await;
+    assert_eq!(end.code(), tonic::Code::Aborted, "{end:?}");
+    // Accepting through the newer stream's instance works.
+    county.accept("suu-hh-1", &second).await;
+}

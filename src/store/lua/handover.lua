@@ -15,6 +15,7 @@ if op == 'transfer' then
   end
   add_reason(id, 'handed over by ' .. holder .. ' to ' .. to .. ' (' .. prof .. '): ' .. why)
   release_load(holder, id, h[3])
+  holder_back(id)
   reserve(id, to)
   pull(holder)
   log_access(id, op)
@@ -22,7 +23,8 @@ if op == 'transfer' then
 elseif op == 'consult' then
   redis.call('HSET', key, 'consult:' .. to, 'requested')
   add_reason(id, 'consultation asked by ' .. holder .. ' from ' .. to .. ' (' .. prof .. ')')
-  event('o', to, id, '0', h[3], h[5], h[6], h[7] or '', h[8], h[9], '0', holder)
+  event('o', to, id, '0', h[3], h[5], h[6], h[7] or '', h[8], h[9], '0', holder,
+    redis.call('HGET', pro_key(to), 'conn') or '')
   event('c', id, 'consult')
   log_access(id, op)
   return {'ok'}

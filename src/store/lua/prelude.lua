@@ -159,7 +159,8 @@ local function reserve(id, pro)
   end
   local expires = ms(tonumber(NOW) + OFFER_TTL)
   redis.call('HSET', key, 'status', 'offered', 'holder', pro, 'offer_expires', expires)
-  local langs = redis.call('HGET', pro_key(pro), 'langs') or ''
+  local p = redis.call('HMGET', pro_key(pro), 'langs', 'conn')
+  local langs = p[1] or ''
   local interpreter = (c[4] and c[4] ~= '' and not string.find(langs, ',' .. c[4] .. ',', 1, true)) and '1' or '0'
   redis.call('HSET', key, 'interpreter_needed', interpreter)
   redis.call('ZADD', P .. 'offers', expires, id)
@@ -167,7 +168,8 @@ local function reserve(id, pro)
   redis.call('HINCRBY', pro_key(pro), 'load:' .. c[1], 1)
   refresh(pro)
   event('c', id, 'offered')
-  event('o', pro, id, expires, c[1], c[2], c[3], c[4], c[5], c[6], interpreter)
+  -- Addressed to the professional's Offers stream of now: a stream it replaced never sends it.
+  event('o', pro, id, expires, c[1], c[2], c[3], c[4], c[5], c[6], interpreter, '', p[2] or '')
 end
 
 -- Push: the least-loaded free professional who fits case `id`, or nil.
@@ -301,6 +303,59 @@ local function requeue_offered(id, holder, reason, due)
   return 1
 end
 
+-- Presence leases. The instance holding a professional's Offers stream keeps their lease in
+-- `leases` (scored by its end) while the stream's token is their `conn`; a professional whose
+-- lease lapsed is offline for routing, whatever their presence says. Leases run on Redis's
+-- clock, not NOW: it is one clock for every instance, and never virtual (a lease measures
+-- whether an instance is alive, not the county's time).
+local function lease_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function grant_lease(pro, lease_ms)
+  redis.call('ZADD', P .. 'leases', ms(lease_now() + tonumber(lease_ms)), pro)
+end
+
+-- The case's holder is reachable again, or the case left them: no longer "holder disconnected".
+local function holder_back(id)
+  if redis.call('HDEL', case_key(id), 'holder_disconnected') == 1 then
+    event('c', id, 'holder_back')
+  end
+  redis.call('ZREM', P .. 'disconnected', id)
+end
+
+-- The professional's desktop went away (their Offers stream closed, or its lease lapsed):
+-- their offers go back to the queue at their own place and on to a colleague who fits; the
+-- cases they hold stay theirs — they may be on the phone — and are marked "holder
+-- disconnected" for supervisors, who may take them back (release). Call it once `conn` is
+-- gone. Returns how many offers were placed again.
+local function holder_gone(pro)
+  local n = 0
+  for _, id in ipairs(redis.call('SMEMBERS', pro_key(pro) .. ':cases')) do
+    local h = redis.call('HMGET', case_key(id), 'status', 'holder', 'holder_disconnected')
+    if h[1] == 'offered' and h[2] == pro then
+      n = n + requeue_offered(id, pro, 'released', nil)
+    elseif h[1] == 'in_progress' and h[2] == pro and not h[3] then
+      redis.call('HSET', case_key(id), 'holder_disconnected', NOW)
+      redis.call('ZADD', P .. 'disconnected', NOW, id)
+      event('c', id, 'holder_disconnected')
+    end
+  end
+  return n
+end
+
+-- A professional whose lease lapsed (their instance died, or lost Redis for longer than the
+-- lease) goes offline for routing, as if their stream had closed.
+local function lapse(pro)
+  redis.call('ZREM', P .. 'leases', pro)
+  redis.call('HDEL', pro_key(pro), 'conn')
+  refresh(pro)
+  local n = holder_gone(pro)
+  event('p', pro)
+  return n
+end
+
 -- What closing a case (completed or cancelled) clears: the free text and number, the citizen's
 -- open-case links that point here, and from now on everything about it expires.
 local function close_case(id, retention)
@@ -320,6 +375,7 @@ local function close_case(id, retention)
   end
   redis.call('EXPIRE', key, retention)
   redis.call('EXPIRE', key .. ':contacts', retention)
+  holder_back(id)
 end
 
 -- Appends a line to the case's routing reasons (what GetCase and supervisors see).

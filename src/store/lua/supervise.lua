@@ -4,7 +4,8 @@
 --   move:    team ('' keeps), channel ('' keeps)
 --   urgency: urgency, rank, score, deadline, rule, queue, sub, law, then the statutory
 --            deadline counted again: statutory_deadline, statutory_rule, statutory_law ('' clears)
---   release: (nothing)
+--   release: (nothing); an offer goes to a colleague, and so does an in-progress case whose
+--            holder is disconnected (their Offers stream closed or presence lease lapsed)
 -- Returns {'ok', what} or {'refused', status}.
 local op, id, by, why = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local key = case_key(id)
@@ -47,6 +48,17 @@ elseif op == 'urgency' then
   audit(what)
   event('c', id, 'urgency')
   if status == 'queued' then place(id) end
+elseif op == 'release' and status == 'in_progress' and redis.call('HGET', key, 'holder_disconnected') then
+  -- The holder's desktop went away and the supervisor judges they are not on it: the case
+  -- goes back to its queue at its own place and on to a colleague (the holder, once back,
+  -- may be offered it again).
+  what = 'case taken back from disconnected holder ' .. h[7]
+  audit(what)
+  holder_back(id)
+  redis.call('HSET', key, 'status', 'queued', 'holder', '')
+  redis.call('HINCRBY', key, 'requeues', 1)
+  release_load(h[7], id, h[5])
+  place(id)
 elseif op == 'release' then
   if status ~= 'offered' then return {'refused', status} end
   what = 'offer taken back from ' .. h[7]
