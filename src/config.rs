@@ -40,6 +40,30 @@ pub struct Config {
     /// Directory of the classifier's lexicon, rules and trained model.
     pub classifier_dir: PathBuf,
     pub classifier: ClassifierConfig,
+    pub triage: TriageConfig,
+}
+
+/// `[triage]`: the safety net beside the classifier. Every new case's classification is
+/// provisional until a professional confirms it (WorkService.ConfirmTriage); a case nobody
+/// has looked at within its channel's first-look time turns red on the board.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriageConfig {
+    /// Seconds from arrival to the first look, per channel. Plain elapsed time, not office
+    /// hours: the night's contacts are overdue when the office opens.
+    pub first_look_secs: ChannelSecs,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        Self {
+            first_look_secs: ChannelSecs {
+                phone: 900,
+                chat: 900,
+                e_service: 900,
+            },
+        }
+    }
 }
 
 /// `[classifier]`: whether the trained model takes part beside the rules.
@@ -347,6 +371,8 @@ struct ServiceFile {
     classifier: ClassifierConfig,
     #[serde(default)]
     privacy: Privacy,
+    #[serde(default)]
+    triage: TriageConfig,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -391,6 +417,7 @@ impl Config {
                 .unwrap_or_else(|| DEVELOPMENT_PSEUDONYM_KEY.into()),
             classifier_dir: base.join(file.classifier_dir.unwrap_or_else(|| "classifier".into())),
             classifier: file.classifier,
+            triage: file.triage,
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(url) = env("LUOTSI_REDIS_URL") {
@@ -440,6 +467,12 @@ impl Config {
         if cfg.routing.offer_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
                 "routing.offer_timeout_secs must be at least 1".into(),
+            ));
+        }
+        let look = cfg.triage.first_look_secs;
+        if [look.phone, look.chat, look.e_service].contains(&0) {
+            return Err(ConfigError::Invalid(
+                "triage.first_look_secs must be at least 1 for every channel".into(),
             ));
         }
         cfg.deadlines.validate().map_err(ConfigError::Invalid)?;
