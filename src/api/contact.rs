@@ -368,6 +368,10 @@ impl ContactService for ContactApi {
             classification: prost::Message::encode_to_vec(&class_pb),
             text: c.text,
             callback_number: c.callback.as_deref(),
+            first_look_due_ms: crate::domain::triage::first_look_due(
+                plan.created_ms,
+                self.state.config.triage.first_look_secs.get(c.channel),
+            ),
         };
         let outcome = self.state.store.submit(&new).await.map_err(store_status)?;
         self.state

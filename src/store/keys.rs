@@ -28,6 +28,9 @@
 //! | `cit:<citizen>` | set | the citizen's open cases (linked to each other) |
 //! | `last:<citizen>:<need>` | string, expires after 7 days | a case about the need was completed (re-contacts) |
 //! | `stats` | stream, 31 days | per contact, first response and completion: codes and times (GetStats) |
+//! | `firstlook` | zset | cases whose classification no person has confirmed yet, by arrival (the first-look view) |
+//! | `firstlook_due` | zset | the same cases by first-look due time (overdue on the board) |
+//! | `triage` | stream, 400 days | every first look: case, team, channel, needs and urgency before and after, direction, reason code, who, time to first look (GetStats, `luotsi corrections`) |
 //! | `audit` | stream | supervisors' actions: at, by, action, case, detail, reason (capped ~100 000) |
 //! | `events` | pub/sub | `c|<case>|<status>` (case changed), `o|<pro>|<case>|…` (offer made) |
 
@@ -91,6 +94,18 @@ impl Keys {
 
     pub fn stats(&self) -> String {
         format!("{}stats", self.prefix)
+    }
+
+    pub fn first_look(&self) -> String {
+        format!("{}firstlook", self.prefix)
+    }
+
+    pub fn first_look_due(&self) -> String {
+        format!("{}firstlook_due", self.prefix)
+    }
+
+    pub fn triage(&self) -> String {
+        format!("{}triage", self.prefix)
     }
 
     pub fn audit(&self) -> String {

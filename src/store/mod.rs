@@ -9,6 +9,7 @@ mod case;
 mod events;
 pub mod keys;
 mod supervision;
+mod triage;
 
 use std::collections::HashMap;
 
@@ -21,6 +22,7 @@ pub use keys::Keys;
 pub use supervision::{
     Action, AuditEntry, BOARD_QUEUES, QueuedCase, StaffState, TeamFigures, TeamQuery, TileFigures,
 };
+pub use triage::{Confirmation, UnconfirmedCase};
 
 use crate::config::RedisTimeouts;
 use crate::domain::routing::Member;
@@ -67,6 +69,7 @@ struct Scripts {
     callback: Script,
     handover: Script,
     open_case: Script,
+    triage: Script,
 }
 
 impl Scripts {
@@ -85,6 +88,7 @@ impl Scripts {
             callback: with_prelude(include_str!("lua/callback.lua")),
             handover: with_prelude(include_str!("lua/handover.lua")),
             open_case: with_prelude(include_str!("lua/open_case.lua")),
+            triage: with_prelude(include_str!("lua/triage.lua")),
         }
     }
 }
