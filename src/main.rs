@@ -46,6 +46,9 @@ enum Command {
     /// Evaluate the classifier on a labelled JSON-lines file: rules, model and the two
     /// combined, per language, with 95 % intervals.
     Eval(cli::train::EvalArgs),
+    /// Print every first look (confirmed or corrected triage) between two times as JSON lines,
+    /// pseudonymised, for the county's own evaluation. Reads only; retrains nothing.
+    Corrections(cli::corrections::CorrectionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Serve => runtime.block_on(cli::serve::run(config)),
         Command::Bench(args) => runtime.block_on(cli::bench::run(config, args)),
         Command::Queues(args) => runtime.block_on(cli::queues::run(config, args)),
+        Command::Corrections(args) => runtime.block_on(cli::corrections::run(config, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
