@@ -42,6 +42,19 @@ pub struct QueueLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TeamLabels {
+    pub team: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TriageLabels {
+    /// `kept`, `raised` or `lowered`: the urgency.
+    pub urgency: String,
+    /// `kept` or `changed`: the needs.
+    pub needs: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
     pub method: String,
 }
@@ -61,6 +74,10 @@ pub struct Metrics {
     pub board_stale: Gauge,
     /// Calls refused RESOURCE_EXHAUSTED because the instance was at its limit.
     pub calls_refused: Counter,
+    /// Cases past their first-look time that no person has confirmed, per team.
+    pub first_look_overdue: Family<TeamLabels, Gauge>,
+    /// First looks (ConfirmTriage), by what happened to the urgency and the needs.
+    pub triage_confirmations: Family<TriageLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -86,6 +103,8 @@ impl Metrics {
             redis_roundtrip: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
             board_stale: Gauge::default(),
             calls_refused: Counter::default(),
+            first_look_overdue: Family::default(),
+            triage_confirmations: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -143,6 +162,16 @@ impl Metrics {
             "gRPC calls refused RESOURCE_EXHAUSTED because the instance was at server.max_concurrent_calls",
             m.calls_refused.clone(),
         );
+        registry.register(
+            "first_look_overdue",
+            "Cases past their first-look time whose classification no person has confirmed, per team",
+            m.first_look_overdue.clone(),
+        );
+        registry.register(
+            "triage_confirmations",
+            "First looks (ConfirmTriage), by what happened to the urgency and the needs",
+            m.triage_confirmations.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -176,6 +205,16 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a first look by what the professional did with the urgency and the needs.
+    pub fn triage(&self, urgency: crate::domain::triage::UrgencyDirection, needs_changed: bool) {
+        self.triage_confirmations
+            .get_or_create(&TriageLabels {
+                urgency: urgency.code().to_string(),
+                needs: if needs_changed { "changed" } else { "kept" }.to_string(),
+            })
+            .inc();
+    }
+
     pub fn offer(&self, result: &str) {
         self.offers_by(result, 1);
     }
@@ -205,6 +244,8 @@ const METHODS: &[&str] = &[
     "/luotsi.v1.WorkService/CompleteCase",
     "/luotsi.v1.WorkService/TransferCase",
     "/luotsi.v1.WorkService/RequestConsultation",
+    "/luotsi.v1.WorkService/ListUnconfirmed",
+    "/luotsi.v1.WorkService/ConfirmTriage",
     "/luotsi.v1.SupervisorService/ListQueues",
     "/luotsi.v1.SupervisorService/WatchQueues",
     "/luotsi.v1.SupervisorService/ListQueuedCases",

@@ -13,4 +13,5 @@ mod privacy;
 mod resilience;
 mod scale;
 mod supervisor;
+mod triage;
 mod web;
