@@ -205,8 +205,12 @@ pub async fn read_board(
         })
         .collect();
     let now = crate::clock::now_ms();
-    let figures = store.board_figures(&queries, now, &today()).await?;
-    let overdue = store.first_look_overdue(now).await?;
+    // Both on the one multiplexed connection at once: no extra round trip to wait for.
+    let day = today();
+    let (figures, overdue) = tokio::try_join!(
+        store.board_figures(&queries, now, &day),
+        store.first_look_overdue(now)
+    )?;
     Ok(Board {
         as_of_ms: now,
         stale: false,
