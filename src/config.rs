@@ -44,6 +44,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub tls: TlsConfig,
     pub access_log: AccessLogConfig,
+    pub triage: TriageConfig,
 }
 
 /// `[auth]`: who may call. Without `issuer`, Luotsi is its own development issuer (keys and
@@ -126,6 +127,29 @@ impl Default for AccessLogConfig {
         // The law lets a citizen ask for the last two years.
         Self {
             retention_days: 2 * 366,
+        }
+    }
+}
+
+/// `[triage]`: the safety net beside the classifier. Every new case's classification is
+/// provisional until a professional confirms it (WorkService.ConfirmTriage); a case nobody
+/// has looked at within its channel's first-look time turns red on the board.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriageConfig {
+    /// Seconds from arrival to the first look, per channel. Plain elapsed time, not office
+    /// hours: the night's contacts are overdue when the office opens.
+    pub first_look_secs: ChannelSecs,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        Self {
+            first_look_secs: ChannelSecs {
+                phone: 900,
+                chat: 900,
+                e_service: 900,
+            },
         }
     }
 }
@@ -477,6 +501,8 @@ struct ServiceFile {
     tls: TlsConfig,
     #[serde(default)]
     access_log: AccessLogConfig,
+    #[serde(default)]
+    triage: TriageConfig,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -525,6 +551,7 @@ impl Config {
             auth: file.auth,
             tls: file.tls,
             access_log: file.access_log,
+            triage: file.triage,
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(url) = env("LUOTSI_REDIS_URL") {
@@ -588,6 +615,12 @@ impl Config {
         if cfg.dispatch.presence_lease_ms < 1_000 {
             return Err(ConfigError::Invalid(
                 "dispatch.presence_lease_ms must be at least 1000".into(),
+            ));
+        }
+        let look = cfg.triage.first_look_secs;
+        if [look.phone, look.chat, look.e_service].contains(&0) {
+            return Err(ConfigError::Invalid(
+                "triage.first_look_secs must be at least 1 for every channel".into(),
             ));
         }
         cfg.deadlines.validate().map_err(ConfigError::Invalid)?;
@@ -658,5 +691,32 @@ impl Config {
             .iter()
             .flat_map(|t| t.members.iter().flat_map(|m| m.languages.iter().copied()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every section has its defaults: a service file naming only the county loads.
+    #[test]
+    fn a_service_file_with_only_the_county_loads_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let file = dir.path().join("luotsi.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "county_file = {:?}\nclassifier_dir = {:?}\n",
+                root.join("county.toml"),
+                root.join("classifier")
+            ),
+        )
+        .unwrap();
+        let c = Config::load(&file).expect("loads");
+        assert!(c.auth.is_development());
+        assert!(!c.tls.plaintext_on_loopback, "TLS unless asked otherwise");
+        assert!(!c.server.reflection);
+        assert_eq!(c.access_log.retention_days, 732);
     }
 }

@@ -41,6 +41,17 @@ impl Pseudonymizer {
         )
     }
 
+    /// Pseudonym of a case id, for records that leave the service (the corrections export):
+    /// the same case links across lines, but not back to its record.
+    pub fn case(&self, id: &str) -> String {
+        format!("c{}", self.derive("case", id))
+    }
+
+    /// Pseudonym of a professional's id, for the same records.
+    pub fn professional(&self, id: &str) -> String {
+        format!("s{}", self.derive("professional", id))
+    }
+
     /// Pseudonym of a call-back number, normalised so that `040 123 4567` and
     /// `+358401234567` link.
     pub fn phone(&self, normalised: &str) -> String {

@@ -54,6 +54,9 @@ enum Command {
     AccessLog(cli::auth::AccessLogArgs),
     /// The permission table (which roles may call each RPC) as Markdown.
     Permissions,
+    /// Print every first look (confirmed or corrected triage) between two times as JSON lines,
+    /// pseudonymised, for the county's own evaluation. Reads only; retrains nothing.
+    Corrections(cli::corrections::CorrectionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Token(args) => cli::auth::token(&config, &args),
         Command::AccessLog(args) => runtime.block_on(cli::auth::access_log(config, args)),
         Command::Permissions => cli::auth::permissions(),
+        Command::Corrections(args) => runtime.block_on(cli::corrections::run(config, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,6 +48,19 @@ pub struct RefusalLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TeamLabels {
+    pub team: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TriageLabels {
+    /// `kept`, `raised` or `lowered`: the urgency.
+    pub urgency: String,
+    /// `kept` or `changed`: the needs.
+    pub needs: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RpcLabels {
     pub method: String,
 }
@@ -69,6 +82,10 @@ pub struct Metrics {
     pub calls_refused: Counter,
     /// Calls refused UNAUTHENTICATED or PERMISSION_DENIED at the door, by reason.
     pub calls_unauthorized: Family<RefusalLabels, Counter>,
+    /// Cases past their first-look time that no person has confirmed, per team.
+    pub first_look_overdue: Family<TeamLabels, Gauge>,
+    /// First looks (ConfirmTriage), by what happened to the urgency and the needs.
+    pub triage_confirmations: Family<TriageLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -95,6 +112,8 @@ impl Metrics {
             board_stale: Gauge::default(),
             calls_refused: Counter::default(),
             calls_unauthorized: Family::default(),
+            first_look_overdue: Family::default(),
+            triage_confirmations: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -157,6 +176,16 @@ impl Metrics {
             "gRPC and board calls refused for their credential or role (security events), by reason",
             m.calls_unauthorized.clone(),
         );
+        registry.register(
+            "first_look_overdue",
+            "Cases past their first-look time whose classification no person has confirmed, per team",
+            m.first_look_overdue.clone(),
+        );
+        registry.register(
+            "triage_confirmations",
+            "First looks (ConfirmTriage), by what happened to the urgency and the needs",
+            m.triage_confirmations.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -199,6 +228,16 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a first look by what the professional did with the urgency and the needs.
+    pub fn triage(&self, urgency: crate::domain::triage::UrgencyDirection, needs_changed: bool) {
+        self.triage_confirmations
+            .get_or_create(&TriageLabels {
+                urgency: urgency.code().to_string(),
+                needs: if needs_changed { "changed" } else { "kept" }.to_string(),
+            })
+            .inc();
+    }
+
     pub fn offer(&self, result: &str) {
         self.offers_by(result, 1);
     }
@@ -228,6 +267,8 @@ const METHODS: &[&str] = &[
     "/luotsi.v1.WorkService/CompleteCase",
     "/luotsi.v1.WorkService/TransferCase",
     "/luotsi.v1.WorkService/RequestConsultation",
+    "/luotsi.v1.WorkService/ListUnconfirmed",
+    "/luotsi.v1.WorkService/ConfirmTriage",
     "/luotsi.v1.SupervisorService/ListQueues",
     "/luotsi.v1.SupervisorService/WatchQueues",
     "/luotsi.v1.SupervisorService/ListQueuedCases",

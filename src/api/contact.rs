@@ -379,6 +379,10 @@ impl ContactService for ContactApi {
             text: c.text,
             callback_number: c.callback.as_deref(),
             access_hash: &token_hash,
+            first_look_due_ms: crate::domain::triage::first_look_due(
+                plan.created_ms,
+                self.state.config.triage.first_look_secs.get(c.channel),
+            ),
         };
         let outcome = self.state.store.submit(&new).await.map_err(store_status)?;
         self.state

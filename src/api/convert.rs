@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use crate::classify::{Classification, NeedScore};
+use crate::domain::triage::TriageReason;
 use crate::domain::{CaseStatus, Channel, Outcome, Presence, Urgency};
 use crate::pb;
-use crate::store::{CaseRecord, Reserved};
+use crate::store::{CaseRecord, Reserved, UnconfirmedCase};
 
 pub fn timestamp(ms: i64) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -140,6 +141,40 @@ impl FromPb for Presence {
     }
 }
 
+impl FromPb for TriageReason {
+    fn from_pb(v: i32) -> Option<Self> {
+        match pb::TriageReason::try_from(v).ok()? {
+            pb::TriageReason::MoreSevere => Some(TriageReason::MoreSevere),
+            pb::TriageReason::LessSevere => Some(TriageReason::LessSevere),
+            pb::TriageReason::OtherNeed => Some(TriageReason::OtherNeed),
+            pb::TriageReason::PastEvent => Some(TriageReason::PastEvent),
+            pb::TriageReason::NewInformation => Some(TriageReason::NewInformation),
+            pb::TriageReason::Other => Some(TriageReason::Other),
+            pb::TriageReason::Unspecified => None,
+        }
+    }
+}
+
+/// A case waiting for its first look, as the triage nurse's list shows it.
+pub fn unconfirmed_pb(c: UnconfirmedCase, now_ms: i64) -> pb::UnconfirmedCase {
+    let class: Option<pb::Classification> =
+        prost::Message::decode(c.classification.as_slice()).ok();
+    pb::UnconfirmedCase {
+        needs: c.needs.iter().map(|n| n.code().to_string()).collect(),
+        urgency: wire::<_, pb::Urgency>(c.urgency),
+        classification_provisional: true,
+        channel: wire::<_, pb::Channel>(c.channel),
+        status: wire::<_, pb::CaseStatus>(c.status),
+        queue: c.queue,
+        arrived_at: Some(timestamp(c.created_ms)),
+        first_look_due: c.first_look_due_ms.map(timestamp),
+        overdue: c.first_look_due_ms.is_some_and(|d| d < now_ms),
+        needs_triage: class.as_ref().is_some_and(|c| c.needs_triage),
+        model_raised: class.as_ref().is_some_and(|c| c.model_raised),
+        case_id: c.case_id,
+    }
+}
+
 /// Enum value as the wire carries it.
 pub fn wire<T: Into<E>, E: Into<i32>>(v: T) -> i32 {
     v.into().into()
@@ -266,6 +301,15 @@ pub fn case_pb(
                 .map(|(who, state)| format!("{who}:{state}"))
                 .collect(),
         ),
+        classification_provisional: rec.triage_confirmed.is_none(),
+        first_look_due: rec.first_look_due_ms.map(timestamp),
+        triage_confirmed_at: rec.triage_confirmed.as_ref().map(|(at, _)| timestamp(*at)),
+        triage_confirmed_by: rec
+            .triage_confirmed
+            .as_ref()
+            .map(|(_, by)| by.clone())
+            .filter(|_| staff)
+            .unwrap_or_default(),
     }
 }
 
@@ -331,6 +375,11 @@ mod tests {
         }
         for o in Outcome::ALL {
             assert_eq!(Outcome::from_pb(wire::<_, pb::Outcome>(*o)), Some(*o));
+        }
+        for r in TriageReason::ALL {
+            let code = format!("TRIAGE_REASON_{}", r.code().to_ascii_uppercase());
+            let v = pb::TriageReason::from_str_name(&code).expect("a wire value per reason");
+            assert_eq!(TriageReason::from_pb(v as i32), Some(*r));
         }
         assert_eq!(Channel::from_pb(0), None);
         assert_eq!(Urgency::from_pb(99), None);

@@ -107,6 +107,15 @@ impl SupervisorService for SupervisorApi {
             })
             .await
             .map_err(store_status)?;
+        self.state
+            .store
+            .for_each_triage_entry(from, to, |e| {
+                if team.is_empty() || e.get("team").map(String::as_str) == Some(team.as_str()) {
+                    sum.add_first_look(e);
+                }
+            })
+            .await
+            .map_err(store_status)?;
         Ok(Response::new(pb::GetStatsResponse {
             stats: Some(sum.finish()),
         }))
@@ -430,6 +439,7 @@ pub fn board_pb(b: &Board) -> pb::QueueBoard {
                     .collect(),
                 taken_today: t.taken_today as u32,
                 taken_late_today: t.taken_late_today as u32,
+                first_look_overdue: t.first_look_overdue as u32,
             })
             .collect(),
     }
@@ -466,6 +476,7 @@ fn async_stream_board(
 pub struct StatsSum {
     out: pb::Stats,
     waits: Vec<i64>,
+    looks: Vec<i64>,
 }
 
 impl StatsSum {
@@ -504,6 +515,32 @@ impl StatsSum {
         }
     }
 
+    /// A first look (the `triage` record): its time, and what happened to the urgency and
+    /// needs, counted under the need the classifier gave first.
+    pub fn add_first_look(&mut self, e: &std::collections::HashMap<String, String>) {
+        let get = |k: &str| e.get(k).map(String::as_str).unwrap_or("");
+        self.looks.push(get("wait").parse().unwrap_or(0));
+        let out = &mut self.out;
+        out.first_looks += 1;
+        if get("late") == "1" {
+            out.first_looks_late += 1;
+        }
+        let need = get("needs_from")
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let row = out.triage_by_need.entry(need).or_default();
+        match get("direction") {
+            "raised" => row.urgency_raised += 1,
+            "lowered" => row.urgency_lowered += 1,
+            _ => row.urgency_kept += 1,
+        }
+        if get("needs_changed") == "1" {
+            row.needs_changed += 1;
+        }
+    }
+
     pub fn finish(mut self) -> pb::Stats {
         let mut out = self.out;
         if out.completed > 0 {
@@ -511,8 +548,8 @@ impl StatsSum {
                 f64::from(out.resolved_with_one_contact) / f64::from(out.completed);
         }
         self.waits.sort_unstable();
-        let waits = &self.waits;
-        let pick = |q: f64| -> Option<prost_types::Duration> {
+        self.looks.sort_unstable();
+        let pick = |waits: &[i64], q: f64| -> Option<prost_types::Duration> {
             if waits.is_empty() {
                 return None;
             }
@@ -520,8 +557,10 @@ impl StatsSum {
             let i = ((q * waits.len() as f64).ceil() as usize).clamp(1, waits.len()) - 1;
             Some(duration(Duration::from_millis(waits[i].max(0) as u64)))
         };
-        out.first_response_median = pick(0.5);
-        out.first_response_p90 = pick(0.9);
+        out.first_response_median = pick(&self.waits, 0.5);
+        out.first_response_p90 = pick(&self.waits, 0.9);
+        out.first_look_median = pick(&self.looks, 0.5);
+        out.first_look_p90 = pick(&self.looks, 0.9);
         out
     }
 }

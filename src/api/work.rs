@@ -6,7 +6,7 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
-use super::convert::{FromPb, wire};
+use super::convert::{FromPb, unconfirmed_pb, wire};
 use super::{
     AppState, CaseView, access_entry, invalid, parse_id, purpose, refusal_status, required,
     store_status,
@@ -14,9 +14,10 @@ use super::{
 use crate::auth::Caller;
 use crate::domain::routing::{Member, Team};
 use crate::domain::steering::available_colleague;
-use crate::domain::{Channel, Outcome, Presence, Profession};
+use crate::domain::triage::{self, RetriageContext, TriageReason, UrgencyDirection};
+use crate::domain::{Channel, Need, Outcome, Presence, Profession, Purpose, Urgency};
 use crate::pb::{self, work_service_server::WorkService};
-use crate::store::{Accepted, CHANNEL_ORDER, PresenceChange, ProState};
+use crate::store::{Accepted, CHANNEL_ORDER, Confirmation, PresenceChange, ProState};
 
 pub struct WorkApi {
     pub state: AppState,
@@ -290,6 +291,161 @@ impl WorkService for WorkApi {
         let case = self.state.case(&id, CaseView::Holder).await?;
         Ok(Response::new(pb::RequestConsultationResponse {
             case: Some(case),
+        }))
+    }
+
+    #[tracing::instrument(name = "ListUnconfirmed", skip_all, fields(team = %request.get_ref().team_id))]
+    async fn list_unconfirmed(
+        &self,
+        request: Request<pb::ListUnconfirmedRequest>,
+    ) -> Result<Response<pb::ListUnconfirmedResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let team = req.team_id.trim();
+        if team.is_empty() {
+            return Err(invalid("team_id", "required"));
+        }
+        if self.state.config.county.team(team).is_none() {
+            return Err(invalid("team_id", format!("no team `{team}`")));
+        }
+        // The team's own professionals look first at the team's contacts.
+        let me = caller.professional.as_deref().unwrap_or("");
+        if self
+            .state
+            .config
+            .county
+            .member(me)
+            .map(|(t, _)| t.id.as_str())
+            != Some(team)
+        {
+            return Err(Status::permission_denied(format!(
+                "team `{team}` is not your team"
+            )));
+        }
+        let page_size = match req.page_size {
+            0 => 50,
+            n if n <= 500 => n as usize,
+            _ => return Err(invalid("page_size", "at most 500")),
+        };
+        let (rows, total) = self
+            .state
+            .store
+            .unconfirmed(team, req.page as usize, page_size)
+            .await
+            .map_err(store_status)?;
+        let ids: Vec<&str> = rows.iter().map(|r| r.case_id.as_str()).collect();
+        self.state
+            .store
+            .log_reads(
+                &ids,
+                &access_entry(&caller, "list_unconfirmed", Purpose::CareRelationship),
+            )
+            .await
+            .map_err(store_status)?;
+        let now = super::now_ms();
+        Ok(Response::new(pb::ListUnconfirmedResponse {
+            cases: rows.into_iter().map(|r| unconfirmed_pb(r, now)).collect(),
+            total: total as u32,
+        }))
+    }
+
+    #[tracing::instrument(name = "ConfirmTriage", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
+    async fn confirm_triage(
+        &self,
+        request: Request<pb::ConfirmTriageRequest>,
+    ) -> Result<Response<pb::ConfirmTriageResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let (my_team, member) = self.professional(&caller, &req.professional_id)?;
+        let id = parse_id("case_id", &req.case_id)?;
+        let needs = req
+            .needs
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                n.trim().parse::<Need>().map_err(|_| {
+                    invalid(
+                        &format!("needs[{i}]"),
+                        "must be a need code such as `acute_symptoms`",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(i) = (1..needs.len()).find(|&i| needs[..i].contains(&needs[i])) {
+            return Err(invalid(&format!("needs[{i}]"), "named twice"));
+        }
+        let urgency = match req.urgency {
+            0 => None,
+            v => Some(Urgency::from_pb(v).ok_or_else(|| {
+                invalid(
+                    "urgency",
+                    "must be EMERGENCY, URGENT, SOON or ROUTINE, or UNSPECIFIED to keep it",
+                )
+            })?),
+        };
+        let reason = match req.reason {
+            0 => None,
+            v => Some(
+                TriageReason::from_pb(v)
+                    .ok_or_else(|| invalid("reason", "must be a TriageReason"))?,
+            ),
+        };
+        let rec = self
+            .state
+            .store
+            .load_case(&id)
+            .await
+            .map_err(store_status)?;
+        if my_team.id != rec.team {
+            return Err(Status::permission_denied(
+                "a professional confirms the triage of their own team's cases",
+            ));
+        }
+        let county = &self.state.config.county;
+        let team = county.team(&rec.team).ok_or_else(|| {
+            Status::failed_precondition("the case's team is no longer configured")
+        })?;
+        let ctx = RetriageContext {
+            team,
+            teams: &county.teams,
+            language: rec.language,
+            deadlines: &self.state.config.deadlines,
+        };
+        let retriage = triage::retriage(
+            &rec.steering_facts(),
+            &needs,
+            urgency,
+            &ctx,
+            super::now_ms(),
+        )
+        .map_err(refusal_status)?;
+        let changed = retriage.needs_changed || retriage.direction != UrgencyDirection::Kept;
+        triage::reason_needed(changed, reason).map_err(|e| invalid("reason", e))?;
+        self.state
+            .store
+            .confirm_triage(&Confirmation {
+                seen: &rec,
+                by: &member.id,
+                reason,
+                retriage: &retriage,
+                access: &access_entry(&caller, "triage", Purpose::CareRelationship),
+            })
+            .await
+            .map_err(store_status)?;
+        self.state
+            .metrics
+            .triage(retriage.direction, retriage.needs_changed);
+        self.state.board.poke();
+        tracing::info!(
+            urgency_change = retriage.direction.code(),
+            needs_changed = retriage.needs_changed,
+            "triage confirmed"
+        );
+        let case = self.state.case(&id, CaseView::Routing).await?;
+        Ok(Response::new(pb::ConfirmTriageResponse {
+            case: Some(case),
+            urgency_change: retriage.direction.code().to_string(),
+            needs_changed: retriage.needs_changed,
         }))
     }
 }

@@ -46,6 +46,8 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
         "/luotsi.v1.WorkService/RequestConsultation",
         &[Professional],
     ),
+    ("/luotsi.v1.WorkService/ListUnconfirmed", &[Professional]),
+    ("/luotsi.v1.WorkService/ConfirmTriage", &[Professional]),
     (
         "/luotsi.v1.SupervisorService/ListQueues",
         &[Supervisor, Ops],

@@ -8,9 +8,11 @@ pub mod calendar;
 pub mod deadline;
 pub mod hetu;
 pub mod intake;
+#[macro_use]
 pub mod model;
 pub mod routing;
 pub mod steering;
+pub mod triage;
 
 pub use model::*;
 

@@ -119,7 +119,14 @@ async fn board_json(
                 .into_response();
         }
     };
-    let board = s.board.current();
+    let mut board = s.board.current();
+    // Before the refresh loop's first read an instance that has just started has no figures:
+    // read them now rather than show an empty county.
+    if board.as_of_ms == 0
+        && let Ok(read) = crate::board::read_board(&s.store, &s.config, &s.metrics).await
+    {
+        board = std::sync::Arc::new(read);
+    }
     if !q.team.is_empty() && s.config.county.team(&q.team).is_none() {
         return (
             StatusCode::BAD_REQUEST,

@@ -56,6 +56,11 @@ pub(crate) mod field {
     /// When the holder's presence lease lapsed while the case was in progress; cleared when
     /// they reconnect, hand it over or close it, or a supervisor takes it back.
     pub const HOLDER_DISCONNECTED: &str = "holder_disconnected";
+    /// By when a person should have looked at the case (ms); the classification is provisional
+    /// until `triage_confirmed` (ms) is set, by `triage_confirmed_by`.
+    pub const FIRST_LOOK_DUE: &str = "first_look_due";
+    pub const TRIAGE_CONFIRMED: &str = "triage_confirmed";
+    pub const TRIAGE_CONFIRMED_BY: &str = "triage_confirmed_by";
     /// `consult:<professional>`: a consultation asked of a colleague, and its state.
     pub const CONSULT_PREFIX: &str = "consult:";
 }
@@ -76,6 +81,8 @@ pub struct NewCase<'a> {
     pub callback_number: Option<&'a str>,
     /// SHA-256 (hex) of the case access token answered to this contact.
     pub access_hash: &'a str,
+    /// By when a person should have confirmed the classification (ms).
+    pub first_look_due_ms: i64,
 }
 
 impl NewCase<'_> {
@@ -152,6 +159,7 @@ impl NewCase<'_> {
             (REASONS, s(&p.reasons.join("\n"))),
             (CLASSIFICATION, self.classification.clone()),
             (TEXT, s(self.text)),
+            (FIRST_LOOK_DUE, n(self.first_look_due_ms)),
         ];
         if let Some(number) = self.callback_number {
             f.push((CALLBACK_NUMBER, s(number)));
@@ -209,6 +217,9 @@ pub struct CaseRecord {
     pub access_hashes: Vec<String>,
     /// Contact ids joined to the case, sorted.
     pub contacts: Vec<String>,
+    pub first_look_due_ms: Option<i64>,
+    /// When and by whom the classification was confirmed; None while it is provisional.
+    pub triage_confirmed: Option<(i64, String)>,
     /// 0-based place in its sub-queue while queued.
     pub position: Option<u64>,
     /// Professionals available on its channel in its team (while queued).
@@ -275,6 +286,24 @@ impl<'a> Fields<'a> {
 }
 
 impl CaseRecord {
+    /// What a change of urgency or a first look decides on.
+    pub fn steering_facts(&self) -> crate::domain::steering::CaseFacts<'_> {
+        crate::domain::steering::CaseFacts {
+            needs: &self.needs,
+            channel: self.channel,
+            urgency: self.urgency,
+            created: chrono::DateTime::from_timestamp_millis(self.created_ms)
+                .unwrap_or_else(crate::clock::now),
+            deadline_ms: self.deadline_ms,
+            deadline_rule: &self.deadline_rule,
+            deadline_law: &self.deadline_law,
+            age: self.age,
+            marks: self.marks,
+            queue: &self.queue,
+            sub_queue: &self.sub_queue,
+        }
+    }
+
     /// Decodes a stored case hash; `contacts` are the ids joined to it.
     pub(crate) fn decode(
         id: &str,
@@ -341,6 +370,11 @@ impl CaseRecord {
                 .map(String::from)
                 .collect(),
             contacts,
+            first_look_due_ms: f.parse_opt(FIRST_LOOK_DUE)?,
+            triage_confirmed: match f.parse_opt::<i64>(TRIAGE_CONFIRMED)? {
+                Some(at) => Some((at, f.opt(TRIAGE_CONFIRMED_BY)?.unwrap_or("").to_string())),
+                None => None,
+            },
             position: None,
             available: 0,
         })

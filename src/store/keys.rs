@@ -31,6 +31,9 @@
 //! | `last:<citizen>:<need>` | string, expires after 7 days | a case about the need was completed (re-contacts) |
 //! | `stats` | stream, 31 days | per contact, first response and completion: codes and times (GetStats) |
 //! | `access` | stream, by time (`access_log.retention_days`) | the access log (Act 703/2023): at, by, role, org, action, case, citizen (pseudonym), purpose, source — never trimmed by count |
+//! | `firstlook` | zset | cases whose classification no person has confirmed yet, by arrival (the first-look view) |
+//! | `firstlook_due` | zset | the same cases by first-look due time (overdue on the board) |
+//! | `triage` | stream, 400 days | every first look: case, team, channel, needs and urgency before and after, direction, reason code, who, time to first look (GetStats, `luotsi corrections`) |
 //! | `audit` | stream | supervisors' actions: at, by, action, case, detail, reason (capped ~100 000) |
 //! | `events` | pub/sub | `c|<case>|<status>` (case changed), `p|<pro>` (presence changed), `o|<pro>|<case>|…` (offer made) |
 
@@ -98,6 +101,18 @@ impl Keys {
 
     pub fn access(&self) -> String {
         format!("{}access", self.prefix)
+    }
+
+    pub fn first_look(&self) -> String {
+        format!("{}firstlook", self.prefix)
+    }
+
+    pub fn first_look_due(&self) -> String {
+        format!("{}firstlook_due", self.prefix)
+    }
+
+    pub fn triage(&self) -> String {
+        format!("{}triage", self.prefix)
     }
 
     pub fn audit(&self) -> String {

@@ -10,6 +10,7 @@ mod case;
 mod events;
 pub mod keys;
 mod supervision;
+mod triage;
 
 use std::collections::HashMap;
 
@@ -24,6 +25,7 @@ pub use supervision::{
     Action, AuditEntry, BOARD_QUEUES, DisconnectedHolder, QueuedCase, StaffState, TeamFigures,
     TeamQuery, TileFigures,
 };
+pub use triage::{Confirmation, UnconfirmedCase};
 
 use crate::config::RedisTimeouts;
 use crate::domain::routing::Member;
@@ -74,6 +76,7 @@ struct Scripts {
     renew: Script,
     lapse: Script,
     unleased: Script,
+    triage: Script,
 }
 
 impl Scripts {
@@ -96,6 +99,7 @@ impl Scripts {
             renew: with_prelude(include_str!("lua/renew.lua")),
             lapse: with_prelude(include_str!("lua/lapse.lua")),
             unleased: with_prelude(include_str!("lua/unleased.lua")),
+            triage: with_prelude(include_str!("lua/triage.lua")),
         }
     }
 }

@@ -399,6 +399,18 @@ impl Store {
         &self,
         from_ms: i64,
         to_ms: i64,
+        f: impl FnMut(&HashMap<String, String>),
+    ) -> Result<()> {
+        self.for_each_entry(self.keys.stats(), from_ms, to_ms, f)
+            .await
+    }
+
+    /// Reads a time-keyed stream (`stats`, `triage`) between two times, in pages.
+    pub(crate) async fn for_each_entry(
+        &self,
+        key: String,
+        from_ms: i64,
+        to_ms: i64,
         mut f: impl FnMut(&HashMap<String, String>),
     ) -> Result<()> {
         // Small pages: each reply must arrive within the client's response timeout even on a
@@ -408,7 +420,7 @@ impl Store {
         let mut start = from_ms.to_string();
         loop {
             let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
-                .arg(self.keys.stats())
+                .arg(&key)
                 .arg(&start)
                 .arg(to_ms)
                 .arg("COUNT")

@@ -82,6 +82,14 @@ async fn call(channel: &Channel, path: &str, token: &str) -> Code {
             .request_consultation(authorized(Default::default(), token))
             .await
             .map(drop),
+        "ListUnconfirmed" => w()
+            .list_unconfirmed(authorized(Default::default(), token))
+            .await
+            .map(drop),
+        "ConfirmTriage" => w()
+            .confirm_triage(authorized(Default::default(), token))
+            .await
+            .map(drop),
         "ListQueues" => s()
             .list_queues(authorized(Default::default(), token))
             .await
@@ -498,6 +506,15 @@ async fn every_use_of_a_citizens_data_is_in_the_access_log_and_a_refusal_is_not(
     anna.set_urgency(&queued, pb::Urgency::Urgent, "worse")
         .await;
     anna.move_case(&queued, "", "chat", "chat now").await;
+    county
+        .confirm_triage(
+            "jns-sh-1",
+            &queued,
+            &[],
+            pb::Urgency::Unspecified,
+            pb::TriageReason::Unspecified,
+        )
+        .await;
     county.cancel_contact(&queued.contact_id).await;
 
     let log = county.access_log().await;
@@ -524,6 +541,7 @@ async fn every_use_of_a_citizens_data_is_in_the_access_log_and_a_refusal_is_not(
     has("list_queued", "duty-supervisor", q);
     has("urgency", "sv-anna", q);
     has("move", "sv-anna", q);
+    has("triage_confirm", "jns-sh-1", q);
     has("cancel", "e-service", q);
     let accept = log.iter().find(|e| e.action == "accept").unwrap();
     assert_eq!(accept.role, "professional");

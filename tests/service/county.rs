@@ -648,6 +648,77 @@ impl TestCounty {
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
+    // ---- Triage (the first look) -------------------------------------------------------------
+
+    /// The team's cases awaiting a first look, oldest first (`page_size` 0: the default).
+    pub async fn unconfirmed(
+        &self,
+        team: &str,
+        page_size: u32,
+        page: u32,
+    ) -> pb::ListUnconfirmedResponse {
+        // As the team's first member: the first look is the team's own.
+        let nurse = self
+            .config
+            .county
+            .team(team)
+            .and_then(|t| t.members.first())
+            .map(|m| m.id.clone())
+            .unwrap_or_default();
+        self.instances[0]
+            .work
+            .clone()
+            .list_unconfirmed(self.as_pro(
+                &nurse,
+                pb::ListUnconfirmedRequest {
+                    team_id: team.into(),
+                    page_size,
+                    page,
+                },
+            ))
+            .await
+            .expect("unconfirmed cases")
+            .into_inner()
+    }
+
+    /// A professional looks at the case: keeps (`needs` empty, `urgency` UNSPECIFIED) or
+    /// corrects its classification.
+    pub async fn try_confirm_triage(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        needs: &[&str],
+        urgency: pb::Urgency,
+        reason: pb::TriageReason,
+    ) -> Result<pb::ConfirmTriageResponse, Status> {
+        self.work(pro)
+            .confirm_triage(self.as_pro(
+                pro,
+                pb::ConfirmTriageRequest {
+                    case_id: case.case_id().into(),
+                    professional_id: pro.into(),
+                    needs: needs.iter().map(|n| n.to_string()).collect(),
+                    urgency: urgency as i32,
+                    reason: reason as i32,
+                },
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    pub async fn confirm_triage(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        needs: &[&str],
+        urgency: pb::Urgency,
+        reason: pb::TriageReason,
+    ) -> pb::ConfirmTriageResponse {
+        self.try_confirm_triage(pro, case, needs, urgency, reason)
+            .await
+            .expect("triage confirmed")
+    }
+
     // ---- Supervisors ------------------------------------------------------------------------
 
     /// The cases waiting in all of the team's queues.

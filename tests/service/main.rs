@@ -16,4 +16,5 @@ mod privacy;
 mod resilience;
 mod scale;
 mod supervisor;
+mod triage;
 mod web;

@@ -216,3 +216,45 @@ async fn the_queue_board_changes_live_in_chromium_and_survives_a_redis_restart()
     browser.expect("text Queues").await;
     drop(browser);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_nobody_looked_at_in_time_turns_its_tile_red_in_chromium() {
+    node_modules();
+    let county = TestCounty::start_with(|c| {
+        c.triage.first_look_secs = luotsi::config::ChannelSecs {
+            phone: 1,
+            chat: 1,
+            e_service: 1,
+        }
+    })
+    .await;
+    let mut browser = Browser::start(&format!("http://{}", county.http_addr()));
+    let token = crate::harness::supervisor_token("board-wall", &["*"]);
+    browser
+        .expect(&format!("goto /board?lang=en#access_token={token}"))
+        .await;
+    browser.expect("look suunterveys 0").await;
+    let c = county
+        .submit(dental(pb::Channel::EService, "chromium-look"))
+        .await;
+    browser.expect("look suunterveys 1").await;
+    browser.expect("risk suunterveys bad").await;
+    browser.expect("text First look overdue: 1").await;
+    browser
+        .expect(&format!(
+            "shot {}",
+            artefact("queue-board-first-look.png").display()
+        ))
+        .await;
+    county
+        .confirm_triage(
+            "suu-hh-1",
+            &c,
+            &[],
+            pb::Urgency::Unspecified,
+            pb::TriageReason::Unspecified,
+        )
+        .await;
+    browser.expect("look suunterveys 0").await;
+    drop(browser);
+}

@@ -5,6 +5,7 @@
 //   stale <true|false>       wait until the page does / does not say its figures are stale
 //   text <words…>            wait until the page shows the words
 //   risk <team> <ok|warn|bad> wait until the tile has that deadline-risk colour
+//   look <team> <n>          wait until the tile counts n cases past their first-look time
 //   shot <path>              full-page screenshot
 //   quit
 // Answers: `ok`, or `fail <what was seen>`.
@@ -41,6 +42,9 @@ for await (const line of createInterface({ input: process.stdin })) {
   } else if (cmd === "risk") {
     answer = await waitFor(([t, r]) => document.querySelector(`section[data-team="${t}"]`)?.dataset.risk === r,
       args, ([t]) => document.querySelector(`section[data-team="${t}"]`)?.dataset.risk ?? "no tile");
+  } else if (cmd === "look") {
+    answer = await waitFor(([t, n]) => document.querySelector(`section[data-team="${t}"]`)?.dataset.firstLookOverdue === n,
+      args, ([t]) => document.querySelector(`section[data-team="${t}"]`)?.dataset.firstLookOverdue ?? "no tile");
   } else if (cmd === "stale") {
     answer = await waitFor((want) => document.body.classList.contains("stale") === (want === "true"),
       args[0], () => "stale=" + document.body.classList.contains("stale"));

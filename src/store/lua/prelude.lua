@@ -363,6 +363,9 @@ local function close_case(id, retention)
   local h = redis.call('HMGET', key, 'citizen', 'needs')
   redis.call('HSET', key, 'closed', NOW)
   redis.call('HDEL', key, 'text', 'callback_number')
+  -- A closed case needs no first look any more (it stays unconfirmed in its record).
+  redis.call('ZREM', P .. 'firstlook', id)
+  redis.call('ZREM', P .. 'firstlook_due', id)
   if h[1] and h[1] ~= '' then
     for _, need in ipairs(csv(h[2])) do
       local link = P .. 'open:' .. h[1] .. ':' .. need
@@ -390,15 +393,18 @@ end
 -- completion, with codes and times only. Entries older than 31 days are trimmed.
 -- Entry ids are Luotsi's time (NOW), never before the newest entry's, so GetStats can read a
 -- window by id even when instances' clocks differ by a little.
-local function stat(...)
-  local key = P .. 'stats'
+local function timed_xadd(key, keep_days, ...)
   local t = tonumber(NOW)
   local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
   if last[1] then
     local newest = tonumber(string.match(last[1][1], '^(%d+)'))
     if newest > t then t = newest end
   end
-  redis.call('XADD', key, 'MINID', '~', ms(tonumber(NOW) - 31 * 86400000), ms(t) .. '-*', ...)
+  redis.call('XADD', key, 'MINID', '~', ms(tonumber(NOW) - keep_days * 86400000), ms(t) .. '-*', ...)
+end
+
+local function stat(...)
+  timed_xadd(P .. 'stats', 31, ...)
 end
 
 -- Overflow: a queued case whose step is due moves to the next team of its list, the step

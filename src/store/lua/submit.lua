@@ -44,6 +44,10 @@ add_access(id, access_hash)
 redis.call('SADD', key .. ':contacts', cid)
 redis.call('HSET', P .. 'contact:' .. cid, 'case', id, 'classification', class, 'joined', '0', 'created', NOW)
 redis.call('SET', idem_key, cid, 'EX', idem_ttl)
+-- Provisional until a person looks at it: in the first-look view by arrival and by due time.
+local look = redis.call('HMGET', key, 'created', 'first_look_due')
+redis.call('ZADD', P .. 'firstlook', look[1], id)
+redis.call('ZADD', P .. 'firstlook_due', look[2], id)
 local recontact = '0'
 if citizen ~= '' then
   for _, need in ipairs(needs) do redis.call('SET', P .. 'open:' .. citizen .. ':' .. need, id) end
