@@ -27,6 +27,7 @@ pub fn node_modules() {
             && web_dir()
                 .join("node_modules/@connectrpc/connect-node")
                 .exists()
+            && web_dir().join("node_modules/oidc-provider").exists()
         {
             return;
         }
