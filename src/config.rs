@@ -719,4 +719,22 @@ mod tests {
         assert!(!c.server.reflection);
         assert_eq!(c.access_log.retention_days, 732);
     }
+
+    #[test]
+    fn plain_text_only_on_loopback_and_production_needs_its_certificate() {
+        let mut c = Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/luotsi.toml"))
+            .expect("the example loads");
+        c.tls.plaintext_on_loopback = true;
+        assert!(c.validate_security().is_ok());
+        c.server.grpc_addr = "0.0.0.0:50051".parse().unwrap();
+        let err = c.validate_security().unwrap_err().to_string();
+        assert!(err.contains("server.grpc_addr"), "{err}");
+        c.tls.plaintext_on_loopback = false;
+        c.auth.issuer = Some("https://idp.example.fi".into());
+        let err = c.validate_security().unwrap_err().to_string();
+        assert!(err.contains("tls.cert_file"), "{err}");
+        c.auth.issuer = Some("http://idp.example.fi".into());
+        let err = c.validate_security().unwrap_err().to_string();
+        assert!(err.contains("https://"), "{err}");
+    }
 }

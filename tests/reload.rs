@@ -292,3 +292,59 @@ async fn a_second_instance_on_the_same_data_directory_refuses_and_the_first_keep
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("embedded redis stopped"), "{log}");
 }
+
+/// The certificate the server presents on `addr`, trusting the development CA in `dev_dir`.
+async fn presented_certificate(addr: &str, dev_dir: &Path) -> Vec<u8> {
+    use rustls_pki_types::pem::PemObject;
+    luotsi::tls::install_crypto();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(dev_dir.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("a TLS handshake trusting the development CA");
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+#[tokio::test]
+async fn sighup_rereads_the_tls_certificate_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let luotsi = LuotsiProcess::start(&dir.path().join("data"), |c| {
+        c.env_remove("LUOTSI_CONFIG")
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+    });
+    let _ = luotsi.channel().await;
+    let addr = luotsi.url.trim_start_matches("https://").to_string();
+    let before = presented_certificate(&addr, &luotsi.dev_dir).await;
+
+    // The certificate is renewed on disk: nothing changes until the service is told.
+    DevAuthority::open(&luotsi.dev_dir)
+        .unwrap()
+        .renew_server_certificate()
+        .unwrap();
+    assert_eq!(presented_certificate(&addr, &luotsi.dev_dir).await, before);
+    assert!(luotsi.signal("-HUP"));
+    let mut now = before.clone();
+    for _ in 0..50 {
+        now = presented_certificate(&addr, &luotsi.dev_dir).await;
+        if now != before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_ne!(now, before, "the new certificate is served after SIGHUP");
+    // Calls still work on the new certificate (`top_need` fails the test otherwise).
+    let mut client = ContactServiceClient::new(luotsi.channel().await);
+    top_need(&luotsi, &mut client).await;
+    luotsi.signal("-TERM");
+    let out = luotsi.exit().await;
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("TLS certificate and key re-read"), "{log}");
+}

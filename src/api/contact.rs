@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::convert::timestamp;
-use super::messages::{Standing, citizen_message};
+use super::messages::{Standing, Window, citizen_message};
 use super::{
     AppState, CaseView, access_entry, invalid, now_ms, parse_id, refusal_status, store_status,
 };
@@ -258,8 +258,17 @@ impl ContactApi {
                 ),
             ),
         };
+        let now = now_ms();
         let window = (status == pb::CaseStatus::Queued && plan.channel == Channel::Phone)
-            .then(|| crate::domain::routing::callback_window(now_ms(), wait, deadline_ms));
+            .then(|| self.state.callback_window(now, wait, deadline_ms));
+        let promise = window.map(|(start, end)| Window {
+            start,
+            end,
+            now,
+            // The call waits for office hours: an urgent case is told where to turn meanwhile.
+            urgent_after_hours: plan.urgency == Urgency::Urgent
+                && start > now + wait.as_millis() as i64 + 60_000,
+        });
         pb::SubmitContactResponse {
             callback_window_start: window.map(|w| timestamp(w.0)),
             callback_window_end: window.map(|w| timestamp(w.1)),
@@ -268,7 +277,7 @@ impl ContactApi {
             joined_existing_case: false,
             citizen_message: citizen_message(
                 plan.language,
-                standing(emergency, false, window, Some(wait)),
+                standing(emergency, false, promise, Some(wait)),
             ),
             classification: Some(class),
             team_id: plan.team.clone(),
@@ -324,13 +333,13 @@ impl ContactApi {
 fn standing(
     emergency: bool,
     joined: bool,
-    window: Option<(i64, i64)>,
+    window: Option<Window>,
     wait: Option<Duration>,
 ) -> Standing {
     match (emergency, joined, window, wait) {
         (true, ..) => Standing::Emergency,
         (_, true, ..) => Standing::Joined,
-        (_, _, Some((start, end)), _) => Standing::CallbackWindow(start, end),
+        (_, _, Some(w), _) => Standing::CallbackWindow(w),
         (_, _, None, Some(w)) => Standing::Waiting(w),
         (_, _, None, None) => Standing::Taken,
     }

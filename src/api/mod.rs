@@ -43,13 +43,27 @@ impl AppState {
         Ok(self.case_pb(&rec, view))
     }
 
+    /// The call-back window for a wait, in the county's office hours.
+    pub fn callback_window(&self, now_ms: i64, wait: Duration, deadline_ms: i64) -> (i64, i64) {
+        let d = &self.config.deadlines;
+        domain::routing::callback_window(
+            now_ms,
+            wait,
+            deadline_ms,
+            domain::routing::OfficeHours {
+                open_hour: d.office_open_hour,
+                close_hour: d.office_close_hour,
+            },
+        )
+    }
+
     /// The case as the API shows it, with the live wait estimate and, for a queued phone case,
     /// the call-back window.
     pub fn case_pb(&self, rec: &CaseRecord, view: CaseView) -> pb::Case {
         let wait = self.estimated_wait(rec);
         let window = wait
             .filter(|_| rec.channel == Channel::Phone)
-            .map(|w| domain::routing::callback_window(now_ms(), w, rec.deadline_ms));
+            .map(|w| self.callback_window(now_ms(), w, rec.deadline_ms));
         convert::case_pb(rec, view, wait, window)
     }
 }

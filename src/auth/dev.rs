@@ -105,6 +105,18 @@ impl DevAuthority {
         Ok(this)
     }
 
+    /// Issues a new server certificate and key in place (the service re-reads them on
+    /// SIGHUP).
+    pub fn renew_server_certificate(&self) -> Result<(), DevError> {
+        let (cert, key) = self.issue(
+            vec!["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            "localhost",
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
+        self.write("server-key.pem", &key)?;
+        self.write("server.pem", &cert)
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

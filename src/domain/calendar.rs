@@ -263,6 +263,27 @@ pub fn office_close(at: DateTime<Utc>, close_hour: u32, n: u32) -> DateTime<Utc>
     local_time(day, close(close_hour))
 }
 
+/// The first moment at or after `at` within office hours: a working day from `open_hour` to
+/// `close_hour`, local time. When someone can actually call back.
+pub fn office_open_at(at: DateTime<Utc>, open_hour: u32, close_hour: u32) -> DateTime<Utc> {
+    let local = at.with_timezone(&TZ);
+    let day = local.date_naive();
+    if is_working_day(day) {
+        if local.time() < close(open_hour) {
+            return local_time(day, close(open_hour));
+        }
+        if local.time() < close(close_hour) {
+            return at;
+        }
+    }
+    local_time(working_day_after(day, 1), close(open_hour))
+}
+
+/// Office close on the local day of `at`.
+pub fn office_close_on(at: DateTime<Utc>, close_hour: u32) -> DateTime<Utc> {
+    local_time(local_date(at), close(close_hour))
+}
+
 fn close(hour: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(hour.min(23), 0, 0).expect("an hour of the day")
 }

@@ -30,6 +30,9 @@ pub const YOUNG_UNDER: u32 = 23;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeadlinePolicy {
+    /// Hour (local time) at which a working day's office hours begin: the earliest a call-back
+    /// can be promised.
+    pub office_open_hour: u32,
     /// Hour (local time) at which a working day's office hours end.
     pub office_close_hour: u32,
     /// An urgent case, and a child-welfare notification's urgency, within this many hours.
@@ -89,6 +92,7 @@ pub struct SocialAssistance {
 impl Default for DeadlinePolicy {
     fn default() -> Self {
         Self {
+            office_open_hour: 8,
             office_close_hour: 16,
             urgent_hours: 3,
             chat_answer_minutes: 10,
@@ -436,6 +440,9 @@ impl DeadlinePolicy {
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=23).contains(&self.office_close_hour) {
             return Err("deadlines.office_close_hour must be an hour from 1 to 23".into());
+        }
+        if self.office_open_hour >= self.office_close_hour {
+            return Err("deadlines.office_open_hour must be before office_close_hour".into());
         }
         if self.urgent_hours < 0 || self.chat_answer_minutes < 0 {
             return Err("deadlines.urgent_hours and chat_answer_minutes cannot be negative".into());

@@ -319,13 +319,36 @@ pub fn overflow_teams(
     out
 }
 
-/// The call-back window promised to a citizen waiting for a call: from the estimated wait,
-/// at least half an hour wide (wider when the wait is long), and ending by the deadline when
-/// the deadline allows. Milliseconds since the epoch.
-pub fn callback_window(now_ms: i64, wait: std::time::Duration, deadline_ms: i64) -> (i64, i64) {
-    let start = now_ms + wait.as_millis() as i64;
-    let width = (wait.as_millis() as i64 / 2).max(30 * 60_000);
-    let end = start + width;
+/// When the county's professionals call citizens back: working days, local time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfficeHours {
+    pub open_hour: u32,
+    pub close_hour: u32,
+}
+
+/// The call-back window promised to a citizen waiting for a call: from the estimated wait, but
+/// never outside office hours (a contact at 19:30 hears the next working morning), at least
+/// half an hour wide (wider when the wait is long) and within the day's office hours, ending by
+/// the deadline when the deadline allows. Milliseconds since the epoch.
+pub fn callback_window(
+    now_ms: i64,
+    wait: std::time::Duration,
+    deadline_ms: i64,
+    hours: OfficeHours,
+) -> (i64, i64) {
+    use super::calendar::{office_close_on, office_open_at};
+    const HALF_HOUR: i64 = 30 * 60_000;
+    let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    let open =
+        |ms: i64| office_open_at(at(ms), hours.open_hour, hours.close_hour).timestamp_millis();
+    let close = |ms: i64| office_close_on(at(ms), hours.close_hour).timestamp_millis();
+    let mut start = open(now_ms + wait.as_millis() as i64);
+    // Less than half an hour of the day left: the next working morning.
+    if close(start) - start < HALF_HOUR {
+        start = open(close(start));
+    }
+    let width = (wait.as_millis() as i64 / 2).max(HALF_HOUR);
+    let end = (start + width).min(close(start));
     let end = if deadline_ms > start + 10 * 60_000 {
         end.min(deadline_ms)
     } else {
@@ -344,28 +367,90 @@ pub fn priority_score(urgency: Urgency, deadline_ms: i64) -> f64 {
 #[cfg(test)]
 mod window_tests {
     use super::*;
+    use chrono::{NaiveDate, NaiveTime};
     use std::time::Duration;
+
+    const HOURS: OfficeHours = OfficeHours {
+        open_hour: 8,
+        close_hour: 16,
+    };
+
+    /// Helsinki local time on a day of 2026 as ms.
+    fn at(month: u32, day: u32, h: u32, m: u32) -> i64 {
+        crate::domain::calendar::local_time(
+            NaiveDate::from_ymd_opt(2026, month, day).unwrap(),
+            NaiveTime::from_hms_opt(h, m, 0).unwrap(),
+        )
+        .timestamp_millis()
+    }
+
+    fn window(now: i64, wait_mins: u64, deadline: i64) -> (i64, i64) {
+        callback_window(now, Duration::from_secs(wait_mins * 60), deadline, HOURS)
+    }
 
     #[test]
     fn a_call_back_window_is_half_an_hour_or_more_and_ends_by_the_deadline() {
-        let min = 60_000;
+        let monday = |h, m| at(11, 23, h, m);
+        let close = monday(16, 0);
         assert_eq!(
-            callback_window(0, Duration::from_secs(600), 1000 * min),
-            (10 * min, 40 * min)
+            window(monday(10, 0), 10, close),
+            (monday(10, 10), monday(10, 40))
         );
         assert_eq!(
-            callback_window(0, Duration::from_secs(7200), 1000 * min),
-            (120 * min, 180 * min)
+            window(monday(10, 0), 120, close),
+            (monday(12, 0), monday(13, 0))
         );
         // The deadline cuts it short...
         assert_eq!(
-            callback_window(0, Duration::from_secs(600), 25 * min),
-            (10 * min, 25 * min)
+            window(monday(10, 0), 10, monday(10, 25)),
+            (monday(10, 10), monday(10, 25))
         );
         // ...unless the wait already runs past it: then the honest window, late.
         assert_eq!(
-            callback_window(0, Duration::from_secs(600), 5 * min),
-            (10 * min, 40 * min)
+            window(monday(10, 0), 10, monday(10, 5)),
+            (monday(10, 10), monday(10, 40))
+        );
+        // Within the day's office hours.
+        assert_eq!(
+            window(monday(15, 0), 10, monday(23, 0)),
+            (monday(15, 10), monday(15, 40))
+        );
+        assert_eq!(
+            window(monday(15, 20), 0, monday(23, 0)),
+            (monday(15, 20), monday(15, 50))
+        );
+    }
+
+    #[test]
+    fn after_hours_the_window_is_the_next_working_morning() {
+        let tuesday = |h, m| at(11, 24, h, m);
+        // Monday 19:30 (the walk-through's hour) and 15:45 (a quarter of an hour left).
+        assert_eq!(
+            window(at(11, 23, 19, 30), 3, tuesday(16, 0)),
+            (tuesday(8, 0), tuesday(8, 30))
+        );
+        assert_eq!(
+            window(at(11, 23, 15, 45), 1, tuesday(16, 0)),
+            (tuesday(8, 0), tuesday(8, 30))
+        );
+        // A wait that runs past closing time.
+        assert_eq!(
+            window(at(11, 23, 15, 0), 60, tuesday(16, 0)),
+            (tuesday(8, 0), tuesday(8, 30))
+        );
+        // Before opening: at opening.
+        assert_eq!(
+            window(tuesday(7, 0), 5, tuesday(16, 0)),
+            (tuesday(8, 0), tuesday(8, 30))
+        );
+        // Saturday: Monday morning; Christmas Eve: the Monday after Christmas.
+        assert_eq!(
+            window(at(11, 28, 10, 0), 5, at(11, 30, 16, 0)),
+            (at(11, 30, 8, 0), at(11, 30, 8, 30))
+        );
+        assert_eq!(
+            window(at(12, 24, 10, 0), 5, at(12, 28, 16, 0)),
+            (at(12, 28, 8, 0), at(12, 28, 8, 30))
         );
     }
 }

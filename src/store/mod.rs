@@ -95,7 +95,8 @@ impl Scripts {
             callback: with_prelude(include_str!("lua/callback.lua")),
             handover: with_prelude(include_str!("lua/handover.lua")),
             open_case: with_prelude(include_str!("lua/open_case.lua")),
-            access: with_prelude(include_str!("lua/access.lua")),
+            // Standalone: a logged read pays one small script, not the routing helpers.
+            access: Script::new(include_str!("lua/access.lua")),
             renew: with_prelude(include_str!("lua/renew.lua")),
             lapse: with_prelude(include_str!("lua/lapse.lua")),
             unleased: with_prelude(include_str!("lua/unleased.lua")),

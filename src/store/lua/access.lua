@@ -1,4 +1,17 @@
 -- Logs reads of cases before their data is answered (GetCase, WatchCase, a supervisor's list).
--- ARGV: P, now, ttl, case ids (… '' for a use without a case), then the access entry.
-for i = 4, #ARGV - 1 do log_access(ARGV[i]) end
+-- Standalone (no prelude): a read pays one small script, not the routing helpers.
+-- ARGV: P, now, ttl, case ids (… '' for a use without a case), then the access entry (JSON, as
+-- for `log_access` in the prelude, whose entry format this follows).
+local P, NOW = ARGV[1], ARGV[2]
+local e = cjson.decode(ARGV[#ARGV])
+local t = redis.call('TIME')
+local minid = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(e.keep_ms))
+for i = 4, #ARGV - 1 do
+  local id = ARGV[i]
+  local citizen = ''
+  if id ~= '' then citizen = redis.call('HGET', P .. 'case:' .. id, 'citizen') or '' end
+  redis.call('XADD', P .. 'access', 'MINID', '~', minid, '*',
+    'at', NOW, 'by', e.by, 'role', e.role, 'org', e.org, 'action', e.action,
+    'case', id, 'citizen', citizen, 'purpose', e.purpose, 'source', e.source)
+end
 return #ARGV - 4
