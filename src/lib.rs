@@ -12,6 +12,7 @@ pub mod board;
 pub mod classify;
 pub mod client;
 pub mod clock;
+pub mod codec;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
