@@ -10,7 +10,8 @@ use tracing::Instrument;
 use super::convert::timestamp;
 use super::messages::{Standing, citizen_message};
 use super::{
-    AppState, CaseView, access_entry, invalid, now_ms, parse_id, refusal_status, store_status,
+    AppState, CaseView, access_entry, id_field, invalid, now_ms, parse_id, quote, refusal_status,
+    store_status,
 };
 use crate::auth::{Caller, case_token};
 use crate::classify::{Classification, Input};
@@ -68,12 +69,13 @@ impl Checked<'_> {
 }
 
 fn hint(field: &str, v: &str) -> Result<Option<Need>, Status> {
+    let v = id_field(field, v)?;
     if v.is_empty() {
         return Ok(None);
     }
     v.parse()
         .map(Some)
-        .map_err(|_| invalid(field, format!("unknown need code `{v}`")))
+        .map_err(|_| invalid(field, format!("unknown need code `{}`", quote(v))))
 }
 
 impl ContactApi {
@@ -90,10 +92,21 @@ impl ContactApi {
             channel,
             "CHANNEL_PHONE, CHANNEL_CHAT or CHANNEL_E_SERVICE",
         )?;
-        if text.chars().count() > cfg.routing.max_text_chars {
+        if text.chars().nth(cfg.routing.max_text_chars).is_some() {
             return Err(invalid(
                 "text",
                 format!("longer than {} characters", cfg.routing.max_text_chars),
+            ));
+        }
+        // Line breaks and tabs are the citizen's; other control characters (NUL, escapes) are
+        // no one's words and break what reads the text later.
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(invalid(
+                "text",
+                "must not contain control characters other than line breaks and tabs",
             ));
         }
         let hints = hints.cloned().unwrap_or_default();
@@ -107,7 +120,7 @@ impl ContactApi {
         }
         let nobody = pb::Citizen::default();
         let citizen = citizen.unwrap_or(&nobody);
-        let language = match citizen.language.trim() {
+        let language = match id_field("citizen.language", &citizen.language)? {
             "" => None,
             l => Some(l.parse::<Language>().map_err(|_| {
                 invalid(
@@ -116,7 +129,7 @@ impl ContactApi {
                 )
             })?),
         };
-        let municipality = match citizen.municipality.trim() {
+        let municipality = match id_field("citizen.municipality", &citizen.municipality)? {
             "" => None,
             m => Some(cfg.county.municipality(m).ok_or_else(|| {
                 invalid(
@@ -131,16 +144,15 @@ impl ContactApi {
             let valid = hetu::validate(&citizen.identity_code)
                 .map_err(|e| invalid("citizen.identity_code", e))?;
             // The age on the contact's Helsinki date: it decides which statutory limits apply.
-            age = Some(hetu::age_on(
-                valid.birth_date,
-                crate::domain::calendar::local_date(crate::clock::now()),
-            ));
+            let today = crate::domain::calendar::local_date(crate::clock::now());
+            age =
+                Some(hetu::age_of(&valid, today).map_err(|e| invalid("citizen.identity_code", e))?);
             citizen_key = Some(self.state.pseudonyms.identity_code(&citizen.identity_code));
         }
         if age.is_some_and(|a| a > 130) {
             return Err(invalid("citizen.age", "must be at most 130"));
         }
-        let callback = match citizen.callback_number.trim() {
+        let callback = match id_field("citizen.callback_number", &citizen.callback_number)? {
             "" => None,
             raw => Some(
                 crate::identity::normalise_phone(raw)
@@ -150,28 +162,26 @@ impl ContactApi {
         if citizen_key.is_none() {
             citizen_key = callback.as_deref().map(|n| self.state.pseudonyms.phone(n));
         }
-        let own_professional = match citizen.own_professional_id.trim() {
+        let own_professional =
+            match id_field("citizen.own_professional_id", &citizen.own_professional_id)? {
+                "" => None,
+                p => Some(
+                    cfg.county
+                        .member(p)
+                        .map(|(_, m)| m.id.as_str())
+                        .ok_or_else(|| {
+                            invalid(
+                                "citizen.own_professional_id",
+                                format!("no professional `{}`", quote(p)),
+                            )
+                        })?,
+                ),
+            };
+        let own_team = match id_field("citizen.own_team_id", &citizen.own_team_id)? {
             "" => None,
-            p => Some(
-                cfg.county
-                    .member(p)
-                    .map(|(_, m)| m.id.as_str())
-                    .ok_or_else(|| {
-                        invalid(
-                            "citizen.own_professional_id",
-                            format!("no professional `{p}`"),
-                        )
-                    })?,
-            ),
-        };
-        let own_team = match citizen.own_team_id.trim() {
-            "" => None,
-            t => Some(
-                cfg.county
-                    .team(t)
-                    .map(|t| t.id.as_str())
-                    .ok_or_else(|| invalid("citizen.own_team_id", format!("no team `{t}`")))?,
-            ),
+            t => Some(cfg.county.team(t).map(|t| t.id.as_str()).ok_or_else(|| {
+                invalid("citizen.own_team_id", format!("no team `{}`", quote(t)))
+            })?),
         };
         Ok(Checked {
             own_professional,
@@ -347,8 +357,8 @@ impl ContactService for ContactApi {
     ) -> Result<Response<pb::SubmitContactResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let key = req.idempotency_key.trim();
-        if key.is_empty() || key.len() > 128 {
+        let key = id_field("idempotency_key", &req.idempotency_key)?;
+        if key.is_empty() {
             return Err(invalid(
                 "idempotency_key",
                 "required, at most 128 characters",
@@ -364,6 +374,12 @@ impl ContactService for ContactApi {
             req.hints.as_ref(),
             req.citizen.as_ref(),
         )?;
+        if c.channel == Channel::Phone && c.callback.is_none() {
+            return Err(invalid(
+                "citizen.callback_number",
+                "required for a phone contact: the number to call back",
+            ));
+        }
         tracing::Span::current().record("channel", c.channel.code());
         let class = self.classify(&c);
         let plan = self.plan(&c, &class).await?;
@@ -566,8 +582,9 @@ impl ContactService for ContactApi {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
-        let number = crate::identity::normalise_phone(req.callback_number.trim())
-            .map_err(|e| invalid("callback_number", e))?;
+        let number =
+            crate::identity::normalise_phone(id_field("callback_number", &req.callback_number)?)
+                .map_err(|e| invalid("callback_number", e))?;
         self.state
             .case_for(&caller, &id, &req.case_access_token, 0, "callback")
             .await?;

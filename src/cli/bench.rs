@@ -356,6 +356,8 @@ fn contact(i: usize, run: &str) -> pb::SubmitContactRequest {
         citizen: Some(pb::Citizen {
             municipality: PLACES[i % PLACES.len()].into(),
             language: "fi".into(),
+            // A phone contact needs one; each citizen their own, so none are linked.
+            callback_number: format!("040{:07}", i % 10_000_000),
             ..Default::default()
         }),
         text: "Hei, tarvitsisin apua asiaan, voisiko joku ottaa yhteyttä tänään?".into(),
