@@ -19,6 +19,7 @@ pub mod domain;
 pub mod embedded;
 pub mod http;
 pub mod identity;
+pub mod limits;
 pub mod metrics;
 pub mod reload;
 pub mod server;

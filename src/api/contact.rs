@@ -475,6 +475,11 @@ impl ContactService for ContactApi {
         let caller = Caller::of(&request)?;
         let req = request.get_ref();
         let id = parse_id("case_id", &req.case_id)?;
+        // Both places travel with the stream and are given back when it goes.
+        let permits = (
+            self.state.streams.open_for(&caller.subject)?,
+            self.state.streams.watch_case(&id)?,
+        );
         let state = self.state.clone();
         let dispatcher = self.state.dispatcher.clone();
         let store = self.state.store.clone();
@@ -518,6 +523,7 @@ impl ContactService for ContactApi {
         };
         let stream = async_stream(move |tx| {
             async move {
+                let _permits = permits;
                 let mut last = update(&first)?;
                 let closed = |u: &pb::CaseUpdate| {
                     u.status == pb::CaseStatus::Completed as i32

@@ -4,7 +4,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::convert::{duration, millis, timestamp, wire};
@@ -140,6 +140,7 @@ impl SupervisorService for SupervisorApi {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
         let team = self.team_filter(&caller, &req.team_id)?;
+        let permit = self.state.streams.open_for(&caller.subject)?;
         let heartbeat = match req.heartbeat {
             None => Duration::from_secs(5),
             Some(d) if d.seconds >= 1 && d.seconds <= 3600 => Duration::from_secs(d.seconds as u64),
@@ -154,7 +155,11 @@ impl SupervisorService for SupervisorApi {
             Ok(b) => std::sync::Arc::new(b),
             Err(_) => s.board.current(),
         };
-        let stream = async_stream_board(first, rx, team, heartbeat);
+        let stream = async_stream_board(first, rx, team, heartbeat).map(move |board| {
+            // The place is the stream's while it lives.
+            let _held = &permit;
+            board
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 

@@ -128,6 +128,7 @@ impl WorkService for WorkApi {
     ) -> Result<Response<Self::OffersStream>, Status> {
         let caller = Caller::of(&request)?;
         let (team, member) = self.professional(caller, &request.get_ref().professional_id)?;
+        let permit = self.state.streams.open_for(&caller.subject)?;
         let offers = self
             .state
             .dispatcher
@@ -137,11 +138,15 @@ impl WorkService for WorkApi {
         tracing::info!("offers stream opened");
         // When tonic drops the stream (the client went away), the professional is disconnected
         // and their pending offers are requeued. A newer stream of theirs ends this one.
-        let stream = offers.map(|r| match r {
+        let stream = offers.map(move |r| match r {
             Ok(r) => Ok(pb::OffersResponse {
                 offer: Some(pb::Offer::from(r)),
             }),
-            Err(replaced) => Err(Status::aborted(replaced.to_string())),
+            Err(replaced) => {
+                // The place is the stream's while it lives.
+                let _held = &permit;
+                Err(Status::aborted(replaced.to_string()))
+            }
         });
         Ok(Response::new(Box::pin(stream)))
     }

@@ -175,6 +175,16 @@ impl TestCounty {
         self.redis.start_again();
     }
 
+    /// Freezes Redis (SIGSTOP): it keeps its connections open and answers nothing until
+    /// `thaw_redis`.
+    pub fn freeze_redis(&self) {
+        self.redis.signal("STOP");
+    }
+
+    pub fn thaw_redis(&self) {
+        self.redis.signal("CONT");
+    }
+
     // ---- What the tests look at beside the API --------------------------------------------
 
     /// The county's key names.
