@@ -243,7 +243,8 @@ impl Default for LimitsConfig {
         };
         Self {
             call_timeout_ms: 10_000,
-            streams_per_connection: 100,
+            // hyper's own default for HTTP/2 servers.
+            streams_per_connection: 200,
             streams_per_caller: 16,
             watchers_per_case: 4,
             // A person at a desk clicks a few times a second at most; a desktop's polling and
