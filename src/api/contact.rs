@@ -614,17 +614,13 @@ impl ContactService for ContactApi {
         let caller = Caller::of(&request)?;
         let req = request.get_ref();
         let contact = parse_id("contact_id", &req.contact_id)?;
+        let token = id_field("case_access_token", &req.case_access_token)?;
         let retention = self.state.config.routing.closed_case_retention_days * 86_400;
         let access = access_entry(caller, "cancel", Purpose::OwnContact);
         let case_id = self
             .state
             .store
-            .cancel(
-                &contact,
-                &case_token::hash(req.case_access_token.trim()),
-                retention,
-                &access,
-            )
+            .cancel(&contact, &case_token::hash(token), retention, &access)
             .await
             .map_err(store_status)?;
         let case = self.state.case(&case_id, CaseView::Citizen).await?;
