@@ -106,19 +106,27 @@ where
 
 /// RESOURCE_EXHAUSTED with the retry hint both as metadata and as `google.rpc.RetryInfo`.
 fn refusal(limit: usize) -> tonic::Status {
+    retry_later(
+        format!(
+            "the service is at its limit of {limit} calls at once; retry after {} ms",
+            RETRY_AFTER.as_millis()
+        ),
+        RETRY_AFTER,
+    )
+}
+
+/// RESOURCE_EXHAUSTED telling the caller to come back after `after`: in the message, as
+/// metadata ([`RETRY_AFTER_KEY`]) and as `google.rpc.RetryInfo`.
+pub fn retry_later(message: String, after: Duration) -> tonic::Status {
     use tonic_types::{ErrorDetails, StatusExt};
-    let message = format!(
-        "the service is at its limit of {limit} calls at once; retry after {} ms",
-        RETRY_AFTER.as_millis()
-    );
     let mut status = tonic::Status::with_error_details(
         tonic::Code::ResourceExhausted,
         message,
-        ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
+        ErrorDetails::with_retry_info(Some(after)),
     );
     status.metadata_mut().insert(
         RETRY_AFTER_KEY,
-        tonic::metadata::MetadataValue::from(RETRY_AFTER.as_millis() as u64),
+        tonic::metadata::MetadataValue::from(after.as_millis() as u64),
     );
     status
 }

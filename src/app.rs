@@ -38,6 +38,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Both ports' TLS; None only for plain text on loopback (development).
     pub tls: Option<Arc<ServerTls>>,
+    /// Open streams per caller and per case (`limits`).
+    pub streams: Arc<crate::limits::StreamLimits>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +122,7 @@ impl App {
             &mut background,
         );
         let state = AppState {
+            streams: Arc::new(crate::limits::StreamLimits::new(&config.limits)),
             pseudonyms: Pseudonymizer::new(config.pseudonym_key.clone()),
             config,
             classifier: Arc::new(classifier),

@@ -45,6 +45,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub access_log: AccessLogConfig,
     pub triage: TriageConfig,
+    pub limits: LimitsConfig,
 }
 
 /// `[auth]`: who may call. Without `issuer`, Luotsi is its own development issuer (keys and
@@ -200,6 +201,103 @@ impl Default for ServerConfig {
             reflection: false,
             keepalive_secs: 10,
         }
+    }
+}
+
+/// `[limits]`: what one caller may ask of an instance, so that one misbehaving client (or a
+/// stolen token) cannot take the service from everyone else.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// A unary call not answered within this is ended DEADLINE_EXCEEDED (a shorter
+    /// `grpc-timeout` from the client wins). Streams are not limited by it.
+    pub call_timeout_ms: u64,
+    /// HTTP/2 streams (calls) one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS);
+    /// a client waits for a free one before it opens more.
+    pub streams_per_connection: u32,
+    /// Streams (Offers, WatchCase, WatchQueues) one caller identity may hold open at once
+    /// across all its connections; beyond it RESOURCE_EXHAUSTED.
+    pub streams_per_caller: usize,
+    /// WatchCase streams on one case at once, whoever holds them; beyond it RESOURCE_EXHAUSTED.
+    pub watchers_per_case: usize,
+    /// Calls per caller identity (the credential's subject), for roles not named in `roles`.
+    pub rate: RateLimit,
+    /// Per role (`citizen-frontend`, `contact-centre`, `professional`, `supervisor`, `ops`):
+    /// a system speaking for many citizens needs more than one person at a desk.
+    pub roles: std::collections::BTreeMap<String, RateLimit>,
+}
+
+/// A sustained rate and the burst allowed above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let systems = RateLimit {
+            per_second: 500,
+            burst: 1_000,
+        };
+        Self {
+            call_timeout_ms: 10_000,
+            // hyper's own default for HTTP/2 servers.
+            streams_per_connection: 200,
+            streams_per_caller: 16,
+            watchers_per_case: 4,
+            // A person at a desk clicks a few times a second at most; a desktop's polling and
+            // retries stay well below this.
+            rate: RateLimit {
+                per_second: 20,
+                burst: 60,
+            },
+            roles: [("citizen-frontend", systems), ("contact-centre", systems)]
+                .into_iter()
+                .map(|(r, l)| (r.to_string(), l))
+                .collect(),
+        }
+    }
+}
+
+impl LimitsConfig {
+    pub fn call_timeout(&self) -> Duration {
+        Duration::from_millis(self.call_timeout_ms)
+    }
+
+    /// The rate for calls made in `role`.
+    pub fn rate_for(&self, role: crate::auth::Role) -> RateLimit {
+        self.roles.get(role.name()).copied().unwrap_or(self.rate)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.call_timeout_ms == 0 {
+            return Err("limits.call_timeout_ms must be at least 1".into());
+        }
+        if self.streams_per_connection == 0
+            || self.streams_per_caller == 0
+            || self.watchers_per_case == 0
+        {
+            return Err("limits.streams_per_connection, limits.streams_per_caller and limits.watchers_per_case must be at least 1".into());
+        }
+        for (name, rate) in std::iter::once(("rate".to_string(), &self.rate))
+            .chain(self.roles.iter().map(|(r, l)| (format!("roles.{r}"), l)))
+        {
+            if rate.per_second == 0 || rate.burst == 0 {
+                return Err(format!(
+                    "limits.{name}: per_second and burst must be at least 1"
+                ));
+            }
+        }
+        for role in self.roles.keys() {
+            if crate::auth::Role::parse(role).is_none() {
+                return Err(format!(
+                    "limits.roles.{role}: no such role (citizen-frontend, contact-centre, professional, supervisor, ops)"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -503,6 +601,8 @@ struct ServiceFile {
     access_log: AccessLogConfig,
     #[serde(default)]
     triage: TriageConfig,
+    #[serde(default)]
+    limits: LimitsConfig,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -552,6 +652,7 @@ impl Config {
             tls: file.tls,
             access_log: file.access_log,
             triage: file.triage,
+            limits: file.limits,
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(url) = env("LUOTSI_REDIS_URL") {
@@ -624,6 +725,7 @@ impl Config {
             ));
         }
         cfg.deadlines.validate().map_err(ConfigError::Invalid)?;
+        cfg.limits.validate().map_err(ConfigError::Invalid)?;
         cfg.validate_security()?;
         Ok(cfg)
     }

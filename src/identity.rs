@@ -59,31 +59,28 @@ impl Pseudonymizer {
     }
 }
 
-/// Normalises a Finnish phone number to international form, or says why it is not one.
+/// Normalises a phone number to international (E.164) form, or says why it is not one. The
+/// number is checked against the numbering plan (`phonenumber`, Google's libphonenumber data):
+/// a national number is read as Finnish, a `+` or `00` number as its own country's, and it
+/// must be a number that can exist there, not merely 7–15 digits.
 pub fn normalise_phone(raw: &str) -> Result<String, &'static str> {
-    let mut digits = String::with_capacity(raw.len());
-    for (i, c) in raw.trim().chars().enumerate() {
-        match c {
-            '0'..='9' => digits.push(c),
-            '+' if i == 0 => digits.push(c),
-            ' ' | '-' | '(' | ')' => {}
-            _ => return Err("may hold only digits, spaces, dashes, brackets and a leading +"),
-        }
+    let raw = raw.trim();
+    if !raw.chars().enumerate().all(|(i, c)| {
+        c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')') || (c == '+' && i == 0)
+    }) {
+        return Err("may hold only digits, spaces, dashes, brackets and a leading +");
     }
-    let international = if let Some(rest) = digits.strip_prefix('+') {
-        format!("+{rest}")
-    } else if let Some(rest) = digits.strip_prefix("00") {
-        format!("+{rest}")
-    } else if let Some(rest) = digits.strip_prefix('0') {
-        format!("+358{rest}")
-    } else {
-        return Err("must start with 0, 00 or +");
+    // libphonenumber reads 00 as Finland's international prefix only by region; say it plainly.
+    let raw = match raw.strip_prefix("00") {
+        Some(rest) => format!("+{rest}"),
+        None => raw.to_string(),
     };
-    let n = international.len() - 1;
-    if !(7..=15).contains(&n) {
-        return Err("must have 7 to 15 digits");
+    let number = phonenumber::parse(Some(phonenumber::country::Id::FI), &raw)
+        .map_err(|_| "not a phone number")?;
+    if !phonenumber::is_valid(&number) {
+        return Err("not a valid phone number (a Finnish number, or one with its country code)");
     }
-    Ok(international)
+    Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 #[cfg(test)]
@@ -114,5 +111,19 @@ mod tests {
         assert_eq!(p.phone(&x), p.phone(&y));
         assert!(normalise_phone("call me").is_err());
         assert!(normalise_phone("123").is_err());
+    }
+
+    #[test]
+    fn only_numbers_that_can_exist_pass() {
+        assert_eq!(normalise_phone("09 310 1691").unwrap(), "+35893101691");
+        assert_eq!(
+            normalise_phone("0046 8 123 456 78").unwrap(),
+            "+46812345678"
+        );
+        assert_eq!(normalise_phone("(050) 765-4321").unwrap(), "+358507654321");
+        // Seven to fifteen digits, but no such numbers.
+        assert!(normalise_phone("0000000").is_err());
+        assert!(normalise_phone("+999 123456789").is_err());
+        assert!(normalise_phone("040 1").is_err());
     }
 }

@@ -80,6 +80,8 @@ pub struct Metrics {
     pub board_stale: Gauge,
     /// Calls refused RESOURCE_EXHAUSTED because the instance was at its limit.
     pub calls_refused: Counter,
+    /// Calls refused by a caller's rate limit (`limits.rate`).
+    pub calls_rate_limited: Counter,
     /// Calls refused UNAUTHENTICATED or PERMISSION_DENIED at the door, by reason.
     pub calls_unauthorized: Family<RefusalLabels, Counter>,
     /// Cases past their first-look time that no person has confirmed, per team.
@@ -111,6 +113,7 @@ impl Metrics {
             redis_roundtrip: Histogram::new(exponential_buckets(0.00005, 2.0, 16)),
             board_stale: Gauge::default(),
             calls_refused: Counter::default(),
+            calls_rate_limited: Counter::default(),
             calls_unauthorized: Family::default(),
             first_look_overdue: Family::default(),
             triage_confirmations: Family::default(),
@@ -170,6 +173,11 @@ impl Metrics {
             "calls_refused",
             "gRPC calls refused RESOURCE_EXHAUSTED because the instance was at server.max_concurrent_calls",
             m.calls_refused.clone(),
+        );
+        registry.register(
+            "calls_rate_limited",
+            "gRPC calls refused RESOURCE_EXHAUSTED because their caller was over its rate (limits.rate)",
+            m.calls_rate_limited.clone(),
         );
         registry.register(
             "calls_unauthorized",

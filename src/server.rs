@@ -14,6 +14,7 @@ use crate::api::{
 };
 use crate::app::AppState;
 use crate::auth::AuthLayer;
+use crate::limits::{DeadlineLayer, RateLimitLayer};
 use crate::metrics::RpcTimingLayer;
 use crate::pb;
 use crate::store::Store;
@@ -74,6 +75,8 @@ pub async fn serve(
         // A client that vanished without closing (a partition) is found by an unanswered ping.
         .http2_keepalive_interval(Some(keepalive))
         .http2_keepalive_timeout(Some(keepalive))
+        // Calls one connection may have open at once; a client waits for a free one.
+        .max_concurrent_streams(Some(state.config.limits.streams_per_connection))
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(RpcTimingLayer(metrics.clone()))
@@ -83,8 +86,12 @@ pub async fn serve(
             state.config.server.max_concurrent_calls,
             metrics.clone(),
         ))
+        // Inside admission, so that a call past its deadline gives its place back; outside
+        // authentication, so that a slow identity provider counts against it too.
+        .layer(DeadlineLayer::new(state.config.limits.call_timeout()))
         // Every call past this point has an authenticated, permitted caller.
-        .layer(AuthLayer::new(state.auth.clone(), metrics, reflect))
+        .layer(AuthLayer::new(state.auth.clone(), metrics.clone(), reflect))
+        .layer(RateLimitLayer::new(&state.config.limits, metrics))
         .add_service(health_service)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)

@@ -275,6 +275,8 @@ async fn a_working_day_of_the_county_in_virtual_time() {
                     language: language.into(),
                     municipality,
                     own_professional_id: own.clone().unwrap_or_default(),
+                    // Every citizen leaves a number: a re-contact may come by phone.
+                    callback_number: format!("040{i:07}"),
                     ..Default::default()
                 }),
                 text: if emergency {

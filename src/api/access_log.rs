@@ -53,7 +53,7 @@ impl AccessLogService for AccessLogApi {
             n if n <= 10_000 => n as usize,
             _ => return Err(invalid("limit", "at most 10000")),
         };
-        let after = match req.page_token.trim() {
+        let after = match super::id_field("page_token", &req.page_token)? {
             "" => None,
             t if is_stream_id(t) => Some(t.to_string()),
             _ => return Err(invalid("page_token", "not a token from a previous answer")),

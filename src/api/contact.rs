@@ -10,7 +10,8 @@ use tracing::Instrument;
 use super::convert::timestamp;
 use super::messages::{Standing, Window, citizen_message};
 use super::{
-    AppState, CaseView, access_entry, invalid, now_ms, parse_id, refusal_status, store_status,
+    AppState, CaseView, access_entry, id_field, invalid, now_ms, parse_id, quote, refusal_status,
+    store_status,
 };
 use crate::auth::{Caller, case_token};
 use crate::classify::{Classification, Input};
@@ -68,12 +69,13 @@ impl Checked<'_> {
 }
 
 fn hint(field: &str, v: &str) -> Result<Option<Need>, Status> {
+    let v = id_field(field, v)?;
     if v.is_empty() {
         return Ok(None);
     }
     v.parse()
         .map(Some)
-        .map_err(|_| invalid(field, format!("unknown need code `{v}`")))
+        .map_err(|_| invalid(field, format!("unknown need code `{}`", quote(v))))
 }
 
 impl ContactApi {
@@ -90,10 +92,21 @@ impl ContactApi {
             channel,
             "CHANNEL_PHONE, CHANNEL_CHAT or CHANNEL_E_SERVICE",
         )?;
-        if text.chars().count() > cfg.routing.max_text_chars {
+        if text.chars().nth(cfg.routing.max_text_chars).is_some() {
             return Err(invalid(
                 "text",
                 format!("longer than {} characters", cfg.routing.max_text_chars),
+            ));
+        }
+        // Line breaks and tabs are the citizen's; other control characters (NUL, escapes) are
+        // no one's words and break what reads the text later.
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(invalid(
+                "text",
+                "must not contain control characters other than line breaks and tabs",
             ));
         }
         let hints = hints.cloned().unwrap_or_default();
@@ -107,7 +120,7 @@ impl ContactApi {
         }
         let nobody = pb::Citizen::default();
         let citizen = citizen.unwrap_or(&nobody);
-        let language = match citizen.language.trim() {
+        let language = match id_field("citizen.language", &citizen.language)? {
             "" => None,
             l => Some(l.parse::<Language>().map_err(|_| {
                 invalid(
@@ -116,7 +129,7 @@ impl ContactApi {
                 )
             })?),
         };
-        let municipality = match citizen.municipality.trim() {
+        let municipality = match id_field("citizen.municipality", &citizen.municipality)? {
             "" => None,
             m => Some(cfg.county.municipality(m).ok_or_else(|| {
                 invalid(
@@ -131,16 +144,15 @@ impl ContactApi {
             let valid = hetu::validate(&citizen.identity_code)
                 .map_err(|e| invalid("citizen.identity_code", e))?;
             // The age on the contact's Helsinki date: it decides which statutory limits apply.
-            age = Some(hetu::age_on(
-                valid.birth_date,
-                crate::domain::calendar::local_date(crate::clock::now()),
-            ));
+            let today = crate::domain::calendar::local_date(crate::clock::now());
+            age =
+                Some(hetu::age_of(&valid, today).map_err(|e| invalid("citizen.identity_code", e))?);
             citizen_key = Some(self.state.pseudonyms.identity_code(&citizen.identity_code));
         }
         if age.is_some_and(|a| a > 130) {
             return Err(invalid("citizen.age", "must be at most 130"));
         }
-        let callback = match citizen.callback_number.trim() {
+        let callback = match id_field("citizen.callback_number", &citizen.callback_number)? {
             "" => None,
             raw => Some(
                 crate::identity::normalise_phone(raw)
@@ -150,28 +162,26 @@ impl ContactApi {
         if citizen_key.is_none() {
             citizen_key = callback.as_deref().map(|n| self.state.pseudonyms.phone(n));
         }
-        let own_professional = match citizen.own_professional_id.trim() {
+        let own_professional =
+            match id_field("citizen.own_professional_id", &citizen.own_professional_id)? {
+                "" => None,
+                p => Some(
+                    cfg.county
+                        .member(p)
+                        .map(|(_, m)| m.id.as_str())
+                        .ok_or_else(|| {
+                            invalid(
+                                "citizen.own_professional_id",
+                                format!("no professional `{}`", quote(p)),
+                            )
+                        })?,
+                ),
+            };
+        let own_team = match id_field("citizen.own_team_id", &citizen.own_team_id)? {
             "" => None,
-            p => Some(
-                cfg.county
-                    .member(p)
-                    .map(|(_, m)| m.id.as_str())
-                    .ok_or_else(|| {
-                        invalid(
-                            "citizen.own_professional_id",
-                            format!("no professional `{p}`"),
-                        )
-                    })?,
-            ),
-        };
-        let own_team = match citizen.own_team_id.trim() {
-            "" => None,
-            t => Some(
-                cfg.county
-                    .team(t)
-                    .map(|t| t.id.as_str())
-                    .ok_or_else(|| invalid("citizen.own_team_id", format!("no team `{t}`")))?,
-            ),
+            t => Some(cfg.county.team(t).map(|t| t.id.as_str()).ok_or_else(|| {
+                invalid("citizen.own_team_id", format!("no team `{}`", quote(t)))
+            })?),
         };
         Ok(Checked {
             own_professional,
@@ -356,8 +366,8 @@ impl ContactService for ContactApi {
     ) -> Result<Response<pb::SubmitContactResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let key = req.idempotency_key.trim();
-        if key.is_empty() || key.len() > 128 {
+        let key = id_field("idempotency_key", &req.idempotency_key)?;
+        if key.is_empty() {
             return Err(invalid(
                 "idempotency_key",
                 "required, at most 128 characters",
@@ -373,6 +383,12 @@ impl ContactService for ContactApi {
             req.hints.as_ref(),
             req.citizen.as_ref(),
         )?;
+        if c.channel == Channel::Phone && c.callback.is_none() {
+            return Err(invalid(
+                "citizen.callback_number",
+                "required for a phone contact: the number to call back",
+            ));
+        }
         tracing::Span::current().record("channel", c.channel.code());
         let class = self.classify(&c);
         let plan = self.plan(&c, &class).await?;
@@ -468,6 +484,11 @@ impl ContactService for ContactApi {
         let caller = Caller::of(&request)?;
         let req = request.get_ref();
         let id = parse_id("case_id", &req.case_id)?;
+        // Both places travel with the stream and are given back when it goes.
+        let permits = (
+            self.state.streams.open_for(&caller.subject)?,
+            self.state.streams.watch_case(&id)?,
+        );
         let state = self.state.clone();
         let dispatcher = self.state.dispatcher.clone();
         let store = self.state.store.clone();
@@ -511,6 +532,7 @@ impl ContactService for ContactApi {
         };
         let stream = async_stream(move |tx| {
             async move {
+                let _permits = permits;
                 let mut last = update(&first)?;
                 let closed = |u: &pb::CaseUpdate| {
                     u.status == pb::CaseStatus::Completed as i32
@@ -575,8 +597,9 @@ impl ContactService for ContactApi {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
         let id = parse_id("case_id", &req.case_id)?;
-        let number = crate::identity::normalise_phone(req.callback_number.trim())
-            .map_err(|e| invalid("callback_number", e))?;
+        let number =
+            crate::identity::normalise_phone(id_field("callback_number", &req.callback_number)?)
+                .map_err(|e| invalid("callback_number", e))?;
         self.state
             .case_for(&caller, &id, &req.case_access_token, 0, "callback")
             .await?;
@@ -600,17 +623,13 @@ impl ContactService for ContactApi {
         let caller = Caller::of(&request)?;
         let req = request.get_ref();
         let contact = parse_id("contact_id", &req.contact_id)?;
+        let token = id_field("case_access_token", &req.case_access_token)?;
         let retention = self.state.config.routing.closed_case_retention_days * 86_400;
         let access = access_entry(caller, "cancel", Purpose::OwnContact);
         let case_id = self
             .state
             .store
-            .cancel(
-                &contact,
-                &case_token::hash(req.case_access_token.trim()),
-                retention,
-                &access,
-            )
+            .cancel(&contact, &case_token::hash(token), retention, &access)
             .await
             .map_err(store_status)?;
         let case = self.state.case(&case_id, CaseView::Citizen).await?;

@@ -10,7 +10,11 @@ use crate::store::StoreError;
 /// violation, so that a front end can show it beside the field.
 pub fn invalid(field: &str, why: impl std::fmt::Display) -> Status {
     use tonic_types::{ErrorDetails, StatusExt};
-    let why = why.to_string();
+    // A safety net under `quote`: an error must stay far below the 16 KB header limit, or the
+    // client sees only a reset stream.
+    let why: String = why.to_string().chars().take(300).collect();
+    let field: String = field.chars().take(64).collect();
+    let field = field.as_str();
     Status::with_error_details(
         tonic::Code::InvalidArgument,
         format!("{field}: {why}"),

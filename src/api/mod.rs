@@ -104,6 +104,7 @@ impl AppState {
         action: &'static str,
     ) -> Result<(CaseRecord, CaseView), Status> {
         let not_found = || Status::not_found(format!("no case {id}"));
+        let token = id_field("case_access_token", token)?;
         if caller.role.is_front_end() {
             let rec = match self.store.load_case(id).await {
                 Err(crate::store::StoreError::NotFound(_)) => return Err(not_found()),
@@ -149,6 +150,42 @@ pub fn now_ms() -> i64 {
     crate::clock::now_ms()
 }
 
+/// Longest id, key or code a request may carry.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// Longest reason staff may write.
+pub const MAX_REASON_CHARS: usize = 300;
+
+/// At most this much of a bad value is quoted back in an error: enough to recognise it, never
+/// a whole 20 000-character field (a gRPC error travels in a header of at most 16 KB).
+const QUOTED_CHARS: usize = 32;
+
+/// A short, printable prefix of a value for an error message.
+pub fn quote(v: &str) -> String {
+    let mut q: String = v
+        .chars()
+        .take(QUOTED_CHARS)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if v.chars().nth(QUOTED_CHARS).is_some() {
+        q.push('…');
+    }
+    q
+}
+
+/// An id, key or code: trimmed, at most [`MAX_ID_CHARS`] characters and no control
+/// characters. Empty stays empty: the caller says whether the field is required.
+pub fn id_field<'a>(field: &str, v: &'a str) -> Result<&'a str, Status> {
+    let v = v.trim();
+    if v.chars().nth(MAX_ID_CHARS).is_some() {
+        return Err(invalid(field, format!("at most {MAX_ID_CHARS} characters")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(v)
+}
+
 /// A short free-text field written by staff (a reason): required, one line, at most 300
 /// characters.
 pub fn one_line<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
@@ -156,8 +193,11 @@ pub fn one_line<'a>(field: &str, value: &'a str) -> Result<&'a str, Status> {
     if v.is_empty() {
         return Err(invalid(field, "required"));
     }
-    if v.chars().count() > 300 || v.contains(['\n', '\r']) {
-        return Err(invalid(field, "one line of at most 300 characters"));
+    if v.chars().nth(MAX_REASON_CHARS).is_some() || v.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            format!("one line of at most {MAX_REASON_CHARS} characters"),
+        ));
     }
     Ok(v)
 }

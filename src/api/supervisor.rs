@@ -4,13 +4,13 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::convert::{duration, millis, timestamp, wire};
 use super::{
-    AppState, CaseView, access_entry, invalid, now_ms, parse_id, purpose, refusal_status, required,
-    store_status,
+    AppState, CaseView, access_entry, id_field, invalid, now_ms, parse_id, purpose, quote,
+    refusal_status, required, store_status,
 };
 use crate::auth::{Caller, Role, Teams};
 use crate::board::Board;
@@ -86,6 +86,17 @@ impl SupervisorService for SupervisorApi {
                 .transpose()
         };
         let to = at("to", &req.to)?.unwrap_or(now);
+        // Figures are kept 31 days: a window ending before that, or more than a day ahead
+        // (clock skew), asks for nothing there is.
+        if to > now + 86_400_000 {
+            return Err(invalid("to", "must not be more than a day in the future"));
+        }
+        if to < now - 31 * 86_400_000 {
+            return Err(invalid(
+                "to",
+                "at most 31 days back: older figures are not kept",
+            ));
+        }
         let from = at("from", &req.from)?.unwrap_or(to - 86_400_000);
         if from > to {
             return Err(invalid("from", "must not be after `to`"));
@@ -129,6 +140,7 @@ impl SupervisorService for SupervisorApi {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
         let team = self.team_filter(&caller, &req.team_id)?;
+        let permit = self.state.streams.open_for(&caller.subject)?;
         let heartbeat = match req.heartbeat {
             None => Duration::from_secs(5),
             Some(d) if d.seconds >= 1 && d.seconds <= 3600 => Duration::from_secs(d.seconds as u64),
@@ -143,7 +155,11 @@ impl SupervisorService for SupervisorApi {
             Ok(b) => std::sync::Arc::new(b),
             Err(_) => s.board.current(),
         };
-        let stream = async_stream_board(first, rx, team, heartbeat);
+        let stream = async_stream_board(first, rx, team, heartbeat).map(move |board| {
+            // The place is the stream's while it lives.
+            let _held = &permit;
+            board
+        });
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -159,7 +175,7 @@ impl SupervisorService for SupervisorApi {
             return Err(invalid("team_id", "required"));
         }
         let purpose = purpose(req.purpose)?;
-        let queues: Vec<&str> = match req.queue.trim() {
+        let queues: Vec<&str> = match id_field("queue", &req.queue)? {
             "" => BOARD_QUEUES.to_vec(),
             q => vec![
                 *BOARD_QUEUES
@@ -217,14 +233,14 @@ impl SupervisorService for SupervisorApi {
         let id = parse_id("case_id", &req.case_id)?;
         let why = actor(&caller, &req.supervisor_id, &req.reason)?;
         let access = access_entry(&caller, "move", purpose(req.purpose)?);
-        let channel = match req.queue.trim() {
+        let channel = match id_field("queue", &req.queue)? {
             "" => None,
             q => Some(
                 q.parse::<Channel>()
                     .map_err(|_| invalid("queue", "must be phone, chat or e_service"))?,
             ),
         };
-        let team = req.team_id.trim();
+        let team = id_field("team_id", &req.team_id)?;
         if team.is_empty() && channel.is_none() {
             return Err(invalid(
                 "team_id",
@@ -238,7 +254,7 @@ impl SupervisorService for SupervisorApi {
                 .config
                 .county
                 .team(team)
-                .ok_or_else(|| invalid("team_id", format!("no team `{team}`")))?;
+                .ok_or_else(|| invalid("team_id", format!("no team `{}`", quote(team))))?;
             steering::team_fits(t, &rec.professions).map_err(refusal_status)?;
         }
         let case = self
@@ -366,9 +382,9 @@ impl SupervisorApi {
     /// A team id to filter on: empty for all, else a configured team. A supervisor who is not
     /// county-wide sees their own teams only: their one team when they name none.
     fn team_filter(&self, caller: &Caller, team_id: &str) -> Result<String, Status> {
-        let t = team_id.trim();
+        let t = id_field("team_id", team_id)?;
         if !t.is_empty() && self.state.config.county.team(t).is_none() {
-            return Err(invalid("team_id", format!("no team `{t}`")));
+            return Err(invalid("team_id", format!("no team `{}`", quote(t))));
         }
         if caller.role != Role::Supervisor || caller.teams == Teams::All {
             return Ok(t.to_string());
@@ -390,7 +406,7 @@ impl SupervisorApi {
 /// Why an action is taken (required, short). It is recorded under the token's subject;
 /// `supervisor_id`, when given, must be that subject.
 fn actor<'a>(caller: &Caller, supervisor_id: &str, reason: &'a str) -> Result<&'a str, Status> {
-    let named = supervisor_id.trim();
+    let named = super::id_field("supervisor_id", supervisor_id)?;
     if !named.is_empty() && named != caller.subject {
         return Err(Status::permission_denied(
             "supervisor_id: actions are recorded under your own credential's subject",

@@ -8,8 +8,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{FromPb, unconfirmed_pb, wire};
 use super::{
-    AppState, CaseView, access_entry, invalid, parse_id, purpose, refusal_status, required,
-    store_status,
+    AppState, CaseView, access_entry, id_field, invalid, parse_id, purpose, quote, refusal_status,
+    required, store_status,
 };
 use crate::auth::Caller;
 use crate::domain::routing::{Member, Team};
@@ -26,26 +26,30 @@ pub struct WorkApi {
 impl WorkApi {
     /// A member of the same team, by id, for hand-over and consultation.
     fn colleague<'t>(&self, team: &'t Team, id: &str, field: &str) -> Result<&'t Member, Status> {
-        let id = id.trim();
+        let id = id_field(field, id)?;
         if id.is_empty() {
             return Err(invalid(field, "required"));
         }
-        team.members
-            .iter()
-            .find(|m| m.id == id)
-            .ok_or_else(|| invalid(field, format!("`{id}` is not a member of team {}", team.id)))
+        team.members.iter().find(|m| m.id == id).ok_or_else(|| {
+            invalid(
+                field,
+                format!("`{}` is not a member of team {}", quote(id), team.id),
+            )
+        })
     }
 
     /// The professional the caller acts as: the id in the request must be the one their token
     /// names.
     fn professional(&self, caller: &Caller, id: &str) -> Result<(&Team, &Member), Status> {
-        if id.trim().is_empty() {
+        let id = id_field("professional_id", id)?;
+        if id.is_empty() {
             return Err(invalid("professional_id", "required"));
         }
-        caller.acting_as(id.trim())?;
+        caller.acting_as(id)?;
         self.state.config.county.member(id).ok_or_else(|| {
             Status::not_found(format!(
-                "professional_id: `{id}` is not a member of any team"
+                "professional_id: `{}` is not a member of any team",
+                quote(id)
             ))
         })
     }
@@ -124,6 +128,7 @@ impl WorkService for WorkApi {
     ) -> Result<Response<Self::OffersStream>, Status> {
         let caller = Caller::of(&request)?;
         let (team, member) = self.professional(caller, &request.get_ref().professional_id)?;
+        let permit = self.state.streams.open_for(&caller.subject)?;
         let offers = self
             .state
             .dispatcher
@@ -133,11 +138,15 @@ impl WorkService for WorkApi {
         tracing::info!("offers stream opened");
         // When tonic drops the stream (the client went away), the professional is disconnected
         // and their pending offers are requeued. A newer stream of theirs ends this one.
-        let stream = offers.map(|r| match r {
+        let stream = offers.map(move |r| match r {
             Ok(r) => Ok(pb::OffersResponse {
                 offer: Some(pb::Offer::from(r)),
             }),
-            Err(replaced) => Err(Status::aborted(replaced.to_string())),
+            Err(replaced) => {
+                // The place is the stream's while it lives.
+                let _held = &permit;
+                Err(Status::aborted(replaced.to_string()))
+            }
         });
         Ok(Response::new(Box::pin(stream)))
     }
@@ -178,6 +187,10 @@ impl WorkService for WorkApi {
         let req = request.into_inner();
         let (_, member) = self.professional(&caller, &req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
+        // Optional, and not kept: but no more than any other reason.
+        if !req.reason.trim().is_empty() {
+            super::one_line("reason", &req.reason)?;
+        }
         if !self
             .state
             .store
@@ -259,16 +272,19 @@ impl WorkService for WorkApi {
         let (team, member) = self.professional(&caller, &req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
         let access = access_entry(&caller, "consult_request", purpose(req.purpose)?);
-        let colleague = if !req.colleague_id.trim().is_empty() {
+        let colleague = if !id_field("colleague_id", &req.colleague_id)?.is_empty() {
             self.colleague(team, &req.colleague_id, "colleague_id")?
                 .clone()
         } else {
-            let prof: Profession = req.profession.trim().parse().map_err(|_| {
-                invalid(
-                    "profession",
-                    "give colleague_id, or a profession code such as `doctor`",
-                )
-            })?;
+            let prof: Profession =
+                id_field("profession", &req.profession)?
+                    .parse()
+                    .map_err(|_| {
+                        invalid(
+                            "profession",
+                            "give colleague_id, or a profession code such as `doctor`",
+                        )
+                    })?;
             let online = self
                 .state
                 .store
@@ -301,12 +317,12 @@ impl WorkService for WorkApi {
     ) -> Result<Response<pb::ListUnconfirmedResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let team = req.team_id.trim();
+        let team = id_field("team_id", &req.team_id)?;
         if team.is_empty() {
             return Err(invalid("team_id", "required"));
         }
         if self.state.config.county.team(team).is_none() {
-            return Err(invalid("team_id", format!("no team `{team}`")));
+            return Err(invalid("team_id", format!("no team `{}`", quote(team))));
         }
         // The team's own professionals look first at the team's contacts.
         let me = caller.professional.as_deref().unwrap_or("");

@@ -96,7 +96,10 @@ impl Authenticator {
         source: Option<SocketAddr>,
     ) -> Result<Caller, Refused> {
         let Some(allowed) = allowed(path) else {
-            return Err(Refused::Denied(format!("no role may call {path}")));
+            return Err(Refused::Denied(format!(
+                "no role may call {}",
+                crate::api::quote(path)
+            )));
         };
         let mut caller = self
             .identify(authorization, certificates, source)
@@ -229,7 +232,9 @@ where
         // Luotsi's own RPCs are all in the permission table (a test says so); anything else
         // that is not open is not served here.
         if !path.starts_with(LUOTSI) {
-            let status = Status::unimplemented(format!("{path} is not served")).into_http();
+            let status =
+                Status::unimplemented(format!("{} is not served", crate::api::quote(path)))
+                    .into_http();
             return Box::pin(async move { Ok(status) });
         }
         // The ready service goes with this call; its clone waits for the next.

@@ -20,7 +20,14 @@ pub enum HetuError {
     IndividualNumber,
     #[error("check character does not match")]
     Checksum,
+    #[error("the birth date it carries is in the future")]
+    BornInFuture,
+    #[error("the birth date it carries is more than {MAX_AGE} years ago")]
+    TooOld,
 }
+
+/// The oldest age a code is taken to carry: a code of someone older is a mistake.
+pub const MAX_AGE: u32 = 130;
 
 /// A validated identity code, reduced to what routing may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +73,20 @@ pub fn validate(code: &str) -> Result<ValidHetu, HetuError> {
         birth_date,
         temporary: individual >= 900,
     })
+}
+
+/// The age a valid code's holder has on `today`, refusing a birth date in the future (a
+/// code can be valid check-wise and still not be anyone's yet) or more than [`MAX_AGE`] years
+/// ago.
+pub fn age_of(code: &ValidHetu, today: NaiveDate) -> Result<u32, HetuError> {
+    if code.birth_date > today {
+        return Err(HetuError::BornInFuture);
+    }
+    let age = age_on(code.birth_date, today);
+    if age > MAX_AGE {
+        return Err(HetuError::TooOld);
+    }
+    Ok(age)
 }
 
 /// Age in whole years on `today`.
@@ -115,6 +136,22 @@ mod tests {
         let c = CHECK_CHARS[(n % 31) as usize] as char;
         let code = format!("010101-900{c}");
         assert!(validate(&code).unwrap().temporary);
+    }
+
+    #[test]
+    fn a_birth_date_in_the_future_or_before_living_memory_is_refused() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        for future in ["010199A123Y", "010630A0550"] {
+            let valid = validate(future).expect("valid check-wise");
+            assert_eq!(
+                age_of(&valid, today),
+                Err(HetuError::BornInFuture),
+                "{future}"
+            );
+        }
+        let old = validate("131052+308T").expect("valid check-wise");
+        assert_eq!(age_of(&old, today), Err(HetuError::TooOld));
+        assert_eq!(age_of(&validate("131052-308T").unwrap(), today), Ok(74));
     }
 
     #[test]

@@ -60,6 +60,64 @@ async fn each_bad_input_names_its_field_and_writes_nothing() {
             "citizen.own_team_id",
             with(&|r| r.citizen.as_mut().unwrap().own_team_id = "no-such-team".into()),
         ),
+        ("text", with(&|r| r.text = "Hammasta särkee\0".into())),
+        (
+            "idempotency_key",
+            with(&|r| r.idempotency_key = "key\0".into()),
+        ),
+        (
+            "idempotency_key",
+            with(&|r| r.idempotency_key = LONG.into()),
+        ),
+        // Valid check-wise, but nobody is born yet on these dates.
+        (
+            "citizen.identity_code",
+            with(&|r| r.citizen.as_mut().unwrap().identity_code = "010199A123Y".into()),
+        ),
+        (
+            "citizen.identity_code",
+            with(&|r| r.citizen.as_mut().unwrap().identity_code = "010630A0550".into()),
+        ),
+        // Born in 1852: the code is what is wrong, not an age the caller gave.
+        (
+            "citizen.identity_code",
+            with(&|r| r.citizen.as_mut().unwrap().identity_code = "131052+308T".into()),
+        ),
+        (
+            "citizen.own_professional_id",
+            with(&|r| r.citizen.as_mut().unwrap().own_professional_id = LONG.into()),
+        ),
+        (
+            "citizen.own_professional_id",
+            with(&|r| r.citizen.as_mut().unwrap().own_professional_id = "suu-hh-1\0".into()),
+        ),
+        (
+            "citizen.own_team_id",
+            with(&|r| r.citizen.as_mut().unwrap().own_team_id = LONG.into()),
+        ),
+        (
+            "hints.phone_menu",
+            with(&|r| r.hints.as_mut().unwrap().phone_menu = LONG.into()),
+        ),
+        (
+            "citizen.municipality",
+            with(&|r| r.citizen.as_mut().unwrap().municipality = LONG.into()),
+        ),
+        // A phone contact is a call-back request: the number is required, and must be one.
+        ("citizen.callback_number", {
+            let mut r = with(&|_| {});
+            r.channel = pb::Channel::Phone as i32;
+            r.citizen.as_mut().unwrap().callback_number.clear();
+            r
+        }),
+        (
+            "citizen.callback_number",
+            with(&|r| r.citizen.as_mut().unwrap().callback_number = "0000000".into()),
+        ),
+        (
+            "citizen.callback_number",
+            with(&|r| r.citizen.as_mut().unwrap().callback_number = "+999 123456789".into()),
+        ),
     ];
     let before = county.dbsize();
     for (field, req) in cases {
@@ -71,6 +129,7 @@ async fn each_bad_input_names_its_field_and_writes_nothing() {
             err.message()
         );
         assert!(!err.message().contains("131052"), "the code is not echoed");
+        assert_short(field, &err);
         // The same field as a google.rpc.BadRequest detail, for a front end to show beside it.
         let violations = tonic_types::StatusExt::get_details_bad_request(&err)
             .expect("a BadRequest detail")
@@ -124,6 +183,63 @@ async fn each_bad_input_names_its_field_and_writes_nothing() {
     );
     let err = county.try_cancel_contact(UUID_LIKE).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound);
+
+    // Ids of 20 000 characters are refused by their length, and only a prefix is quoted.
+    let before = county.dbsize();
+    // (With a token of its own: a 20 000-character subject would not fit in a header.)
+    let token = crate::harness::token(luotsi::auth::Role::Professional, "suu-hh-1");
+    let err = pb::work_service_client::WorkServiceClient::new(county.channel().await)
+        .set_presence(luotsi::client::authorized(
+            pb::SetPresenceRequest {
+                professional_id: LONG.into(),
+                presence: pb::Presence::Available as i32,
+                capacities: Vec::new(),
+            },
+            &token,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    assert!(
+        err.message().starts_with("professional_id:"),
+        "{}",
+        err.message()
+    );
+    assert_short("professional_id", &err);
+    let err = county.try_queues(LONG).await.unwrap_err();
+    assert!(err.message().starts_with("team_id:"), "{}", err.message());
+    assert_short("team_id", &err);
+    // An unknown id is quoted, but only its beginning.
+    let err = county.try_queues(&"x".repeat(100)).await.unwrap_err();
+    assert!(err.message().starts_with("team_id:"), "{}", err.message());
+    assert_short("team_id", &err);
+    assert_eq!(county.dbsize(), before, "nothing written");
+}
+
+/// A 20 000-character value.
+const LONG: &str = concat_long();
+
+const fn concat_long() -> &'static str {
+    const X: &[u8; 20_000] = &[b'x'; 20_000];
+    match std::str::from_utf8(X) {
+        Ok(s) => s,
+        Err(_) => panic!("ASCII"),
+    }
+}
+
+/// The error quotes no more than a short prefix of what it was given: far below the 16 KB a
+/// gRPC error may take, and never a long run of the bad value.
+fn assert_short(field: &str, err: &tonic::Status) {
+    assert!(
+        err.message().len() < 600,
+        "{field}: {} bytes of message",
+        err.message().len()
+    );
+    assert!(
+        !err.message().contains(&"x".repeat(40)),
+        "{field}: the value is echoed: {}",
+        err.message()
+    );
 }
 
 #[tokio::test]
@@ -185,6 +301,23 @@ async fn the_policy_and_supervisor_calls_name_their_field_and_write_nothing() {
         county.try_accept_callback("x", "0401234567").await,
     );
     expect("callback_number", county.try_accept_callback(id, "").await);
+    expect(
+        "callback_number",
+        county.try_accept_callback(id, "040 1").await,
+    );
+
+    // A reason is one line of at most 300 characters, a declined offer's too.
+    let err = county
+        .try_decline(pro, id, &"x".repeat(1_000_000))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    assert!(err.message().starts_with("reason:"), "{}", err.message());
+    assert_short("reason", &err);
+    expect(
+        "reason",
+        county.try_transfer(pro, id, "suu-hl-1", "why\0").await,
+    );
 
     let anna = county.supervisor("sv-anna");
     expect("urgency", anna.try_set_urgency(id, 9, "why").await);
@@ -192,11 +325,32 @@ async fn the_policy_and_supervisor_calls_name_their_field_and_write_nothing() {
         "reason",
         anna.try_set_urgency(id, 2, &"x".repeat(301)).await,
     );
+    let now = chrono::Utc::now().timestamp();
     let err = county
-        .try_stats("", Some(2_000_000_000), Some(1_900_000_000))
+        .try_stats("", Some(now), Some(now - 3600))
         .await
         .unwrap_err();
     assert!(err.message().starts_with("from:"), "{}", err.message());
+    // A `to` far in the future or long past is `to`'s fault, not `from`'s.
+    for to in [2_000_000_000_000, now + 7 * 86_400, -62_000_000_000] {
+        let err = county.try_stats("", None, Some(to)).await.unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+        assert!(err.message().starts_with("to:"), "{to}: {}", err.message());
+    }
+    let bad_nanos = |nanos| prost_types::Timestamp {
+        seconds: now - 60,
+        nanos,
+    };
+    let err = county
+        .try_stats_at("", Some(bad_nanos(-1)), None)
+        .await
+        .unwrap_err();
+    assert!(err.message().starts_with("from:"), "{}", err.message());
+    let err = county
+        .try_stats_at("", None, Some(bad_nanos(-5)))
+        .await
+        .unwrap_err();
+    assert!(err.message().starts_with("to:"), "{}", err.message());
     let err = county.try_stats("nowhere", None, None).await.unwrap_err();
     assert!(err.message().starts_with("team_id:"), "{}", err.message());
     let err = county
@@ -215,9 +369,15 @@ async fn the_policy_and_supervisor_calls_name_their_field_and_write_nothing() {
         .unwrap_err();
     assert!(err.message().starts_with("heartbeat:"), "{}", err.message());
 
+    let after = county.stored();
+    let changed: Vec<&String> = after
+        .iter()
+        .filter(|kv| !before.contains(kv))
+        .map(|(k, _)| k)
+        .collect();
     assert!(
-        county.stored() == before,
-        "nothing written by a refused request"
+        after == before,
+        "nothing written by a refused request: {changed:?}"
     );
 }
 

@@ -175,6 +175,16 @@ impl TestCounty {
         self.redis.start_again();
     }
 
+    /// Freezes Redis (SIGSTOP): it keeps its connections open and answers nothing until
+    /// `thaw_redis`.
+    pub fn freeze_redis(&self) {
+        self.redis.signal("STOP");
+    }
+
+    pub fn thaw_redis(&self) {
+        self.redis.signal("CONT");
+    }
+
     // ---- What the tests look at beside the API --------------------------------------------
 
     /// The county's key names.
@@ -199,10 +209,12 @@ impl TestCounty {
     }
 
     /// Every key and its serialised value, sorted: equal before and after means nothing was
-    /// written in between.
+    /// written in between. The presence leases are left out: the instance renews those of
+    /// connected professionals every second, whatever the calls.
     pub fn stored(&self) -> Vec<(String, Vec<u8>)> {
         let mut conn = self.redis();
         let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).unwrap();
+        keys.retain(|k| *k != self.keys.leases());
         keys.sort();
         keys.into_iter()
             .map(|k| {
@@ -510,6 +522,15 @@ impl TestCounty {
     }
 
     pub async fn decline(&self, pro: &str, case: &(impl CaseRef + ?Sized), reason: &str) {
+        self.try_decline(pro, case, reason).await.expect("declined");
+    }
+
+    pub async fn try_decline(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        reason: &str,
+    ) -> Result<(), Status> {
         self.work(pro)
             .decline_offer(self.as_pro(
                 pro,
@@ -520,7 +541,7 @@ impl TestCounty {
                 },
             ))
             .await
-            .expect("declined");
+            .map(|_| ())
     }
 
     /// The professional completes the case, resolved at first contact.
@@ -829,11 +850,20 @@ impl TestCounty {
         to: Option<i64>,
     ) -> Result<pb::Stats, Status> {
         let at = |seconds| prost_types::Timestamp { seconds, nanos: 0 };
+        self.try_stats_at(team, from.map(at), to.map(at)).await
+    }
+
+    pub async fn try_stats_at(
+        &self,
+        team: &str,
+        from: Option<prost_types::Timestamp>,
+        to: Option<prost_types::Timestamp>,
+    ) -> Result<pb::Stats, Status> {
         self.supervisors()
             .get_stats(self.as_supervisor(pb::GetStatsRequest {
                 team_id: team.into(),
-                from: from.map(at),
-                to: to.map(at),
+                from,
+                to,
             }))
             .await
             .map(|r| r.into_inner().stats.expect("stats in the answer"))

@@ -9,6 +9,7 @@ mod auth;
 mod bad_input;
 mod flow;
 mod language;
+mod limits;
 mod offers;
 mod policy;
 mod presence;
