@@ -9,8 +9,8 @@
 //!
 //! The weights live in `config/classifier/model.bin` (sparse rows of 20 signed bytes, one
 //! scale per output) and the settings, thresholds and cross-validated figures in
-//! `model.toml`, both written by `luotsi train` (`train.rs`). In memory: a 2^18-bit index of
-//! the kept buckets with their ranks (64 KiB) and the kept rows. Loading checks every byte: a broken or mismatched file is
+//! `model.toml`, both written by `luotsi train` (`train.rs`). In memory: a 2^18 index of
+//! `u32` (1 MiB) and the kept rows. Loading checks every byte: a broken or mismatched file is
 //! refused, naming the file, like a broken lexicon.
 
 use std::cell::RefCell;
@@ -84,43 +84,13 @@ pub struct Thresholds {
 /// The loaded model.
 #[derive(Debug, Clone)]
 pub struct Signal {
-    /// Which buckets kept weights, 64 per block; see `row`.
-    blocks: Vec<Block>,
-    /// `OUTPUTS` quantised weights per kept bucket, in bucket order.
+    /// Bucket → row in `rows`, or `NO_ROW` for a bucket whose weights were all pruned.
+    index: Vec<u32>,
+    /// `OUTPUTS` quantised weights per kept bucket.
     rows: Vec<i8>,
     scale: [f32; OUTPUTS],
     bias: [f32; OUTPUTS],
     pub thresholds: Thresholds,
-}
-
-/// 64 buckets of the index: a bit per bucket that kept weights, and how many kept buckets
-/// come before the block. A kept bucket's row is its rank among the kept buckets, so the
-/// index takes 64 KiB (it stays in cache) instead of a 1 MiB table of row numbers.
-#[derive(Debug, Clone, Copy, Default)]
-#[repr(align(16))]
-struct Block {
-    bits: u64,
-    base: u32,
-}
-
-/// The index of a table of row numbers (`NO_ROW` for none) and the rows laid out in bucket
-/// order.
-fn compact(index: &[u32], rows: &[i8]) -> (Vec<Block>, Vec<i8>) {
-    let mut blocks = vec![Block::default(); BUCKETS / 64];
-    let mut out = Vec::with_capacity(rows.len());
-    let mut kept = 0u32;
-    for (n, block) in blocks.iter_mut().enumerate() {
-        block.base = kept;
-        for (bit, &r) in index[n * 64..][..64].iter().enumerate() {
-            if r == NO_ROW {
-                continue;
-            }
-            block.bits |= 1 << bit;
-            kept += 1;
-            out.extend_from_slice(&rows[r as usize * OUTPUTS..][..OUTPUTS]);
-        }
-    }
-    (blocks, out)
 }
 
 /// The model's reading of one contact.
@@ -532,10 +502,9 @@ impl Signal {
             kept += 1;
             q.extend(row);
         }
-        let (blocks, rows) = compact(&index, &q);
         Self {
-            blocks,
-            rows,
+            index,
+            rows: q,
             scale,
             bias,
             thresholds,
@@ -630,10 +599,8 @@ impl Signal {
         if r.at != bytes.len() {
             return Err(format!("{} bytes after the last row", bytes.len() - r.at));
         }
-        // Rows were read in bucket order, so each one's number is its bucket's rank.
-        let (blocks, rows) = compact(&index, &rows);
         Ok(Self {
-            blocks,
+            index,
             rows,
             scale,
             bias,
@@ -648,23 +615,21 @@ impl Signal {
 
     /// Bytes held in memory by the weights and index.
     pub fn memory_bytes(&self) -> usize {
-        self.blocks.len() * std::mem::size_of::<Block>() + self.rows.len()
+        self.index.len() * 4 + self.rows.len()
     }
 
     /// The row of bucket `b` in `rows`, if it kept weights.
     #[inline]
     fn row(&self, b: u32) -> Option<usize> {
-        let block = self.blocks[(b >> 6) as usize];
-        let bit = 1u64 << (b & 63);
-        (block.bits & bit != 0)
-            .then(|| block.base as usize + (block.bits & (bit - 1)).count_ones() as usize)
+        let r = self.index[b as usize];
+        (r != NO_ROW).then_some(r as usize)
     }
 
     /// The raw scores (logits) of every output for a feature vector.
     pub fn logits(&self, features: &Features) -> [f32; OUTPUTS] {
         let mut acc = [0f32; OUTPUTS];
-        // The rows of a text lie far apart in 1.2 MiB: most are cache misses. Each chunk's rows
-        // are first looked up and touched (independent loads the processor overlaps), then
+        // A text's index entries and rows lie far apart in 2.2 MiB: most are cache misses.
+        // Each chunk's rows are first looked up and touched (independent loads the processor overlaps), then
         // summed, in the same order as ever.
         const CHUNK: usize = 32;
         let mut at = [NO_ROW; CHUNK];
