@@ -523,10 +523,10 @@ impl Signal {
             out.extend_from_slice(&v.to_le_bytes());
         }
         let mut prev = 0u32;
-        for b in 0..BUCKETS as u32 {
-            let Some(r) = self.row(b) else {
+        for (b, &r) in self.index.iter().enumerate() {
+            if r == NO_ROW {
                 continue;
-            };
+            }
             let mut gap = b as u32 - prev;
             prev = b as u32;
             loop {
@@ -538,7 +538,7 @@ impl Signal {
                 }
                 out.push(byte | 0x80);
             }
-            let row = &self.rows[r * OUTPUTS..][..OUTPUTS];
+            let row = &self.rows[r as usize * OUTPUTS..][..OUTPUTS];
             out.extend(row.iter().map(|&x| x as u8));
         }
         out
