@@ -229,13 +229,20 @@ fn word_matches(p: &Prepared, j: usize, key: &Key) -> bool {
     k.is_empty()
         || token == k
         || (token.starts_with(k) && (k.len() >= 4 || key.surface.is_some() && key.surface_fits(token)))
-        || (key.compound && token.contains(k))
+        || (key.compound && contains(token.as_bytes(), k.as_bytes()))
         || p.stem(j).is_some_and(|st| st == k && key.surface_fits(token))
         || (token.len() >= 5 && k.len() >= 5 && prefix_within_one(token.as_bytes(), k.as_bytes()))
         // A typo in a later word of a phrase: any one edit from five letters, only swapped
         // letters in a four-letter word ("chest pian", but "can't wake" is not "can't take").
         || (k.len() >= 5 && within_one(token.as_bytes(), k.as_bytes()))
         || (k.len() == 4 && swapped(token.as_bytes(), k.as_bytes()))
+}
+
+/// Whether `needle` (not empty) occurs in `hay`: `str::contains` without its searcher's
+/// set-up, which costs more than the search itself for a word.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w[0] == needle[0] && w == needle)
 }
 
 /// Whether `a` is `b` with two adjacent letters swapped.

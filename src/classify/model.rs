@@ -159,6 +159,54 @@ struct Scratch {
     padded: String,
     bounds: Vec<usize>,
     buckets: Vec<u32>,
+    sort_tmp: Vec<u32>,
+}
+
+/// Digits of the bucket sort: three passes of 6 bits cover the 18 bits of a bucket.
+const RADIX_PASSES: usize = 3;
+const RADIX_BITS: u32 = BUCKET_BITS / RADIX_PASSES as u32;
+const RADIX: usize = 1 << RADIX_BITS;
+
+/// Sorts bucket numbers (all below `BUCKETS`) ascending: a least-significant-digit radix sort,
+/// linear in the number of features where a comparison sort is not. Equal numbers are
+/// indistinguishable, so the result is exactly that of `sort_unstable`.
+fn radix_sort(v: &mut Vec<u32>, tmp: &mut Vec<u32>) {
+    const { assert!(RADIX_PASSES as u32 * RADIX_BITS == BUCKET_BITS) };
+    if v.len() < 64 {
+        v.sort_unstable();
+        return;
+    }
+    debug_assert!(v.iter().all(|&b| (b as usize) < BUCKETS));
+    tmp.clear();
+    tmp.extend_from_slice(v);
+    let mut counts = [[0u32; RADIX]; RADIX_PASSES];
+    for &b in v.iter() {
+        for (pass, count) in counts.iter_mut().enumerate() {
+            count[((b >> (pass as u32 * RADIX_BITS)) as usize) & (RADIX - 1)] += 1;
+        }
+    }
+    for (pass, count) in counts.iter_mut().enumerate() {
+        let mut at = 0u32;
+        for c in count.iter_mut() {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        let shift = pass as u32 * RADIX_BITS;
+        let (from, to) = if pass % 2 == 0 {
+            (&*v, &mut *tmp)
+        } else {
+            (&*tmp, &mut *v)
+        };
+        for &b in from.iter() {
+            let d = ((b >> shift) as usize) & (RADIX - 1);
+            to[count[d] as usize] = b;
+            count[d] += 1;
+        }
+    }
+    if RADIX_PASSES % 2 == 1 {
+        std::mem::swap(v, tmp);
+    }
 }
 
 thread_local! {
@@ -181,30 +229,30 @@ enum Part {
     Age,
 }
 
-type Emit<'f> = dyn FnMut(u32, Part, &dyn Fn() -> FeatureName) + 'f;
-
-fn each_feature(input: &Input<'_>, s: &mut Scratch, f: &mut Emit<'_>) {
+/// Generic rather than `dyn` so that extraction, which never asks for names, compiles to a
+/// loop without them.
+fn each_feature<F>(input: &Input<'_>, s: &mut Scratch, f: &mut F)
+where
+    F: FnMut(u32, Part, &dyn Fn() -> FeatureName),
+{
     s.folded.clear();
     s.words.clear();
     s.breaks.clear();
     let mut start = None;
     let mut pending_break = false;
-    for c in input
-        .text
-        .chars()
-        .flat_map(char::to_lowercase)
-        .map(fold_char)
-        .chain(std::iter::once(' '))
-    {
+    let mut push = |c: char, s: &mut Scratch| {
         if c.is_alphanumeric() || c == '\'' {
             start.get_or_insert(s.folded.len());
             s.folded.push(c);
-            continue;
+            return;
         }
         if let Some(b) = start.take() {
-            let w = s.folded[b..].trim_matches('\'');
+            let word = &s.folded[b..];
+            let w = word.trim_matches('\'');
             if !w.is_empty() {
-                let off = b + s.folded[b..].find(w).unwrap_or(0);
+                // Where `w` first occurs in `word`: right after the quotes trimmed from its
+                // start (the text before that is quotes only, and `w` does not start with one).
+                let off = b + (word.len() - word.trim_start_matches('\'').len());
                 s.words.push(off..off + w.len());
                 s.breaks.push(std::mem::take(&mut pending_break));
             }
@@ -212,7 +260,18 @@ fn each_feature(input: &Input<'_>, s: &mut Scratch, f: &mut Emit<'_>) {
         if matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '\n' | '(' | ')') {
             pending_break = true;
         }
+    };
+    for c in input.text.chars() {
+        if c.is_ascii() {
+            // An ASCII letter lower-cases to one ASCII letter.
+            push(fold_char(c.to_ascii_lowercase()), s);
+        } else {
+            for l in c.to_lowercase() {
+                push(fold_char(l), s);
+            }
+        }
     }
+    push(' ', s);
     let folded = &s.folded;
     // Words left in the current negation's scope.
     let mut negated = 0usize;
@@ -308,7 +367,7 @@ fn extract_with(input: &Input<'_>, s: &mut Scratch, out: &mut Features) {
     let mut buckets = std::mem::take(&mut s.buckets);
     buckets.clear();
     each_feature(input, s, &mut |b, _, _| buckets.push(b));
-    buckets.sort_unstable();
+    radix_sort(&mut buckets, &mut s.sort_tmp);
     out.clear();
     let mut i = 0;
     while i < buckets.len() {
@@ -559,19 +618,44 @@ impl Signal {
         self.index.len() * 4 + self.rows.len()
     }
 
+    /// The row of bucket `b` in `rows`, if it kept weights.
+    #[inline]
+    fn row(&self, b: u32) -> Option<usize> {
+        let r = self.index[b as usize];
+        (r != NO_ROW).then_some(r as usize)
+    }
+
     /// The raw scores (logits) of every output for a feature vector.
     pub fn logits(&self, features: &Features) -> [f32; OUTPUTS] {
         let mut acc = [0f32; OUTPUTS];
-        for &(b, v) in features {
-            let r = self.index[b as usize];
-            if r == NO_ROW {
-                continue;
+        // A text's index entries and rows lie far apart in 2.2 MiB: most are cache misses.
+        // Each chunk's rows are first looked up and touched (independent loads the processor overlaps), then
+        // summed, in the same order as ever.
+        const CHUNK: usize = 32;
+        let mut at = [NO_ROW; CHUNK];
+        let mut touched = 0u8;
+        for chunk in features.chunks(CHUNK) {
+            for (a, &(b, _)) in at.iter_mut().zip(chunk) {
+                *a = match self.row(b) {
+                    Some(r) => {
+                        let row = &self.rows[r * OUTPUTS..][..OUTPUTS];
+                        touched ^= row[0] as u8 ^ row[OUTPUTS - 1] as u8;
+                        r as u32
+                    }
+                    None => NO_ROW,
+                };
             }
-            let row = &self.rows[r as usize * OUTPUTS..][..OUTPUTS];
-            for (a, &w) in acc.iter_mut().zip(row) {
-                *a += v * f32::from(w);
+            for (&r, &(_, v)) in at.iter().zip(chunk) {
+                if r == NO_ROW {
+                    continue;
+                }
+                let row = &self.rows[r as usize * OUTPUTS..][..OUTPUTS];
+                for (a, &w) in acc.iter_mut().zip(row) {
+                    *a += v * f32::from(w);
+                }
             }
         }
+        std::hint::black_box(touched);
         for ((a, s), b) in acc.iter_mut().zip(&self.scale).zip(&self.bias) {
             *a = *a * s + b;
         }
@@ -605,32 +689,45 @@ impl Signal {
         n: usize,
     ) -> Vec<(String, f32)> {
         let weight = |b: u32| {
-            let r = self.index[b as usize];
-            if r == NO_ROW {
+            let Some(r) = self.row(b) else {
                 return 0.0;
-            }
+            };
             let x = features
                 .binary_search_by_key(&b, |f| f.0)
                 .map_or(0.0, |i| features[i].1);
-            x * f32::from(self.rows[r as usize * OUTPUTS + output]) * self.scale[output]
+            x * f32::from(self.rows[r * OUTPUTS + output]) * self.scale[output]
         };
         let mut s = Scratch::default();
         // A bucket's weight is shared by all its occurrences.
         let mut occurrences: Vec<u32> = Vec::new();
         each_feature(input, &mut s, &mut |b, _, _| occurrences.push(b));
-        occurrences.sort_unstable();
+        radix_sort(&mut occurrences, &mut s.sort_tmp);
         let count = |b: u32| {
             let lo = occurrences.partition_point(|&x| x < b);
             let hi = occurrences.partition_point(|&x| x <= b);
             (hi - lo).max(1) as f32
         };
+        // Where each part is in `parts` (which keeps the order parts were first seen in):
+        // words, then pairs, then the two hints and the age.
+        let words = s.words.len();
+        let slot_of = |part: Part| match part {
+            Part::Word(i) => i,
+            Part::Pair(i) => words + i,
+            Part::Hint(n) => 2 * words + n,
+            Part::Age => 2 * words + 2,
+        };
+        let mut slots = vec![u32::MAX; 2 * words + 3];
         let mut parts: Vec<(Part, String, f32)> = Vec::new();
         each_feature(input, &mut s, &mut |b, part, name| {
             let c = weight(b) / count(b);
-            match parts.iter_mut().find(|p| p.0 == part) {
+            let slot = &mut slots[slot_of(part)];
+            match parts.get_mut(*slot as usize) {
                 Some(p) => p.2 += c,
                 // A part's first feature names it: the word, the pair or the hint itself.
-                None => parts.push((part, name().to_string(), c)),
+                None => {
+                    *slot = parts.len() as u32;
+                    parts.push((part, name().to_string(), c));
+                }
             }
         });
         // The same word twice is one piece of evidence.

@@ -167,8 +167,10 @@ pub fn prepare(text: &str, out: &mut Prepared) {
 fn push_token(out: &mut Prepared, ls: usize, fs: usize, clause: u16, sentence: u16) {
     // Apostrophes at the edges are quoting, not part of the word.
     let trim = |s: &str, start: usize| {
-        let inner = s[start..].trim_matches('\'');
-        let off = s[start..].find(inner).unwrap_or(0);
+        let word = &s[start..];
+        let inner = word.trim_matches('\'');
+        // Where `inner` first occurs in `word`: right after the quotes trimmed from its start.
+        let off = word.len() - word.trim_start_matches('\'').len();
         (start + off)..(start + off + inner.len())
     };
     let lower = trim(&out.lower, ls);
