@@ -20,6 +20,7 @@ pub mod http;
 pub mod identity;
 pub mod metrics;
 pub mod reload;
+pub mod secret;
 pub mod server;
 pub mod store;
 pub mod telemetry;
