@@ -102,6 +102,16 @@ impl EmbeddedRedis {
                 _lock: lock,
             });
         }
+        if ping(&Secret::new(format!("redis+unix://{}", socket.display()))).await {
+            // Left by a version before the password: using it would keep it open to anyone
+            // reaching the socket, and starting another beside it would share its files.
+            return Err(EmbeddedError::Start(format!(
+                "a redis-server without a password answers on {}: stop it \
+                 (redis-cli -s {} shutdown) and start Luotsi again",
+                socket.display(),
+                socket.display()
+            )));
+        }
         let _ = std::fs::remove_file(&socket);
         let mut cmd = Command::new("redis-server");
         // `-`: the rest of the configuration (the password) comes on standard input.

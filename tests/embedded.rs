@@ -72,6 +72,31 @@ async fn embedded_redis_persists_across_restarts_and_explains_a_missing_binary()
     redis.stop().await;
     assert_private(dir.path());
 
+    // A Redis without a password, left on the socket by an earlier version, is not used.
+    let old = tempfile::tempdir().unwrap();
+    let old_socket = old.path().canonicalize().unwrap().join("redis.sock");
+    let mut unprotected = std::process::Command::new("redis-server")
+        .args(["--port", "0", "--save", "", "--unixsocket"])
+        .arg(&old_socket)
+        .arg("--dir")
+        .arg(old.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if old_socket.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let err = EmbeddedRedis::start(old.path(), Appendfsync::EverySec)
+        .await
+        .err()
+        .expect("refuses");
+    let _ = unprotected.kill();
+    let _ = unprotected.wait();
+    assert!(err.to_string().contains("without a password"), "{err}");
+
     // A data directory that cannot be made says so, and what to do.
     let not_a_dir = dir.path().join("luotsi.lock").join("data");
     let err = EmbeddedRedis::start(&not_a_dir, Appendfsync::EverySec)
