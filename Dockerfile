@@ -1,5 +1,6 @@
 # Multi-stage build: compile in the Rust image, ship the binary, the configuration and
-# redis-server (for the embedded default, its data on the volume /app/data).
+# redis-server (for the embedded default, its data on the volume /app/data). ca-certificates:
+# the token verifier's HTTP client (OpenID Connect discovery) refuses to start without roots.
 #
 # Base images are pinned by digest: a tag moved in the registry cannot change what is built.
 # To build on other bases (a mirror, a locally built base), override both, e.g.
@@ -20,7 +21,7 @@ RUN cargo build --release --locked --bin luotsi
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends redis-server \
+    && apt-get install -y --no-install-recommends redis-server ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app luotsi \
     && mkdir -p /app/data \
