@@ -86,7 +86,7 @@ async fn run() {
         luotsi::embedded::EmbeddedRedis::start(&dir.path().join("redis"), Appendfsync::EverySec)
             .await
             .unwrap();
-    let store = Store::connect(&redis.url(), "bench", Duration::from_secs(30))
+    let store = Store::connect(redis.url().expose(), "bench", Duration::from_secs(30))
         .await
         .unwrap();
     let entry = AccessEntry {
@@ -100,7 +100,7 @@ async fn run() {
     // The baseline is a script that writes one small hash field: what any logged change pays
     // anyway (a round trip, a script, an append to the append-only file).
     let write = redis::Script::new("redis.call('HSET', KEYS[1], 'f', ARGV[1]) return 1");
-    let mut conn = redis::Client::open(redis.url())
+    let mut conn = redis::Client::open(redis.url().expose())
         .unwrap()
         .get_multiplexed_async_connection()
         .await

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::auth::layer::Authenticator;
 use crate::background::{Background, Stopped};
 use crate::board::BoardFeed;
-use crate::config::{Config, DEVELOPMENT_PSEUDONYM_KEY};
+use crate::config::Config;
 use crate::dispatch::{Dispatcher, Timing};
 use crate::identity::Pseudonymizer;
 use crate::metrics::Metrics;
@@ -52,6 +52,26 @@ pub enum StartError {
     Security(#[from] crate::auth::SetupError),
 }
 
+/// The county's pseudonymizer: the configured key, or in development (no `auth.issuer`) the
+/// random key of the development issuer's directory, made on first start. Production without a
+/// key never gets here (`Config::validate_pseudonym_key`); checked again because a `Config`
+/// can be built by hand.
+pub fn pseudonymizer(config: &Config) -> Result<Pseudonymizer, crate::auth::SetupError> {
+    config
+        .validate_pseudonym_key()
+        .map_err(|e| crate::auth::SetupError::Config(e.to_string()))?;
+    let key = match &config.pseudonym_key {
+        Some(key) => key.clone(),
+        None => {
+            let dev = crate::auth::dev::DevAuthority::open(&crate::auth::dev_dir(config))?;
+            dev.pseudonym_key()?
+        }
+    };
+    let pseudonyms = Pseudonymizer::new(&key);
+    tracing::info!(key_id = pseudonyms.key_id(), "pseudonym key in use");
+    Ok(pseudonyms)
+}
+
 /// A running instance: its shared state and the background loops that serve it (the
 /// dispatcher's event listener, reaper and stream clean-up, the board refresh, and the SIGHUP
 /// reload when asked for). [`App::stop`] ends them all; dropping an `App` aborts them.
@@ -64,13 +84,14 @@ impl App {
     /// Loads the classifier, connects to Redis, starts the dispatcher and the board.
     pub async fn start(config: Config, redis_url: &str) -> Result<App, StartError> {
         let (auth, tls) = crate::auth::setup(&config)?;
+        let pseudonyms = pseudonymizer(&config)?;
         let classifier =
             ClassifierCell::load(config.classifier_dir.clone(), config.classifier.model)?;
         let store = Store::connect_with(
             redis_url,
             &config.county.id,
             config.routing.offer_timeout(),
-            config.redis.timeouts(),
+            config.redis.connect_options(),
         )
         .await?
         .with_e_service_during_call(config.routing.e_service_during_call)
@@ -95,11 +116,6 @@ impl App {
         let board_store = store.with_own_connection().await?;
         let reaper_store = store.with_own_connection().await?;
         let lease_store = store.with_own_connection().await?;
-        if config.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY {
-            tracing::warn!(
-                "using the development pseudonym key: set LUOTSI_PSEUDONYM_KEY in production"
-            );
-        }
         let mut background = Background::new();
         let metrics = Arc::new(Metrics::new());
         let dispatcher = Dispatcher::start(
@@ -123,7 +139,7 @@ impl App {
         );
         let state = AppState {
             streams: Arc::new(crate::limits::StreamLimits::new(&config.limits)),
-            pseudonyms: Pseudonymizer::new(config.pseudonym_key.clone()),
+            pseudonyms,
             config,
             classifier: Arc::new(classifier),
             store,

@@ -13,6 +13,7 @@ use crate::classify::ModelMode;
 use crate::domain::deadline::DeadlinePolicy;
 use crate::domain::routing::{Member, Team};
 use crate::domain::{Channel, Language};
+use crate::secret::Secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -36,8 +37,10 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     pub deadlines: DeadlinePolicy,
     pub county: County,
-    /// Secret for identity pseudonyms.
-    pub pseudonym_key: String,
+    /// Secret for identity pseudonyms (`privacy.pseudonym_key`). None only in development,
+    /// where a random key is made on first start (`<dev dir>/pseudonym-key`, see
+    /// `app::pseudonymizer`).
+    pub pseudonym_key: Option<Secret>,
     /// Directory of the classifier's lexicon, rules and trained model.
     pub classifier_dir: PathBuf,
     pub classifier: ClassifierConfig,
@@ -304,8 +307,12 @@ impl LimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisConfig {
-    /// External Redis. When absent, Luotsi runs its own `redis-server` (the embedded default).
-    pub url: Option<String>,
+    /// External Redis (`redis://`, `rediss://` for TLS, `redis+unix://`). When absent, Luotsi
+    /// runs its own `redis-server` (the embedded default). A secret: it may carry a password.
+    pub url: Option<Secret>,
+    /// CA certificate (PEM) that signed an external Redis's TLS certificate (`rediss://`);
+    /// without it, the system's trusted roots.
+    pub ca_file: Option<PathBuf>,
     /// Where the embedded Redis keeps its append-only file.
     pub data_dir: Option<PathBuf>,
     /// How long a Redis command may take before the call fails UNAVAILABLE.
@@ -320,6 +327,7 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: None,
+            ca_file: None,
             data_dir: None,
             response_timeout_ms: 2_000,
             connection_timeout_ms: 1_000,
@@ -329,6 +337,14 @@ impl Default for RedisConfig {
 }
 
 impl RedisConfig {
+    /// How to reach an external Redis beyond its URL.
+    pub fn connect_options(&self) -> crate::store::ConnectOptions {
+        crate::store::ConnectOptions {
+            timeouts: self.timeouts(),
+            ca_file: self.ca_file.clone(),
+        }
+    }
+
     pub fn timeouts(&self) -> RedisTimeouts {
         RedisTimeouts {
             response: Duration::from_millis(self.response_timeout_ms),
@@ -608,11 +624,15 @@ struct ServiceFile {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct Privacy {
-    pseudonym_key: Option<String>,
+    pseudonym_key: Option<Secret>,
 }
 
-/// The key used when none is configured: fine for trying Luotsi out, never for production.
+/// The key earlier versions used when none was configured. It is published, so pseudonyms made
+/// with it can be reversed by trying every identity code: it is refused.
 pub const DEVELOPMENT_PSEUDONYM_KEY: &str = "luotsi-development-key-do-not-use-in-production";
+
+/// A configured pseudonym key has at least this many characters (`openssl rand -hex 32`).
+pub const MIN_PSEUDONYM_KEY_CHARS: usize = 32;
 
 fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -642,10 +662,7 @@ impl Config {
             dispatch: file.dispatch,
             deadlines: file.deadlines,
             county,
-            pseudonym_key: file
-                .privacy
-                .pseudonym_key
-                .unwrap_or_else(|| DEVELOPMENT_PSEUDONYM_KEY.into()),
+            pseudonym_key: file.privacy.pseudonym_key,
             classifier_dir: base.join(file.classifier_dir.unwrap_or_else(|| "classifier".into())),
             classifier: file.classifier,
             auth: file.auth,
@@ -656,7 +673,7 @@ impl Config {
         };
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         if let Some(url) = env("LUOTSI_REDIS_URL") {
-            cfg.redis.url = Some(url);
+            cfg.redis.url = Some(Secret::new(url));
         }
         if let Some(addr) = env("LUOTSI_GRPC_ADDR") {
             cfg.server.grpc_addr = addr
@@ -686,7 +703,7 @@ impl Config {
             cfg.redis.data_dir = Some(dir.into());
         }
         if let Some(key) = env("LUOTSI_PSEUDONYM_KEY") {
-            cfg.pseudonym_key = key;
+            cfg.pseudonym_key = Some(Secret::new(key));
         }
         if cfg.server.max_concurrent_calls == 0 {
             return Err(ConfigError::Invalid(
@@ -783,7 +800,28 @@ impl Config {
         if self.access_log.retention_days == 0 {
             return bad("access_log.retention_days must be at least 1".into());
         }
-        Ok(())
+        self.validate_pseudonym_key()
+    }
+
+    /// A configured key is long and not the published one; only development may go without
+    /// (it then gets a random key of its own).
+    pub fn validate_pseudonym_key(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.into()));
+        match &self.pseudonym_key {
+            Some(k) if k.expose() == DEVELOPMENT_PSEUDONYM_KEY => bad(
+                "privacy.pseudonym_key (LUOTSI_PSEUDONYM_KEY) is the published development key: \
+                 anyone can reverse its pseudonyms. Set a random one (`openssl rand -hex 32`)",
+            ),
+            Some(k) if k.expose().chars().count() < MIN_PSEUDONYM_KEY_CHARS => bad(
+                "privacy.pseudonym_key (LUOTSI_PSEUDONYM_KEY) must have at least 32 characters \
+                 (`openssl rand -hex 32`)",
+            ),
+            None if !self.auth.is_development() => bad(
+                "privacy.pseudonym_key (LUOTSI_PSEUDONYM_KEY) is required with auth.issuer set \
+                 (`openssl rand -hex 32`); only development makes a key of its own",
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// Languages any professional of the county speaks.
@@ -838,5 +876,62 @@ mod tests {
         c.auth.issuer = Some("http://idp.example.fi".into());
         let err = c.validate_security().unwrap_err().to_string();
         assert!(err.contains("https://"), "{err}");
+    }
+
+    fn load_with(extra: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let file = dir.path().join("luotsi.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "county_file = {:?}\nclassifier_dir = {:?}\n{extra}",
+                root.join("county.toml"),
+                root.join("classifier")
+            ),
+        )
+        .unwrap();
+        Config::load(&file)
+    }
+
+    /// The configuration is printed in logs and panics: no key, no Redis password in it.
+    #[test]
+    fn the_debug_form_of_the_configuration_holds_no_secret() {
+        let key = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let c = load_with(&format!(
+            "[redis]\nurl = \"redis://luotsi:s3cret-pass@redis.example:6379\"\n\
+             [privacy]\npseudonym_key = \"{key}\"\n"
+        ))
+        .expect("loads");
+        assert_eq!(c.pseudonym_key.as_ref().map(|k| k.expose()), Some(key));
+        let printed = format!("{c:?}");
+        assert!(!printed.contains(key), "{printed}");
+        assert!(!printed.contains(&key[..12]), "{printed}");
+        assert!(!printed.contains("s3cret-pass"), "{printed}");
+        assert!(
+            printed.contains("pseudonym_key: Some(<redacted>)"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn the_published_key_a_short_key_and_production_without_a_key_are_refused() {
+        let published = load_with(&format!(
+            "[privacy]\npseudonym_key = \"{DEVELOPMENT_PSEUDONYM_KEY}\"\n"
+        ))
+        .expect_err("refused");
+        assert!(published.to_string().contains("published"), "{published}");
+        let short = load_with("[privacy]\npseudonym_key = \"short\"\n").expect_err("refused");
+        assert!(short.to_string().contains("at least 32"), "{short}");
+        let production = load_with(
+            "[auth]\nissuer = \"https://id.example.fi\"\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n",
+        )
+        .expect_err("refused");
+        assert!(
+            production.to_string().contains("required with auth.issuer"),
+            "{production}"
+        );
+        // Development goes without: it makes its own key at start.
+        assert!(load_with("").expect("loads").pseudonym_key.is_none());
     }
 }

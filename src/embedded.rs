@@ -5,6 +5,12 @@
 //! append-only file there, so a restart of Luotsi loses nothing. On shutdown it is asked to
 //! `SHUTDOWN`, which flushes the append-only file before it exits.
 //!
+//! The append-only file holds citizens' words and numbers, so only Luotsi's user may read it:
+//! the directory is 0700, and `redis-server` runs with umask 077, so every file it writes is
+//! 0600 (files left more open by an earlier version are tightened at start). The Redis asks for
+//! a password, random, made on first start and kept in `redis-password` (0600); it is handed to
+//! `redis-server` on its standard input, never on the command line where `ps` shows it.
+//!
 //! One instance owns a data directory: it holds an OS lock on `luotsi.lock` there for as long
 //! as it runs, and a second instance on the same directory refuses to start, naming the first.
 //! An instance stops only the Redis it started itself.
@@ -18,6 +24,10 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::config::Appendfsync;
+use crate::secret::Secret;
+
+/// The file in the data directory holding the embedded Redis's password.
+pub const PASSWORD_FILE: &str = "redis-password";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedError {
@@ -26,7 +36,10 @@ pub enum EmbeddedError {
          or point Luotsi at an external Redis with LUOTSI_REDIS_URL=redis://host:6379"
     )]
     NotInstalled,
-    #[error("cannot prepare data directory {path}: {source}")]
+    #[error(
+        "data directory {path} cannot be written ({source}): give Luotsi a writable directory \
+         of its own (redis.data_dir, LUOTSI_DATA_DIR; in a container, a volume at /app/data)"
+    )]
     DataDir {
         path: String,
         source: std::io::Error,
@@ -44,6 +57,7 @@ pub struct EmbeddedRedis {
     /// The Redis this instance started; `None` when it found one already running.
     child: Option<Child>,
     socket: PathBuf,
+    password: Secret,
     /// Held open, and so locked, until the Redis has stopped.
     _lock: File,
 }
@@ -54,10 +68,12 @@ impl EmbeddedRedis {
     /// the directory. A Redis already answering on the directory's socket, left by an instance
     /// that did not stop cleanly, is used as it is and left running at exit.
     pub async fn start(dir: &Path, appendfsync: Appendfsync) -> Result<Self, EmbeddedError> {
-        std::fs::create_dir_all(dir).map_err(|source| EmbeddedError::DataDir {
+        let failed = |source: std::io::Error| EmbeddedError::DataDir {
             path: dir.display().to_string(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        tighten(dir).map_err(failed)?;
         let dir = dir
             .canonicalize()
             .map_err(|source| EmbeddedError::DataDir {
@@ -65,8 +81,13 @@ impl EmbeddedRedis {
                 source,
             })?;
         let lock = lock_data_dir(&dir)?;
+        let password =
+            Secret::in_file(&dir, PASSWORD_FILE).map_err(|source| EmbeddedError::DataDir {
+                path: dir.join(PASSWORD_FILE).display().to_string(),
+                source,
+            })?;
         let socket = dir.join("redis.sock");
-        let url = socket_url(&socket);
+        let url = socket_url(&socket, &password);
         if ping(&url).await {
             // Nobody else holds the directory, so no running instance started this Redis.
             tracing::warn!(
@@ -77,12 +98,25 @@ impl EmbeddedRedis {
             return Ok(Self {
                 child: None,
                 socket,
+                password,
                 _lock: lock,
             });
         }
+        if ping(&Secret::new(format!("redis+unix://{}", socket.display()))).await {
+            // Left by a version before the password: using it would keep it open to anyone
+            // reaching the socket, and starting another beside it would share its files.
+            return Err(EmbeddedError::Start(format!(
+                "a redis-server without a password answers on {}: stop it \
+                 (redis-cli -s {} shutdown) and start Luotsi again",
+                socket.display(),
+                socket.display()
+            )));
+        }
         let _ = std::fs::remove_file(&socket);
         let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", "0", "--unixsocket"])
+        // `-`: the rest of the configuration (the password) comes on standard input.
+        cmd.arg("-")
+            .args(["--port", "0", "--unixsocket"])
             .arg(&socket)
             .args(["--unixsocketperm", "700", "--dir"])
             .arg(&dir)
@@ -96,17 +130,34 @@ impl EmbeddedRedis {
             ])
             .args(["--daemonize", "no", "--logfile"])
             .arg(dir.join("redis.log"))
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = cmd.spawn().map_err(|e| match e.kind() {
+        // SAFETY: umask(2) is async-signal-safe and touches nothing of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => EmbeddedError::NotInstalled,
             _ => EmbeddedError::Start(e.to_string()),
         })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            let conf = format!("requirepass {}\n", password.expose());
+            stdin
+                .write_all(conf.as_bytes())
+                .await
+                .map_err(|e| EmbeddedError::Start(format!("cannot hand over its password: {e}")))?;
+            // Dropped: end of file, and redis-server goes on with its start.
+        }
         let mut me = Self {
             child: Some(child),
             socket,
+            password,
             _lock: lock,
         };
         for _ in 0..100 {
@@ -125,15 +176,26 @@ impl EmbeddedRedis {
         Err(EmbeddedError::Start("no answer within 5 s".into()))
     }
 
-    pub fn url(&self) -> String {
-        socket_url(&self.socket)
+    /// The URL of this Redis, with its password.
+    pub fn url(&self) -> Secret {
+        socket_url(&self.socket, &self.password)
+    }
+
+    /// The URL of the embedded Redis of data directory `dir` (running or not), with its
+    /// password, for the commands that read it (`luotsi corrections`).
+    pub fn url_for(dir: &Path) -> std::io::Result<Secret> {
+        let password = std::fs::read_to_string(dir.join(PASSWORD_FILE))?;
+        Ok(socket_url(
+            &dir.join("redis.sock"),
+            &Secret::new(password.trim()),
+        ))
     }
 
     /// Asks the Redis this instance started to flush its append-only file and exit, waits for
     /// it, and then lets the data directory go. A Redis it found running is left alone.
     pub async fn stop(mut self) {
         if let Some(mut child) = self.child.take() {
-            if let Ok(client) = redis::Client::open(self.url())
+            if let Ok(client) = redis::Client::open(self.url().expose())
                 && let Ok(mut conn) = client.get_multiplexed_async_connection().await
             {
                 let _: Result<(), _> = redis::cmd("SHUTDOWN").query_async(&mut conn).await;
@@ -159,7 +221,9 @@ fn lock_data_dir(dir: &Path) -> Result<File, EmbeddedError> {
         source,
     };
     // Not truncated on opening: until the lock is ours the pid in it is the holder's.
+    use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
+        .mode(0o600)
         .read(true)
         .write(true)
         .create(true)
@@ -189,12 +253,35 @@ fn lock_data_dir(dir: &Path) -> Result<File, EmbeddedError> {
     }
 }
 
-fn socket_url(socket: &Path) -> String {
-    format!("redis+unix://{}", socket.display())
+/// Makes the data directory Luotsi's alone: the directory and its sub-directories 0700, every
+/// file 0600 (an earlier version left the append-only files 0644). Sockets keep their mode.
+fn tighten(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            tighten(&entry.path())?;
+        } else if kind.is_file() && entry.metadata()?.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        } else if kind.is_socket() {
+            continue;
+        }
+    }
+    Ok(())
 }
 
-async fn ping(url: &str) -> bool {
-    let Ok(client) = redis::Client::open(url) else {
+fn socket_url(socket: &Path, password: &Secret) -> Secret {
+    Secret::new(format!(
+        "redis+unix://{}?pass={}",
+        socket.display(),
+        password.expose()
+    ))
+}
+
+async fn ping(url: &Secret) -> bool {
+    let Ok(client) = redis::Client::open(url.expose()) else {
         return false;
     };
     let Ok(Ok(mut conn)) = tokio::time::timeout(

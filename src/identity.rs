@@ -3,14 +3,24 @@
 //! An identity code or call-back number goes in, an HMAC-SHA256 under the county's secret comes
 //! out. Only the pseudonym is stored; the clear value is dropped after the request. Nothing here
 //! may log its input.
+//!
+//! Every pseudonym names the key it was made with: `h<key id>:<128 bits hex>`, the key id being
+//! four hex digits derived from the key itself (no setting to forget). A new key therefore
+//! makes pseudonyms that never collide with the old key's, and a stored pseudonym says which key
+//! made it. Rotation is one-way: a case opened under the old key is not joined by the citizen's
+//! new contacts; it runs to its end and the old pseudonyms leave with it (README, "Keys").
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+use crate::secret::Secret;
 
 /// Derives pseudonyms with the county's secret key.
 #[derive(Clone)]
 pub struct Pseudonymizer {
     key: Vec<u8>,
+    /// Names the key in every pseudonym; it reveals nothing of the key (an HMAC of a constant).
+    key_id: String,
 }
 
 impl std::fmt::Debug for Pseudonymizer {
@@ -20,8 +30,17 @@ impl std::fmt::Debug for Pseudonymizer {
 }
 
 impl Pseudonymizer {
-    pub fn new(key: impl Into<Vec<u8>>) -> Self {
-        Self { key: key.into() }
+    pub fn new(key: &Secret) -> Self {
+        let key = key.expose().as_bytes().to_vec();
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
+        mac.update(b"luotsi pseudonym key id");
+        let key_id = hex::encode(&mac.finalize().into_bytes()[..2]);
+        Self { key, key_id }
+    }
+
+    /// The key's id, as it prefixes every pseudonym.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
     }
 
     fn derive(&self, domain: &str, value: &str) -> String {
@@ -30,7 +49,11 @@ impl Pseudonymizer {
         mac.update(&[0]);
         mac.update(value.as_bytes());
         // 128 bits are plenty to link one county's citizens and keep keys short.
-        hex::encode(&mac.finalize().into_bytes()[..16])
+        format!(
+            "{}:{}",
+            self.key_id,
+            hex::encode(&mac.finalize().into_bytes()[..16])
+        )
     }
 
     /// Pseudonym of a validated identity code (upper-cased, trimmed).
@@ -89,8 +112,8 @@ mod tests {
 
     #[test]
     fn same_input_same_pseudonym_other_key_other_pseudonym() {
-        let a = Pseudonymizer::new("k1");
-        let b = Pseudonymizer::new("k2");
+        let a = Pseudonymizer::new(&Secret::new("k1"));
+        let b = Pseudonymizer::new(&Secret::new("k2"));
         assert_eq!(
             a.identity_code("131052-308t"),
             a.identity_code("131052-308T")
@@ -103,8 +126,22 @@ mod tests {
     }
 
     #[test]
+    fn a_pseudonym_names_its_key_and_another_key_another_id() {
+        let a = Pseudonymizer::new(&Secret::new("k1"));
+        let b = Pseudonymizer::new(&Secret::new("k2"));
+        assert_ne!(a.key_id(), b.key_id());
+        let p = a.identity_code("131052-308T");
+        assert!(p.starts_with(&format!("h{}:", a.key_id())), "{p}");
+        assert_eq!(p.len(), 1 + 4 + 1 + 32);
+        assert!(
+            a.phone("+358401234567")
+                .starts_with(&format!("p{}:", a.key_id()))
+        );
+    }
+
+    #[test]
     fn phone_forms_link() {
-        let p = Pseudonymizer::new("k");
+        let p = Pseudonymizer::new(&Secret::new("k"));
         let x = normalise_phone("040 123 4567").unwrap();
         let y = normalise_phone("+358401234567").unwrap();
         assert_eq!(x, y);

@@ -22,6 +22,7 @@ pub mod identity;
 pub mod limits;
 pub mod metrics;
 pub mod reload;
+pub mod secret;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -57,6 +57,9 @@ enum Command {
     /// Print every first look (confirmed or corrected triage) between two times as JSON lines,
     /// pseudonymised, for the county's own evaluation. Reads only; retrains nothing.
     Corrections(cli::corrections::CorrectionsArgs),
+    /// Exit 0 when the running service is ready (`/readyz` on the HTTP port answers 200), else
+    /// 1 with the reason: the container's HEALTHCHECK, needing no shell.
+    Health(cli::health::HealthArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::AccessLog(args) => runtime.block_on(cli::auth::access_log(config, args)),
         Command::Permissions => cli::auth::permissions(),
         Command::Corrections(args) => runtime.block_on(cli::corrections::run(config, args)),
+        Command::Health(args) => runtime.block_on(cli::health::run(config, args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

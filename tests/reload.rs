@@ -20,6 +20,8 @@ use tonic::transport::Channel;
 struct LuotsiProcess {
     child: Option<Child>,
     url: String,
+    /// Its HTTP port (board, health).
+    http_addr: String,
     /// The development issuer the process created in its data directory.
     dev_dir: PathBuf,
 }
@@ -28,11 +30,12 @@ impl LuotsiProcess {
     /// Starts the binary with its data in `data_dir`; `configure` adds what the test needs.
     fn start(data_dir: &Path, configure: impl FnOnce(&mut Command)) -> Self {
         let grpc = free_port();
+        let http_addr = format!("127.0.0.1:{}", free_port());
         let mut command = Command::new(env!("CARGO_BIN_EXE_luotsi"));
         command
             .env("LUOTSI_DATA_DIR", data_dir)
             .env("LUOTSI_GRPC_ADDR", format!("127.0.0.1:{grpc}"))
-            .env("LUOTSI_HTTP_ADDR", format!("127.0.0.1:{}", free_port()))
+            .env("LUOTSI_HTTP_ADDR", &http_addr)
             .env_remove("LUOTSI_REDIS_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -40,6 +43,7 @@ impl LuotsiProcess {
         Self {
             child: Some(command.spawn().expect("luotsi starts")),
             url: format!("https://127.0.0.1:{grpc}"),
+            http_addr,
             dev_dir: data_dir.join("dev-auth"),
         }
     }
@@ -243,6 +247,45 @@ async fn sigterm_stops_the_service_even_with_a_stream_open() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("embedded redis stopped"), "{log}");
     drop(board);
+}
+
+/// The container's health check: `luotsi health` as its own process, over TLS with the
+/// development CA the service made.
+#[tokio::test]
+async fn luotsi_health_exits_zero_while_the_service_is_ready_and_one_once_it_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let luotsi = LuotsiProcess::start(&data, |c| {
+        c.env_remove("LUOTSI_CONFIG")
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+    });
+    luotsi.channel().await;
+    let http_addr = luotsi.http_addr.clone();
+    let health = || {
+        Command::new(env!("CARGO_BIN_EXE_luotsi"))
+            .arg("health")
+            .env("LUOTSI_DATA_DIR", &data)
+            .env("LUOTSI_HTTP_ADDR", &http_addr)
+            .env_remove("LUOTSI_CONFIG")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("luotsi health runs")
+    };
+    let ready = health();
+    assert!(
+        ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+    luotsi.signal("-TERM");
+    luotsi.exit().await;
+    let gone = health();
+    assert_eq!(gone.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&gone.stderr);
+    assert!(
+        said.contains(&http_addr) && said.contains("refused"),
+        "{said}"
+    );
 }
 
 #[tokio::test]

@@ -45,6 +45,10 @@ pub fn store_status(e: StoreError) -> Status {
             tracing::error!(error = %e, "redis refused the request");
             Status::internal("storage refused the request")
         }
+        StoreError::Connect(e) => {
+            tracing::warn!(error = %e, "redis unavailable");
+            Status::unavailable("storage is unavailable; retry shortly")
+        }
         StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
         StoreError::Conflict(why) => Status::failed_precondition(why),
         StoreError::Corrupt(why) => {

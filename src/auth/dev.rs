@@ -1,7 +1,8 @@
 //! The development issuer: what `cargo run --release` needs to be secure by default without a
 //! county's identity provider. On first start it creates, under `<data dir>/dev-auth/` (files
 //! 0600): a CA, a server certificate for localhost signed by it, and a token-signing key.
-//! `luotsi token` mints access tokens with that key. None of it is accepted once an issuer is
+//! `luotsi token` mints access tokens with that key. Unless a pseudonym key is configured, it
+//! also holds the development pseudonym key (`pseudonym-key`, random, made on first start). None of it is accepted once an issuer is
 //! configured: tokens must then carry the configured issuer and verify with its keys.
 
 use std::io::Write;
@@ -123,6 +124,13 @@ impl DevAuthority {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+
+    /// The development pseudonym key: random, made on first use, 0600. It never leaves this
+    /// directory, so pseudonyms made with it cannot be reversed by whoever read the source.
+    pub fn pseudonym_key(&self) -> Result<crate::secret::Secret, DevError> {
+        crate::secret::Secret::in_file(&self.dir, "pseudonym-key")
+            .map_err(|e| io(&self.path("pseudonym-key"), e))
     }
 
     /// The CA certificate clients trust (`ca.pem`).

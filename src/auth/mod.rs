@@ -240,6 +240,8 @@ pub enum SetupError {
     Dev(#[from] dev::DevError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What the configuration makes of authentication and TLS: the authenticator, and the server's

@@ -303,7 +303,7 @@ impl InProcess {
         cfg.limits.roles.insert("professional".into(), unlimited);
         cfg.server.grpc_addr = "127.0.0.1:0".parse()?;
         cfg.server.http_addr = "127.0.0.1:0".parse()?;
-        let app = App::start(cfg, &redis.url()).await?;
+        let app = App::start(cfg, redis.url().expose()).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let stopping = CancellationToken::new();

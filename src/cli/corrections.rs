@@ -34,7 +34,10 @@ pub async fn run(config: Config, args: CorrectionsArgs) -> Result<(), Box<dyn st
     if from > to {
         return Err("--from is after --to".into());
     }
-    let url = match args.redis.or(config.redis.url.clone()) {
+    let url = match args
+        .redis
+        .or(config.redis.url.as_ref().map(|u| u.expose().to_string()))
+    {
         Some(url) => url,
         None => {
             let dir = config
@@ -42,18 +45,26 @@ pub async fn run(config: Config, args: CorrectionsArgs) -> Result<(), Box<dyn st
                 .data_dir
                 .clone()
                 .unwrap_or_else(|| "data".into());
-            format!("redis+unix://{}", dir.join("redis.sock").display())
+            luotsi::embedded::EmbeddedRedis::url_for(&dir)
+                .map_err(|e| format!("the embedded Redis of {}: {e}", dir.display()))?
+                .expose()
+                .to_string()
         }
     };
     let store = Store::connect_with(
         &url,
         &config.county.id,
         config.routing.offer_timeout(),
-        config.redis.timeouts(),
+        config.redis.connect_options(),
     )
     .await
-    .map_err(|e| format!("cannot read Redis at {url}: {e}"))?;
-    let names = Pseudonymizer::new(config.pseudonym_key.as_bytes());
+    .map_err(|e| {
+        format!(
+            "cannot read Redis at {}: {e}",
+            luotsi::store::connect::redacted(&url)
+        )
+    })?;
+    let names = luotsi::app::pseudonymizer(&config)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = None;
     store

@@ -78,7 +78,7 @@ async fn redis_for(
     config: &Config,
 ) -> Result<(String, Option<EmbeddedRedis>), Box<dyn std::error::Error>> {
     match &config.redis.url {
-        Some(url) => Ok((url.clone(), None)),
+        Some(url) => Ok((url.expose().to_string(), None)),
         None => {
             let dir = config
                 .redis
@@ -86,7 +86,7 @@ async fn redis_for(
                 .clone()
                 .unwrap_or_else(|| "data".into());
             let e = EmbeddedRedis::start(&dir, config.redis.appendfsync).await?;
-            Ok((e.url(), Some(e)))
+            Ok((e.url().expose().to_string(), Some(e)))
         }
     }
 }

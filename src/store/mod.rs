@@ -7,6 +7,7 @@
 
 mod access;
 mod case;
+pub mod connect;
 mod events;
 pub mod keys;
 mod supervision;
@@ -19,6 +20,7 @@ use redis::aio::ConnectionManager;
 
 pub use access::{AccessEntry, AccessQuery, LoggedAccess};
 pub use case::{CaseRecord, NewCase, Statutory};
+pub use connect::{ConnectError, ConnectOptions};
 pub use events::{Event, Reserved};
 pub use keys::Keys;
 pub use supervision::{
@@ -35,6 +37,8 @@ use crate::domain::{CaseStatus, Channel, Need, Outcome, Presence};
 pub enum StoreError {
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     #[error("{0} not found")]
     NotFound(&'static str),
     /// The case is not in the state the request assumes (not offered to you, already closed…).
@@ -209,24 +213,28 @@ impl Store {
     /// Connects with the default time-outs; the connection manager reconnects by itself after
     /// Redis restarts.
     pub async fn connect(url: &str, county: &str, offer_ttl: std::time::Duration) -> Result<Self> {
-        Self::connect_with(url, county, offer_ttl, RedisTimeouts::default()).await
+        Self::connect_with(url, county, offer_ttl, ConnectOptions::default()).await
     }
 
-    /// Connects, waiting for Redis as long as `timeouts` say.
+    /// Connects, waiting for Redis as long as the options' time-outs say. A URL Luotsi will not
+    /// use, or a first connection that fails, is a [`ConnectError`] naming the URL without its
+    /// password.
     pub async fn connect_with(
         url: &str,
         county: &str,
         offer_ttl: std::time::Duration,
-        timeouts: RedisTimeouts,
+        options: ConnectOptions,
     ) -> Result<Self> {
-        let client = redis::Client::open(url)?;
+        let client = connect::client(url, options.ca_file.as_deref())?;
+        let timeouts: RedisTimeouts = options.timeouts;
         let manager_config = redis::aio::ConnectionManagerConfig::new()
             .set_number_of_retries(2)
             .set_max_delay(std::time::Duration::from_millis(500))
             .set_response_timeout(Some(timeouts.response))
             .set_connection_timeout(Some(timeouts.connection));
-        let conn =
-            ConnectionManager::new_with_config(client.clone(), manager_config.clone()).await?;
+        let conn = ConnectionManager::new_with_config(client.clone(), manager_config.clone())
+            .await
+            .map_err(|e| connect::explain(url, &e))?;
         Ok(Self {
             conn,
             manager_config,

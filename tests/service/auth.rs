@@ -823,6 +823,8 @@ async fn tokens_from_a_real_openid_connect_provider_are_verified_by_discovery() 
     let county = TestCounty::start_with(|c| {
         c.auth.issuer = Some(issuer);
         c.auth.audience = "urn:luotsi:api".into();
+        // Production needs a key of its own.
+        c.pseudonym_key = Some(luotsi::secret::Secret::new("0123456789abcdef".repeat(4)));
     })
     .await;
     let channel = county.channel().await;

@@ -103,8 +103,16 @@ impl TestCounty {
         Self::launch(n, config).await
     }
 
+    /// The example county on a Redis of the test's own making (an ACL user's, say).
+    pub async fn start_on(redis: RedisServer) -> Self {
+        Self::launch_on(redis, 1, harness::config()).await
+    }
+
     async fn launch(n: usize, config: Config) -> Self {
-        let redis = RedisServer::start();
+        Self::launch_on(RedisServer::start(), n, config).await
+    }
+
+    async fn launch_on(redis: RedisServer, n: usize, config: Config) -> Self {
         let mut instances = Vec::new();
         for _ in 0..n {
             instances.push(Instance::start(&redis, &config).await);

@@ -21,6 +21,10 @@ pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// Configuration beyond the harness's own (`--user …`).
+    extra: Vec<String>,
+    /// The URL Luotsi is given, when not the harness's own (an ACL user's).
+    service_url: Option<String>,
 }
 
 pub fn free_port() -> u16 {
@@ -32,11 +36,29 @@ pub fn free_port() -> u16 {
 
 impl RedisServer {
     pub fn start() -> Self {
+        Self::start_with(Vec::new(), None)
+    }
+
+    /// A Redis where Luotsi is the user `luotsi` with exactly the rules `acl` (the harness
+    /// keeps the default user for its own look at the keys).
+    #[allow(dead_code)] // tests/faults.rs
+    pub fn start_with_acl_user(acl: &str) -> Self {
+        let password = "luotsi-acl-test-password";
+        // redis-server reads the words after `--user` as one configuration line.
+        let line = format!("--user luotsi on >{password} {acl}");
+        let mut me = Self::start_with(line.split(' ').map(String::from).collect(), None);
+        me.service_url = Some(format!("redis://luotsi:{password}@127.0.0.1:{}", me.port));
+        me
+    }
+
+    fn start_with(extra: Vec<String>, service_url: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut me = Self {
             child: None,
             port: 0,
             dir,
+            extra,
+            service_url,
         };
         for _ in 0..5 {
             me.port = free_port();
@@ -60,6 +82,7 @@ impl RedisServer {
             ])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -81,6 +104,11 @@ impl RedisServer {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The URL Luotsi connects with.
+    pub fn service_url(&self) -> String {
+        self.service_url.clone().unwrap_or_else(|| self.url())
     }
 
     pub fn conn(&self) -> redis::Connection {
@@ -209,7 +237,7 @@ impl Luotsi {
     pub async fn start_with(redis: &RedisServer, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut cfg = config();
         tweak(&mut cfg);
-        let app = luotsi::app::App::start(cfg, &redis.url())
+        let app = luotsi::app::App::start(cfg, &redis.service_url())
             .await
             .expect("service state");
         let state = app.state().clone();

@@ -14,6 +14,7 @@ mod offers;
 mod policy;
 mod presence;
 mod privacy;
+mod redis_access;
 mod resilience;
 mod scale;
 mod supervisor;
