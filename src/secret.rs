@@ -27,20 +27,25 @@ impl Secret {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let path = dir.join(name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
+        // Written whole under a private name, then linked into place: the link succeeds only
+        // when no secret is there yet, and a reader never sees a half-written one.
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+        let value = hex::encode(bytes);
+        let staging = dir.join(format!(".{name}.{}", &value[..16]));
         {
-            Ok(mut file) => {
-                let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
-                let value = hex::encode(bytes);
-                file.write_all(value.as_bytes())?;
-                file.sync_all()?;
-                Ok(Self(value))
-            }
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&staging)?;
+            file.write_all(value.as_bytes())?;
+            file.sync_all()?;
+        }
+        let linked = std::fs::hard_link(&staging, &path);
+        let _ = std::fs::remove_file(&staging);
+        match linked {
+            Ok(()) => Ok(Self(value)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let value = std::fs::read_to_string(&path)?.trim().to_string();
                 if value.is_empty() {
