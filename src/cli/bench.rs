@@ -45,6 +45,11 @@ pub struct BenchArgs {
     /// figures were when each update arrived, and the longest quiet gap.
     #[arg(long, default_value_t = 0)]
     watchers: usize,
+    /// Submit only, with nobody online: every contact is queued and stays queued. Measures the
+    /// intake path alone (the peer is a job queue's add), and fills the queues for a run with
+    /// many cases waiting.
+    #[arg(long)]
+    queue_only: bool,
 }
 
 type Times = Arc<Mutex<HashMap<String, Instant>>>;
@@ -89,6 +94,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         .teams
         .iter()
         .flat_map(|t| t.members.iter().map(|m| m.id.clone()))
+        .filter(|_| !args.queue_only)
         .collect();
     for (i, pro) in members.iter().enumerate() {
         let mut work = WorkServiceClient::new(channels[i % channels.len()].clone());
@@ -214,7 +220,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
     }
     let submit_secs = started.elapsed().as_secs_f64();
     // Wait for the professionals to drain the queues.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(if args.queue_only { 0 } else { 120 });
     while assigned.load(std::sync::atomic::Ordering::Relaxed) < submit.len() as usize
         && Instant::now() < deadline
     {
@@ -245,18 +251,22 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         ms(&submit, 0.99),
         submit.max() as f64 / 1000.0
     );
-    println!(
-        "  assigned      {:>8} in {:.2} s = {:>8.0} cases/s (accepted and completed)",
-        done,
-        all_secs,
-        done as f64 / all_secs
-    );
-    println!(
-        "  submit→offer  p50 {:.2} ms  p99 {:.2} ms  (n = {})",
-        ms(&to_offer, 0.5),
-        ms(&to_offer, 0.99),
-        to_offer.len()
-    );
+    if args.queue_only {
+        println!("  queued only: nobody was online");
+    } else {
+        println!(
+            "  assigned      {:>8} in {:.2} s = {:>8.0} cases/s (accepted and completed)",
+            done,
+            all_secs,
+            done as f64 / all_secs
+        );
+        println!(
+            "  submit→offer  p50 {:.2} ms  p99 {:.2} ms  (n = {})",
+            ms(&to_offer, 0.5),
+            ms(&to_offer, 0.99),
+            to_offer.len()
+        );
+    }
     if args.watchers > 0 {
         watch.report(args.watchers);
     }
