@@ -645,17 +645,114 @@ fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError
     })
 }
 
+/// Environment variables that name a setting: `LUOTSI_<SECTION>__<KEY>` (nested tables go one
+/// `__` deeper, e.g. `LUOTSI_LIMITS__RATE__PER_SECOND`), and these short names kept from
+/// earlier versions. A short name marked `true` takes a comma-separated list.
+pub const ENV_ALIASES: &[(&str, &str, bool)] = &[
+    ("LUOTSI_REDIS_URL", "redis.url", false),
+    ("LUOTSI_DATA_DIR", "redis.data_dir", false),
+    ("LUOTSI_GRPC_ADDR", "server.grpc_addr", false),
+    ("LUOTSI_HTTP_ADDR", "server.http_addr", false),
+    ("LUOTSI_CORS_ORIGINS", "server.cors_origins", true),
+    ("LUOTSI_PSEUDONYM_KEY", "privacy.pseudonym_key", false),
+    ("LUOTSI_AUTH_ISSUER", "auth.issuer", false),
+    ("LUOTSI_COUNTY_FILE", "county_file", false),
+    ("LUOTSI_CLASSIFIER_DIR", "classifier_dir", false),
+];
+
+/// The environment variable for a setting's dotted path (`server.grpc_addr` →
+/// `LUOTSI_SERVER__GRPC_ADDR`).
+pub fn env_name(path: &str) -> String {
+    format!("LUOTSI_{}", path.replace('.', "__").to_uppercase())
+}
+
+/// Lays environment overrides over the service file's table, one mechanism for every setting:
+/// the value is read as a TOML value (a number, `true`, `[\"a\", \"b\"]`, `{ per_second = 5 }`),
+/// and as a plain string when it is not one. Returns the variables applied, for error messages.
+fn apply_env(
+    table: &mut toml::Table,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Vec<String> {
+    let mut applied = Vec::new();
+    let mut overrides: Vec<(String, String, toml::Value)> = Vec::new();
+    for (name, raw) in vars {
+        if raw.is_empty() {
+            continue;
+        }
+        if let Some((_, path, list)) = ENV_ALIASES.iter().find(|(n, ..)| *n == name) {
+            let value = if *list {
+                toml::Value::Array(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(|v| toml::Value::String(v.to_string()))
+                        .collect(),
+                )
+            } else {
+                toml::Value::String(raw)
+            };
+            // A short name first, so that the long name for the same setting wins.
+            overrides.insert(0, (name, path.to_string(), value));
+        } else if let Some(rest) = name.strip_prefix("LUOTSI_")
+            && rest.contains("__")
+        {
+            let path = rest.to_lowercase().replace("__", ".");
+            let value = format!("v = {raw}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(raw));
+            overrides.push((name, path, value));
+        }
+    }
+    for (name, path, value) in overrides {
+        let mut keys: Vec<&str> = path.split('.').collect();
+        let last = keys.pop().unwrap_or_default();
+        let mut at = &mut *table;
+        for key in keys {
+            let entry = at
+                .entry(key.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            at = entry.as_table_mut().expect("made a table");
+        }
+        at.insert(last.to_string(), value);
+        applied.push(name);
+    }
+    applied
+}
+
 impl Config {
-    /// Reads the service file and the county file it names, then applies environment
-    /// overrides: `LUOTSI_REDIS_URL`, `LUOTSI_GRPC_ADDR`, `LUOTSI_HTTP_ADDR`,
-    /// `LUOTSI_CORS_ORIGINS` (comma-separated), `LUOTSI_DATA_DIR`,
-    /// `LUOTSI_PSEUDONYM_KEY`.
+    /// Reads the service file and the county file it names, with the environment's overrides
+    /// (`LUOTSI_<SECTION>__<KEY>` for every setting, see [`apply_env`]).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let file: ServiceFile = read_toml(path)?;
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// [`Config::load`] with the environment given.
+    pub fn load_with_env(
+        path: &Path,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = read_toml(path)?;
+        let applied = apply_env(&mut table, vars);
+        let file: ServiceFile = toml::Value::Table(table).try_into().map_err(|e| {
+            let from_env = if applied.is_empty() {
+                String::new()
+            } else {
+                format!(" (with the environment's {})", applied.join(", "))
+            };
+            ConfigError::Parse {
+                path: format!("{}{from_env}", path.display()),
+                message: e.to_string().trim().to_string(),
+            }
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let county = read_toml::<CountyFile>(&base.join(&file.county_file))?.county;
         county.validate()?;
-        let mut cfg = Config {
+        let cfg = Config {
             server: file.server,
             redis: file.redis,
             routing: file.routing,
@@ -671,39 +768,12 @@ impl Config {
             triage: file.triage,
             limits: file.limits,
         };
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        if let Some(url) = env("LUOTSI_REDIS_URL") {
-            cfg.redis.url = Some(Secret::new(url));
-        }
-        if let Some(addr) = env("LUOTSI_GRPC_ADDR") {
-            cfg.server.grpc_addr = addr
-                .parse()
-                .map_err(|e| ConfigError::Invalid(format!("LUOTSI_GRPC_ADDR `{addr}`: {e}")))?;
-        }
-        if let Some(addr) = env("LUOTSI_HTTP_ADDR") {
-            cfg.server.http_addr = addr
-                .parse()
-                .map_err(|e| ConfigError::Invalid(format!("LUOTSI_HTTP_ADDR `{addr}`: {e}")))?;
-        }
-        if let Some(origins) = env("LUOTSI_CORS_ORIGINS") {
-            cfg.server.cors_origins = origins
-                .split(',')
-                .map(|o| o.trim().to_string())
-                .filter(|o| !o.is_empty())
-                .collect();
-        }
         for o in &cfg.server.cors_origins {
             if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
                 return Err(ConfigError::Invalid(format!(
                     "server.cors_origins: `{o}` is not an origin (https://host[:port]) or `*`"
                 )));
             }
-        }
-        if let Some(dir) = env("LUOTSI_DATA_DIR") {
-            cfg.redis.data_dir = Some(dir.into());
-        }
-        if let Some(key) = env("LUOTSI_PSEUDONYM_KEY") {
-            cfg.pseudonym_key = Some(Secret::new(key));
         }
         if cfg.server.max_concurrent_calls == 0 {
             return Err(ConfigError::Invalid(
@@ -725,9 +795,6 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "routing.offer_timeout_secs must be at least 1".into(),
             ));
-        }
-        if let Some(issuer) = env("LUOTSI_AUTH_ISSUER") {
-            cfg.auth.issuer = Some(issuer);
         }
         // Renewed about every second: a shorter lease would lapse on one slow round trip.
         if cfg.dispatch.presence_lease_ms < 1_000 {
@@ -879,6 +946,12 @@ mod tests {
     }
 
     fn load_with(extra: &str) -> Result<Config, ConfigError> {
+        load_with_env(extra, &[])
+    }
+
+    /// A service file with `extra` after the example county, loaded with `vars` as the whole
+    /// environment.
+    fn load_with_env(extra: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
         let file = dir.path().join("luotsi.toml");
@@ -891,7 +964,192 @@ mod tests {
             ),
         )
         .unwrap();
-        Config::load(&file)
+        Config::load_with_env(
+            &file,
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    /// Every setting the service file takes, as `section.key` (or `key` at the top), read from
+    /// the program itself: the deserializer names the fields it expects when it meets one it
+    /// does not know.
+    fn settings() -> Vec<String> {
+        const SECTIONS: [&str; 12] = [
+            "server",
+            "redis",
+            "routing",
+            "dispatch",
+            "deadlines",
+            "classifier",
+            "privacy",
+            "auth",
+            "tls",
+            "access_log",
+            "triage",
+            "limits",
+        ];
+        let expected = |err: ConfigError| -> Vec<String> {
+            let text = err.to_string();
+            let list = text
+                .split("expected one of ")
+                .nth(1)
+                .or_else(|| text.split("expected ").nth(1))
+                .unwrap_or_else(|| panic!("no field list in: {text}"));
+            let list = list.lines().next().unwrap_or_default();
+            list.split(',')
+                .map(|f| f.trim().trim_matches('`').to_string())
+                .filter(|f| !f.is_empty())
+                .collect()
+        };
+        let mut all = Vec::new();
+        for field in expected(load_with("not_a_setting = 1\n").expect_err("unknown")) {
+            if SECTIONS.contains(&field.as_str()) {
+                let fields = expected(
+                    load_with(&format!("[{field}]\nnot_a_setting = 1\n")).expect_err("unknown"),
+                );
+                all.extend(fields.into_iter().map(|f| format!("{field}.{f}")));
+            } else {
+                all.push(field);
+            }
+        }
+        all.sort();
+        all
+    }
+
+    /// The README's configuration reference: (setting, default cell) per row.
+    fn reference() -> Vec<(String, String)> {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("README has a Configuration section");
+        section
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(|l| {
+                let cells: Vec<&str> = l.trim_matches('|').split(" | ").collect();
+                (
+                    cells[0].trim().trim_matches('`').to_string(),
+                    cells[1].trim().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The part of the configuration a setting lands in, printed.
+    fn printed(c: &Config, setting: &str) -> String {
+        match setting.split('.').next().unwrap_or_default() {
+            "server" => format!("{:?}", c.server),
+            "redis" => format!("{:?}", c.redis),
+            "routing" => format!("{:?}", c.routing),
+            "dispatch" => format!("{:?}", c.dispatch),
+            "deadlines" => format!("{:?}", c.deadlines),
+            "classifier" => format!("{:?}", c.classifier),
+            "privacy" => format!("{:?}", c.pseudonym_key),
+            "auth" => format!("{:?}", c.auth),
+            "tls" => format!("{:?}", c.tls),
+            "access_log" => format!("{:?}", c.access_log),
+            "triage" => format!("{:?}", c.triage),
+            "limits" => format!("{:?}", c.limits),
+            "classifier_dir" => format!("{:?}", c.classifier_dir),
+            other => panic!("no section {other}"),
+        }
+    }
+
+    #[test]
+    fn the_reference_in_readme_is_every_setting_with_its_default() {
+        let reference = reference();
+        let mut listed: Vec<String> = reference.iter().map(|(k, _)| k.clone()).collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            settings(),
+            "README's configuration reference and the settings the program takes differ"
+        );
+        let defaults = load_with("").expect("loads");
+        let mut checked = 0;
+        for (setting, default) in &reference {
+            // A default written as one code span is a value; anything else is words.
+            let Some(value) = default
+                .strip_prefix('`')
+                .and_then(|d| d.strip_suffix('`'))
+                .filter(|d| !d.contains('`'))
+            else {
+                continue;
+            };
+            let name = env_name(setting);
+            let set = load_with_env("", &[(&name, value)])
+                .unwrap_or_else(|e| panic!("{name}={value}: {e}"));
+            assert_eq!(
+                printed(&set, setting),
+                printed(&defaults, setting),
+                "README says {setting} defaults to {value}"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 40, "only {checked} defaults checked");
+    }
+
+    #[test]
+    fn every_setting_comes_from_the_environment_by_one_rule() {
+        let c = load_with_env(
+            "[server]\nkeepalive_secs = 30\n",
+            &[
+                ("LUOTSI_SERVER__KEEPALIVE_SECS", "45"),
+                ("LUOTSI_LIMITS__RATE", "{ per_second = 7, burst = 9 }"),
+                ("LUOTSI_ROUTING__OVERFLOW_AFTER_SECS", "[60]"),
+                ("LUOTSI_REDIS__APPENDFSYNC", "always"),
+                ("LUOTSI_DEADLINES__SERVICE_NEED_ASSESSMENT__FROM_AGE", "70"),
+                (
+                    "LUOTSI_CORS_ORIGINS",
+                    "https://a.example.fi, https://b.example.fi",
+                ),
+                ("LUOTSI_GRPC_ADDR", "127.0.0.1:1"),
+                ("LUOTSI_SERVER__GRPC_ADDR", "127.0.0.1:2"),
+                ("LUOTSI_TOKEN", "not a setting: no double underscore"),
+            ],
+        )
+        .expect("loads");
+        assert_eq!(
+            c.server.keepalive_secs, 45,
+            "the environment wins over the file"
+        );
+        assert_eq!(
+            c.limits.rate,
+            RateLimit {
+                per_second: 7,
+                burst: 9
+            }
+        );
+        assert_eq!(c.routing.overflow_after_secs, vec![60]);
+        assert_eq!(c.redis.appendfsync, Appendfsync::Always);
+        assert_eq!(c.deadlines.service_need_assessment.from_age, 70);
+        assert_eq!(
+            c.deadlines.service_need_assessment.period,
+            crate::domain::calendar::Period::WorkingDays(7),
+            "the rest of the table stays"
+        );
+        assert_eq!(
+            c.server.cors_origins,
+            vec!["https://a.example.fi", "https://b.example.fi"]
+        );
+        assert_eq!(
+            c.server.grpc_addr.port(),
+            2,
+            "the long name wins over the short"
+        );
+
+        let bad =
+            load_with_env("", &[("LUOTSI_SERVER__KEEPALIVE_SECS", "soon")]).expect_err("refused");
+        let text = bad.to_string();
+        assert!(text.contains("LUOTSI_SERVER__KEEPALIVE_SECS"), "{text}");
+        assert!(text.contains("keepalive_secs"), "{text}");
+        let unknown = load_with_env("", &[("LUOTSI_SERVER__KEEPALIVE", "5")]).expect_err("refused");
+        assert!(
+            unknown.to_string().contains("unknown field `keepalive`"),
+            "{unknown}"
+        );
     }
 
     /// The configuration is printed in logs and panics: no key, no Redis password in it.
