@@ -85,6 +85,8 @@ impl App {
     pub async fn start(config: Config, redis_url: &str) -> Result<App, StartError> {
         let (auth, tls) = crate::auth::setup(&config)?;
         let pseudonyms = pseudonymizer(&config)?;
+        // The numbering plan is read on first use (tens of milliseconds): not on a citizen's call.
+        crate::identity::load_numbering_plan();
         let classifier =
             ClassifierCell::load(config.classifier_dir.clone(), config.classifier.model)?;
         let store = Store::connect_with(

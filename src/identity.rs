@@ -82,6 +82,11 @@ impl Pseudonymizer {
     }
 }
 
+/// Reads the numbering plan now rather than on the first call-back number.
+pub fn load_numbering_plan() {
+    let _ = normalise_phone("040 1234567");
+}
+
 /// Normalises a phone number to international (E.164) form, or says why it is not one. The
 /// number is checked against the numbering plan (`phonenumber`, Google's libphonenumber data):
 /// a national number is read as Finnish, a `+` or `00` number as its own country's, and it
