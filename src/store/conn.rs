@@ -189,25 +189,25 @@ impl Conn {
         }
     }
 
-    /// Sends `WAIT` on the connection that made the change (a cluster routes it to the
-    /// county's primary, where the script ran) when the change must reach replicas first.
-    async fn replicated(&mut self) -> RedisResult<()> {
+    /// Runs a script followed by `WAIT`, pipelined: both go on one connection in one write,
+    /// so `WAIT` counts the replicas that have this script's change (a `WAIT` sent after a
+    /// reconnection would count those of a connection that changed nothing). A cluster routes
+    /// the pair to the county's primary.
+    async fn script_then_wait(&mut self, script: &Cmd) -> RedisResult<Value> {
         let Durability { replicas, timeout } = self.durability;
-        if replicas == 0 {
-            return Ok(());
-        }
-        let mut wait = redis::cmd("WAIT");
-        wait.arg(replicas).arg(timeout.as_millis() as u64);
-        let acked = match &mut self.inner {
-            Inner::Standalone(c) => c.req_packed_command(&wait).await?,
-            Inner::Cluster(c) => {
-                c.route_command(
-                    wait,
-                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(self.home)),
-                )
-                .await?
-            }
+        let mut pipe = redis::pipe();
+        pipe.add_command(script.clone())
+            .cmd("WAIT")
+            .arg(replicas)
+            .arg(timeout.as_millis() as u64);
+        let mut replies = self.req_packed_commands(&pipe, 0, 2).await?.into_iter();
+        let (Some(value), Some(acked)) = (replies.next(), replies.next()) else {
+            return Err(RedisError::from((ErrorKind::Client, "no reply to WAIT")));
         };
+        if matches!(value, Value::ServerError(_)) {
+            // Nothing changed (or the script must be loaded first): no replica to wait for.
+            return Ok(value);
+        }
         let acked: u32 = redis::from_redis_value(acked)?;
         if acked < replicas {
             // A timed-out I/O error: retryable, so the call fails UNAVAILABLE and the client's
@@ -217,7 +217,7 @@ impl Conn {
                 format!("the change reached {acked} of {replicas} replicas in time (WAIT)"),
             )));
         }
-        Ok(())
+        Ok(value)
     }
 }
 
@@ -263,21 +263,20 @@ fn is_script(cmd: &Cmd) -> bool {
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
+            if self.durability.replicas > 0 && is_script(cmd) {
+                return self.script_then_wait(cmd).await;
+            }
             if matches!(self.inner, Inner::Cluster(_)) {
                 self.check_slot(cmd)?;
             }
-            let value = match &mut self.inner {
-                Inner::Standalone(c) => c.req_packed_command(cmd).await?,
+            match &mut self.inner {
+                Inner::Standalone(c) => c.req_packed_command(cmd).await,
                 Inner::Cluster(c) => {
                     let home =
                         RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(self.home));
-                    c.route_command(cmd.clone(), home).await?
+                    c.route_command(cmd.clone(), home).await
                 }
-            };
-            if is_script(cmd) && !matches!(value, Value::ServerError(_)) {
-                self.replicated().await?;
             }
-            Ok(value)
         })
     }
 
