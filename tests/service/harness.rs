@@ -615,6 +615,55 @@ impl RedisCluster {
         None
     }
 
+    /// The port of the replica of the primary on `port`.
+    pub fn replica_of(&self, port: u16) -> u16 {
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut self.node(port))
+            .expect("cluster nodes");
+        let port_of = |addr: &str| -> Option<u16> {
+            addr.split('@').next()?.rsplit(':').next()?.parse().ok()
+        };
+        let lines: Vec<Vec<&str>> = nodes.lines().map(|l| l.split(' ').collect()).collect();
+        let id = lines
+            .iter()
+            .find(|f| f.len() > 3 && port_of(f[1]) == Some(port))
+            .map(|f| f[0])
+            .expect("the primary in its own view");
+        lines
+            .iter()
+            .find(|f| f.len() > 3 && f[3] == id)
+            .and_then(|f| port_of(f[1]))
+            .expect("a replica of the primary")
+    }
+
+    /// Sends the node on `port` a signal by name (`STOP`, `CONT`).
+    pub fn signal(&self, port: u16, name: &str) {
+        let nodes = self.nodes.lock().unwrap();
+        let node = nodes.iter().find(|n| n.port == port).expect("a node");
+        let pid = node.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// Cuts the primary on `port` off its replica: the replica is frozen (SIGSTOP, until
+    /// `signal(replica, "CONT")`) and the primary drops the link, so nothing the primary takes
+    /// from now on reaches the replica. Returns the replica's port.
+    pub fn cut_replication(&self, port: u16) -> u16 {
+        let replica = self.replica_of(port);
+        self.signal(replica, "STOP");
+        let _: redis::RedisResult<i64> = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("replica")
+            .query(&mut self.node(port));
+        replica
+    }
+
     /// Kills the node on `port` with SIGKILL: what it had not sent to its replica is gone.
     pub fn kill(&self, port: u16) {
         let mut nodes = self.nodes.lock().unwrap();
