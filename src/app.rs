@@ -81,7 +81,9 @@ pub struct App {
 }
 
 impl App {
-    /// Loads the classifier, connects to Redis, starts the dispatcher and the board.
+    /// Loads the classifier, connects to Redis, starts the dispatcher and the board. Redis is
+    /// the standalone one at `redis_url`, unless `redis.cluster` names a cluster (then
+    /// `redis_url` is not used).
     pub async fn start(config: Config, redis_url: &str) -> Result<App, StartError> {
         let (auth, tls) = crate::auth::setup(&config)?;
         let pseudonyms = pseudonymizer(&config)?;
@@ -89,16 +91,22 @@ impl App {
         crate::identity::load_numbering_plan();
         let classifier =
             ClassifierCell::load(config.classifier_dir.clone(), config.classifier.model)?;
-        let store = Store::connect_with(
-            redis_url,
+        let (county, offer_ttl, options) = (
             &config.county.id,
             config.routing.offer_timeout(),
             config.redis.connect_options(),
-        )
-        .await?
+        );
+        let store = match config.redis.cluster_seeds() {
+            Some(seeds) => Store::connect_cluster(&seeds, county, offer_ttl, options).await?,
+            None => Store::connect_with(redis_url, county, offer_ttl, options).await?,
+        }
+        .with_durability(config.redis.durability())
         .with_e_service_during_call(config.routing.e_service_during_call)
         .with_presence_lease(config.dispatch.presence_lease());
         store.ping().await?;
+        // Events travel by sharded pub/sub: a Redis without it, or a user who may not
+        // subscribe, is refused here rather than leaving offers undelivered.
+        drop(store.follow_events().await?);
         let professionals: Vec<&str> = config
             .county
             .teams

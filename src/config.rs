@@ -310,6 +310,15 @@ pub struct RedisConfig {
     /// External Redis (`redis://`, `rediss://` for TLS, `redis+unix://`). When absent, Luotsi
     /// runs its own `redis-server` (the embedded default). A secret: it may carry a password.
     pub url: Option<Secret>,
+    /// A Redis Cluster instead: some of its nodes (`redis://` or `rediss://`, one user and
+    /// password for all), from which the rest are found. Secrets, like `url`.
+    pub cluster: Vec<Secret>,
+    /// Replicas that must have each state change before it is answered (`WAIT`); 0: the
+    /// primary's answer is enough. Needs an external Redis or cluster with replicas.
+    pub wait_replicas: u32,
+    /// How long a state change waits for `wait_replicas`; past it the call fails UNAVAILABLE
+    /// and the caller's retry (same idempotency key) gets the first answer.
+    pub wait_timeout_ms: u64,
     /// CA certificate (PEM) that signed an external Redis's TLS certificate (`rediss://`);
     /// without it, the system's trusted roots.
     pub ca_file: Option<PathBuf>,
@@ -327,6 +336,9 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: None,
+            cluster: Vec::new(),
+            wait_replicas: 0,
+            wait_timeout_ms: 1_000,
             ca_file: None,
             data_dir: None,
             response_timeout_ms: 2_000,
@@ -343,6 +355,59 @@ impl RedisConfig {
             timeouts: self.timeouts(),
             ca_file: self.ca_file.clone(),
         }
+    }
+
+    /// What a state change waits for before it is answered.
+    pub fn durability(&self) -> crate::store::Durability {
+        crate::store::Durability {
+            replicas: self.wait_replicas,
+            timeout: Duration::from_millis(self.wait_timeout_ms),
+        }
+    }
+
+    /// The cluster's seed URLs, when Luotsi runs on a Redis Cluster.
+    pub fn cluster_seeds(&self) -> Option<Vec<String>> {
+        (!self.cluster.is_empty()).then(|| {
+            self.cluster
+                .iter()
+                .map(|s| s.expose().to_string())
+                .collect()
+        })
+    }
+
+    /// The Redis settings hang together: one of `url` and `cluster`, cluster nodes by URL, and
+    /// replicas to wait for only where there can be some.
+    fn validate(&self) -> Result<(), String> {
+        if self.url.is_some() && !self.cluster.is_empty() {
+            return Err(
+                "redis.url and redis.cluster: set one (redis.cluster for a Redis Cluster)".into(),
+            );
+        }
+        for (i, seed) in self.cluster.iter().enumerate() {
+            let url = seed.expose();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(format!(
+                    "redis.cluster[{i}]: `{}` is not a redis:// or rediss:// URL of a cluster node",
+                    crate::store::connect::redacted(url)
+                ));
+            }
+        }
+        if self.wait_replicas > 0 {
+            if self.url.is_none() && self.cluster.is_empty() {
+                return Err(
+                    "redis.wait_replicas: the embedded Redis has no replicas; set \
+                            redis.url or redis.cluster, or leave wait_replicas at 0"
+                        .into(),
+                );
+            }
+            if self.wait_timeout_ms == 0 {
+                return Err(
+                    "redis.wait_timeout_ms must be at least 1 when redis.wait_replicas is set"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
     }
 
     pub fn timeouts(&self) -> RedisTimeouts {
@@ -650,6 +715,7 @@ fn read_toml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ConfigError
 /// earlier versions. A short name marked `true` takes a comma-separated list.
 pub const ENV_ALIASES: &[(&str, &str, bool)] = &[
     ("LUOTSI_REDIS_URL", "redis.url", false),
+    ("LUOTSI_REDIS_CLUSTER", "redis.cluster", true),
     ("LUOTSI_DATA_DIR", "redis.data_dir", false),
     ("LUOTSI_GRPC_ADDR", "server.grpc_addr", false),
     ("LUOTSI_HTTP_ADDR", "server.http_addr", false),
@@ -785,6 +851,7 @@ impl Config {
                 "server.keepalive_secs must be at least 1".into(),
             ));
         }
+        cfg.redis.validate().map_err(ConfigError::Invalid)?;
         if cfg.redis.response_timeout_ms == 0 || cfg.redis.connection_timeout_ms == 0 {
             return Err(ConfigError::Invalid(
                 "redis.response_timeout_ms and redis.connection_timeout_ms must be at least 1"
@@ -1191,5 +1258,34 @@ mod tests {
         );
         // Development goes without: it makes its own key at start.
         assert!(load_with("").expect("loads").pseudonym_key.is_none());
+    }
+
+    #[test]
+    fn a_cluster_is_named_by_its_nodes_urls_and_waiting_for_replicas_needs_some() {
+        let c = load_with(
+            "[redis]\ncluster = [\"redis://luotsi:s3cret@10.0.0.1:7000\", \"redis://luotsi:s3cret@10.0.0.2:7000\"]\nwait_replicas = 1\nwait_timeout_ms = 500\n",
+        )
+        .expect("loads");
+        assert_eq!(c.redis.cluster_seeds().map(|s| s.len()), Some(2));
+        assert_eq!(c.redis.durability().replicas, 1);
+        assert!(!format!("{c:?}").contains("s3cret"), "seeds are secrets");
+        for (extra, names) in [
+            (
+                "[redis]\nurl = \"redis://127.0.0.1:6379\"\ncluster = [\"redis://127.0.0.1:7000\"]\n",
+                "redis.url and redis.cluster",
+            ),
+            (
+                "[redis]\ncluster = [\"10.0.0.1:7000\"]\n",
+                "redis.cluster[0]",
+            ),
+            ("[redis]\nwait_replicas = 1\n", "redis.wait_replicas"),
+            (
+                "[redis]\ncluster = [\"redis://127.0.0.1:7000\"]\nwait_replicas = 1\nwait_timeout_ms = 0\n",
+                "redis.wait_timeout_ms",
+            ),
+        ] {
+            let e = load_with(extra).expect_err(extra).to_string();
+            assert!(e.contains(names), "{e}");
+        }
     }
 }

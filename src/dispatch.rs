@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -248,24 +248,21 @@ impl Dispatcher {
 
     /// Follows the county's event channel. After a reconnection every watcher refreshes, since
     /// events published meanwhile were missed (missed offers come back through the reaper).
+    /// On a cluster the subscription is made again on whichever node owns the county's slot
+    /// now (after a failover, the promoted replica).
     async fn listen(self) {
-        let channel = self.inner.store.keys().events();
         loop {
-            match self.inner.store.client().get_async_pubsub().await {
-                Ok(mut ps) => match ps.subscribe(&channel).await {
-                    Ok(()) => {
-                        for tx in self.inner.watchers.lock().expect("lock").values() {
-                            let _ = tx.send(());
-                        }
-                        let mut messages = ps.on_message();
-                        while let Some(msg) = messages.next().await {
-                            self.on_event(msg.get_payload_bytes());
-                        }
-                        tracing::warn!("event channel lost; reconnecting");
+            match self.inner.store.follow_events().await {
+                Ok(mut feed) => {
+                    for tx in self.inner.watchers.lock().expect("lock").values() {
+                        let _ = tx.send(());
                     }
-                    Err(e) => tracing::warn!(error = %e, "cannot subscribe to events"),
-                },
-                Err(e) => tracing::debug!(error = %e, "cannot reach redis for events"),
+                    while let Some(payload) = feed.next().await {
+                        self.on_event(&payload);
+                    }
+                    tracing::warn!("event channel lost; subscribing again");
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot subscribe to events"),
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -19,7 +19,7 @@ pub struct CorrectionsArgs {
     /// Up to this time (the same forms; a date means its end). Default: now.
     #[arg(long)]
     to: Option<String>,
-    /// Redis to read; default: the configured `redis.url`, else the embedded Redis's socket in
+    /// Redis to read; default: the configured `redis.url` or `redis.cluster`, else the embedded Redis's socket in
     /// the data directory.
     #[arg(long)]
     redis: Option<String>,
@@ -34,36 +34,40 @@ pub async fn run(config: Config, args: CorrectionsArgs) -> Result<(), Box<dyn st
     if from > to {
         return Err("--from is after --to".into());
     }
-    let url = match args
-        .redis
-        .or(config.redis.url.as_ref().map(|u| u.expose().to_string()))
-    {
-        Some(url) => url,
-        None => {
-            let dir = config
-                .redis
-                .data_dir
-                .clone()
-                .unwrap_or_else(|| "data".into());
-            luotsi::embedded::EmbeddedRedis::url_for(&dir)
-                .map_err(|e| format!("the embedded Redis of {}: {e}", dir.display()))?
-                .expose()
-                .to_string()
-        }
-    };
-    let store = Store::connect_with(
-        &url,
+    let (county, offer_ttl, options) = (
         &config.county.id,
         config.routing.offer_timeout(),
         config.redis.connect_options(),
-    )
-    .await
-    .map_err(|e| {
-        format!(
-            "cannot read Redis at {}: {e}",
-            luotsi::store::connect::redacted(&url)
-        )
-    })?;
+    );
+    let store = match (args.redis, config.redis.cluster_seeds()) {
+        (None, Some(seeds)) => Store::connect_cluster(&seeds, county, offer_ttl, options)
+            .await
+            .map_err(|e| format!("cannot read the Redis Cluster: {e}"))?,
+        (url, _) => {
+            let url = match url.or(config.redis.url.as_ref().map(|u| u.expose().to_string())) {
+                Some(url) => url,
+                None => {
+                    let dir = config
+                        .redis
+                        .data_dir
+                        .clone()
+                        .unwrap_or_else(|| "data".into());
+                    luotsi::embedded::EmbeddedRedis::url_for(&dir)
+                        .map_err(|e| format!("the embedded Redis of {}: {e}", dir.display()))?
+                        .expose()
+                        .to_string()
+                }
+            };
+            Store::connect_with(&url, county, offer_ttl, options)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot read Redis at {}: {e}",
+                        luotsi::store::connect::redacted(&url)
+                    )
+                })?
+        }
+    };
     let names = luotsi::app::pseudonymizer(&config)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = None;

@@ -77,6 +77,10 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 async fn redis_for(
     config: &Config,
 ) -> Result<(String, Option<EmbeddedRedis>), Box<dyn std::error::Error>> {
+    if !config.redis.cluster.is_empty() {
+        // A cluster is reached through `redis.cluster`; there is no URL and nothing to start.
+        return Ok((String::new(), None));
+    }
     match &config.redis.url {
         Some(url) => Ok((url.expose().to_string(), None)),
         None => {

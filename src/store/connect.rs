@@ -64,14 +64,19 @@ pub enum ConnectError {
 
 /// Every command Luotsi sends, itself or from its Lua scripts (Redis checks a script's commands
 /// against the caller's ACL too). The client library also sends `CLIENT SETINFO` on Redis 7.2
-/// and later and ignores a refusal, so it is left out: Redis 7.0 does not know it.
+/// and later and ignores a refusal, so it is left out: Redis 7.0 does not know it. `hello`
+/// opens the events' RESP3 connection; `cluster|slots` is how a cluster client learns which
+/// node owns the county's slot; `wait` is `redis.wait_replicas`.
 pub const COMMANDS: &[&str] = &[
     "ping",
+    "hello",
     "evalsha",
     "eval",
     "script|load",
-    "subscribe",
-    "unsubscribe",
+    "ssubscribe",
+    "sunsubscribe",
+    "cluster|slots",
+    "wait",
     "get",
     "set",
     "del",
@@ -100,7 +105,7 @@ pub const COMMANDS: &[&str] = &[
     "xadd",
     "xrange",
     "xrevrange",
-    "publish",
+    "spublish",
     "time",
 ];
 

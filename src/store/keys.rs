@@ -35,7 +35,7 @@
 //! | `firstlook_due` | zset | the same cases by first-look due time (overdue on the board) |
 //! | `triage` | stream, 400 days | every first look: case, team, channel, needs and urgency before and after, direction, reason code, who, time to first look (GetStats, `luotsi corrections`) |
 //! | `audit` | stream | supervisors' actions: at, by, action, case, detail, reason (capped ~100 000) |
-//! | `events` | pub/sub | `c|<case>|<status>` (case changed), `p|<pro>` (presence changed), `o|<pro>|<case>|…` (offer made) |
+//! | `events` | sharded pub/sub (`SPUBLISH`, Redis 7) | `c|<case>|<status>` (case changed), `p|<pro>` (presence changed), `o|<pro>|<case>|…` (offer made) |
 
 /// Key builder for one county.
 #[derive(Debug, Clone)]

@@ -7,29 +7,33 @@
 
 mod access;
 mod case;
+mod conn;
 pub mod connect;
 mod events;
 pub mod keys;
+mod subscription;
 mod supervision;
 mod triage;
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use redis::Script;
-use redis::aio::ConnectionManager;
 
 pub use access::{AccessEntry, AccessQuery, LoggedAccess};
 pub use case::{CaseRecord, NewCase, Statutory};
+pub use conn::Durability;
 pub use connect::{ConnectError, ConnectOptions};
 pub use events::{Event, Reserved};
 pub use keys::Keys;
+pub use subscription::EventFeed;
 pub use supervision::{
     Action, AuditEntry, BOARD_QUEUES, DisconnectedHolder, QueuedCase, StaffState, TeamFigures,
     TeamQuery, TileFigures,
 };
 pub use triage::{Confirmation, UnconfirmedCase};
 
-use crate::config::RedisTimeouts;
 use crate::domain::routing::Member;
 use crate::domain::{CaseStatus, Channel, Need, Outcome, Presence};
 
@@ -109,16 +113,17 @@ impl Scripts {
     }
 }
 
-/// A handle on the county's Redis state. Cheap to clone: one multiplexed connection that
-/// reconnects by itself after a Redis restart, shared by every clone. Work that must not queue
-/// behind the calls (health checks, the board, the reaper) takes
-/// [`Store::with_own_connection`].
+/// A handle on the county's Redis state, standalone or a cluster. Cheap to clone: one
+/// multiplexed connection that reconnects by itself after a Redis restart or a failover, shared
+/// by every clone. Work that must not queue behind the calls (health checks, the board, the
+/// reaper) takes [`Store::with_own_connection`].
 #[derive(Clone)]
 pub struct Store {
-    conn: ConnectionManager,
-    /// How `conn` was made, for another connection like it.
-    manager_config: redis::aio::ConnectionManagerConfig,
-    client: redis::Client,
+    conn: conn::Conn,
+    /// Where `conn` goes, for another connection like it.
+    target: Arc<conn::Target>,
+    /// The target in an error message: its URL (or first seed) without the password.
+    shown: Arc<str>,
     keys: Keys,
     scripts: std::sync::Arc<Scripts>,
     offer_ttl_ms: u64,
@@ -225,21 +230,38 @@ impl Store {
         offer_ttl: std::time::Duration,
         options: ConnectOptions,
     ) -> Result<Self> {
-        let client = connect::client(url, options.ca_file.as_deref())?;
-        let timeouts: RedisTimeouts = options.timeouts;
-        let manager_config = redis::aio::ConnectionManagerConfig::new()
-            .set_number_of_retries(2)
-            .set_max_delay(std::time::Duration::from_millis(500))
-            .set_response_timeout(Some(timeouts.response))
-            .set_connection_timeout(Some(timeouts.connection));
-        let conn = ConnectionManager::new_with_config(client.clone(), manager_config.clone())
-            .await
-            .map_err(|e| connect::explain(url, &e))?;
+        let target = conn::Target::standalone(url, &options)?;
+        Self::connect_to(target, url, county, offer_ttl).await
+    }
+
+    /// Connects to a Redis Cluster through its `seeds` (`redis.cluster`). Every key of the county
+    /// is in one hash slot, so each script runs whole on the node that owns it.
+    pub async fn connect_cluster(
+        seeds: &[String],
+        county: &str,
+        offer_ttl: std::time::Duration,
+        options: ConnectOptions,
+    ) -> Result<Self> {
+        let target = conn::Target::cluster(seeds, &options)?;
+        let shown = seeds.first().map(String::as_str).unwrap_or_default();
+        Self::connect_to(target, shown, county, offer_ttl).await
+    }
+
+    async fn connect_to(
+        target: conn::Target,
+        url: &str,
+        county: &str,
+        offer_ttl: std::time::Duration,
+    ) -> Result<Self> {
+        let keys = Keys::new(county);
+        let conn = target
+            .connect(keys.prefix(), Durability::PRIMARY, url)
+            .await?;
         Ok(Self {
             conn,
-            manager_config,
-            client,
-            keys: Keys::new(county),
+            target: Arc::new(target),
+            shown: connect::redacted(url).into(),
+            keys,
             scripts: std::sync::Arc::new(Scripts::load()),
             offer_ttl_ms: offer_ttl.as_millis() as u64,
             e_service_during_call: true,
@@ -250,15 +272,31 @@ impl Store {
 
     /// The same store on a connection of its own. Commands on one connection are answered in
     /// order, so a health check or a board read sharing the calls' connection waits behind
-    /// every call in flight; on its own it waits only for Redis.
+    /// every call in flight; on its own it waits only for Redis. It waits for no replica: what
+    /// runs on it (leases, the reaper, the board) answers no caller, and must go on while a
+    /// replica is away.
     pub async fn with_own_connection(&self) -> Result<Self> {
-        let conn =
-            ConnectionManager::new_with_config(self.client.clone(), self.manager_config.clone())
-                .await?;
+        let conn = self
+            .target
+            .connect(self.keys.prefix(), Durability::PRIMARY, &self.shown)
+            .await?;
         Ok(Self {
             conn,
             ..self.clone()
         })
+    }
+
+    /// Answers each state change only once `durability.replicas` replicas have it
+    /// (`redis.wait_replicas`); a change that does not reach them in time fails UNAVAILABLE,
+    /// and the caller's retry with the same idempotency key gets the first answer.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.conn.set_durability(durability);
+        self
+    }
+
+    /// Is this a Redis Cluster?
+    pub fn is_cluster(&self) -> bool {
+        self.target.is_cluster()
     }
 
     /// Starts a script invocation with the arguments every script takes: the county prefix,
@@ -292,10 +330,6 @@ impl Store {
 
     pub fn keys(&self) -> &Keys {
         &self.keys
-    }
-
-    pub fn client(&self) -> &redis::Client {
-        &self.client
     }
 
     pub async fn ping(&self) -> Result<()> {

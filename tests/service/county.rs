@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tonic::transport::Channel;
 use tonic::{Request, Status, Streaming};
 
-use crate::harness::{self, Luotsi, RedisServer};
+use crate::harness::{self, Luotsi, RedisCluster, RedisServer, RedisUser};
 
 /// How long a test waits for something that should happen at once.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -39,7 +39,17 @@ pub struct TestCounty {
     instances: Vec<Instance>,
     config: Config,
     keys: Keys,
-    redis: RedisServer,
+    redis: Backing,
+}
+
+/// What a county's instances run on: a Redis of its own, or a Redis Cluster it may share with
+/// other counties, as its own user or the default one.
+enum Backing {
+    Server(RedisServer),
+    Cluster {
+        cluster: Arc<RedisCluster>,
+        user: Option<RedisUser>,
+    },
 }
 
 /// Anything that names a case: its id, or an answer, offer or case that carries it.
@@ -112,7 +122,24 @@ impl TestCounty {
         Self::launch_on(RedisServer::start(), n, config).await
     }
 
+    /// `n` instances on a Redis Cluster, connecting as `user` (the default user when None),
+    /// with their configuration changed first.
+    pub async fn start_on_cluster(
+        cluster: Arc<RedisCluster>,
+        user: Option<RedisUser>,
+        n: usize,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = harness::config();
+        tweak(&mut config);
+        Self::launch_with(Backing::Cluster { cluster, user }, n, config).await
+    }
+
     async fn launch_on(redis: RedisServer, n: usize, config: Config) -> Self {
+        Self::launch_with(Backing::Server(redis), n, config).await
+    }
+
+    async fn launch_with(redis: Backing, n: usize, config: Config) -> Self {
         let mut instances = Vec::new();
         for _ in 0..n {
             instances.push(Instance::start(&redis, &config).await);
@@ -169,28 +196,43 @@ impl TestCounty {
         self.instances[i] = Instance::start(&self.redis, &self.config).await;
     }
 
+    /// The county's own Redis server (not a cluster's).
+    fn server(&self) -> &RedisServer {
+        match &self.redis {
+            Backing::Server(s) => s,
+            Backing::Cluster { .. } => panic!("this county runs on a cluster"),
+        }
+    }
+
+    fn server_mut(&mut self) -> &mut RedisServer {
+        match &mut self.redis {
+            Backing::Server(s) => s,
+            Backing::Cluster { .. } => panic!("this county runs on a cluster"),
+        }
+    }
+
     /// Stops Redis cleanly and starts it again on the same port with the same files.
     pub fn restart_redis(&mut self) {
-        self.redis.restart();
+        self.server_mut().restart();
     }
 
     /// Stops Redis cleanly; `start_redis_again` brings it back with the same files.
     pub fn stop_redis(&mut self) {
-        self.redis.stop();
+        self.server_mut().stop();
     }
 
     pub fn start_redis_again(&mut self) {
-        self.redis.start_again();
+        self.server_mut().start_again();
     }
 
     /// Freezes Redis (SIGSTOP): it keeps its connections open and answers nothing until
     /// `thaw_redis`.
     pub fn freeze_redis(&self) {
-        self.redis.signal("STOP");
+        self.server().signal("STOP");
     }
 
     pub fn thaw_redis(&self) {
-        self.redis.signal("CONT");
+        self.server().signal("CONT");
     }
 
     // ---- What the tests look at beside the API --------------------------------------------
@@ -201,7 +243,7 @@ impl TestCounty {
     }
 
     pub fn redis_url(&self) -> String {
-        self.redis.url()
+        self.server().url()
     }
 
     /// A plain connection to the county's Redis, for reading what is stored.
@@ -1106,8 +1148,13 @@ struct Instance {
 }
 
 impl Instance {
-    async fn start(redis: &RedisServer, config: &Config) -> Self {
-        let service = Luotsi::start_with(redis, |c| *c = config.clone()).await;
+    async fn start(redis: &Backing, config: &Config) -> Self {
+        let service = match redis {
+            Backing::Server(redis) => Luotsi::start_with(redis, |c| *c = config.clone()).await,
+            Backing::Cluster { cluster, user } => {
+                Luotsi::start_on_cluster(cluster, user.as_ref(), |c| *c = config.clone()).await
+            }
+        };
         Self {
             contact: service.contact().await,
             work: service.work().await,

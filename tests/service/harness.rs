@@ -237,7 +237,28 @@ impl Luotsi {
     pub async fn start_with(redis: &RedisServer, tweak: impl FnOnce(&mut Config)) -> Self {
         let mut cfg = config();
         tweak(&mut cfg);
-        let app = luotsi::app::App::start(cfg, &redis.service_url())
+        Self::serve(cfg, &redis.service_url()).await
+    }
+
+    /// An instance on a Redis Cluster, connecting as `user` (the default user when None).
+    #[allow(dead_code)] // tests/faults.rs
+    pub async fn start_on_cluster(
+        cluster: &RedisCluster,
+        user: Option<&RedisUser>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut cfg = config();
+        tweak(&mut cfg);
+        cfg.redis.cluster = cluster
+            .seeds(user)
+            .into_iter()
+            .map(luotsi::secret::Secret::new)
+            .collect();
+        Self::serve(cfg, "").await
+    }
+
+    async fn serve(cfg: Config, redis_url: &str) -> Self {
+        let app = luotsi::app::App::start(cfg, redis_url)
             .await
             .expect("service state");
         let state = app.state().clone();
@@ -378,4 +399,319 @@ pub async fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16
         body = &body[eol + 4 + n..];
     }
     (status, String::from_utf8_lossy(&out).to_string())
+}
+
+/// A Redis user of a test: name, password and ACL rules.
+#[derive(Clone)]
+pub struct RedisUser {
+    pub name: String,
+    pub password: String,
+    pub rules: String,
+}
+
+/// A real Redis Cluster on loopback: three primaries, each with one replica, in temporary
+/// directories, with a short node time-out (2 s) so that a failover happens within seconds.
+/// Luotsi finds every node from any of them; the harness looks as the default user.
+pub struct RedisCluster {
+    nodes: std::sync::Mutex<Vec<ClusterNode>>,
+    users: Vec<RedisUser>,
+}
+
+struct ClusterNode {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// A free port whose cluster bus port (+10000) is free too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port <= 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
+        }
+    }
+}
+
+#[allow(dead_code)] // tests/faults.rs
+impl RedisCluster {
+    pub fn start() -> Self {
+        Self::start_with_users(&[])
+    }
+
+    /// A cluster where each of `users` exists on every node (ACLs are per node).
+    pub fn start_with_users(users: &[RedisUser]) -> Self {
+        let mut nodes = Vec::new();
+        for _ in 0..6 {
+            nodes.push(Self::spawn(users));
+        }
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli on PATH");
+        assert!(created.success(), "redis-cli --cluster create");
+        let me = Self {
+            nodes: std::sync::Mutex::new(nodes),
+            users: users.to_vec(),
+        };
+        me.wait_until_ok();
+        me
+    }
+
+    fn spawn(users: &[RedisUser]) -> ClusterNode {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for _ in 0..5 {
+            let port = free_cluster_port();
+            if let Some(child) = Self::spawn_at(port, dir.path(), users) {
+                return ClusterNode {
+                    child: Some(child),
+                    port,
+                    dir,
+                };
+            }
+        }
+        panic!("a cluster node did not start");
+    }
+
+    fn spawn_at(port: u16, dir: &std::path::Path, users: &[RedisUser]) -> Option<Child> {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ])
+            .args(["--cluster-node-timeout", "2000"])
+            // A replica's first sync starts at once rather than waiting 5 s for others.
+            .args(["--repl-diskless-sync-delay", "0"])
+            .args(["--save", "", "--appendonly", "yes"])
+            .arg("--dir")
+            .arg(dir);
+        for u in users {
+            // redis-server reads the words after `--user` as one configuration line.
+            cmd.arg("--user")
+                .arg(&u.name)
+                .arg("on")
+                .arg(format!(">{}", u.password));
+            cmd.args(u.rules.split(' '));
+        }
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        for _ in 0..300 {
+            if let Ok(mut c) = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+                .and_then(|c| c.get_connection())
+                && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            {
+                return Some(child);
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
+    /// Starts a killed node again on its port with its files: it rejoins the cluster, as a
+    /// replica of whichever node took its slots.
+    pub fn restart(&self, port: u16) {
+        let mut nodes = self.nodes.lock().unwrap();
+        let node = nodes.iter_mut().find(|n| n.port == port).expect("a node");
+        assert!(node.child.is_none(), "the node on :{port} is running");
+        node.child = Some(
+            Self::spawn_at(port, node.dir.path(), &self.users)
+                .unwrap_or_else(|| panic!("the node on :{port} did not start again")),
+        );
+    }
+
+    /// The nodes still running.
+    pub fn ports(&self) -> Vec<u16> {
+        let nodes = self.nodes.lock().unwrap();
+        nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(|n| n.port)
+            .collect()
+    }
+
+    /// What Luotsi is given: every node, as `user` (the default user when None).
+    pub fn seeds(&self, user: Option<&RedisUser>) -> Vec<String> {
+        let auth = user
+            .map(|u| format!("{}:{}@", u.name, u.password))
+            .unwrap_or_default();
+        self.ports()
+            .into_iter()
+            .map(|p| format!("redis://{auth}127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// A connection to one node as the default user.
+    pub fn node(&self, port: u16) -> redis::Connection {
+        redis::Client::open(format!("redis://127.0.0.1:{port}"))
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .expect("a connection to the node")
+    }
+
+    /// A cluster-aware connection as the default user.
+    pub fn conn(&self) -> redis::cluster::ClusterConnection {
+        redis::cluster::ClusterClient::new(self.seeds(None))
+            .and_then(|c| c.get_connection())
+            .expect("a cluster connection")
+    }
+
+    /// The port of the primary that owns `key`'s slot, as a running node sees it: None while
+    /// no live primary serves it (a failover under way).
+    pub fn owner_of(&self, key: &str) -> Option<u16> {
+        let running = self.ports();
+        for port in &running {
+            let Ok(mut c) = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
+            else {
+                continue;
+            };
+            let Ok(slot) = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(key)
+                .query::<u16>(&mut c)
+            else {
+                continue;
+            };
+            let Ok(nodes) = redis::cmd("CLUSTER").arg("NODES").query::<String>(&mut c) else {
+                continue;
+            };
+            for line in nodes.lines() {
+                let f: Vec<&str> = line.split(' ').collect();
+                if f.len() < 8 || !f[2].contains("master") || f[2].contains("fail") {
+                    continue;
+                }
+                let owns = f[8..].iter().any(|range| {
+                    let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                    matches!((lo.parse::<u16>(), hi.parse::<u16>()), (Ok(lo), Ok(hi)) if lo <= slot && slot <= hi)
+                });
+                let port = f[1]
+                    .split('@')
+                    .next()
+                    .and_then(|a| a.rsplit(':').next())
+                    .and_then(|p| p.parse::<u16>().ok());
+                if owns && let Some(port) = port {
+                    return running.contains(&port).then_some(port);
+                }
+            }
+        }
+        None
+    }
+
+    /// The port of the replica of the primary on `port`.
+    pub fn replica_of(&self, port: u16) -> u16 {
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut self.node(port))
+            .expect("cluster nodes");
+        let port_of = |addr: &str| -> Option<u16> {
+            addr.split('@').next()?.rsplit(':').next()?.parse().ok()
+        };
+        let lines: Vec<Vec<&str>> = nodes.lines().map(|l| l.split(' ').collect()).collect();
+        let id = lines
+            .iter()
+            .find(|f| f.len() > 3 && port_of(f[1]) == Some(port))
+            .map(|f| f[0])
+            .expect("the primary in its own view");
+        lines
+            .iter()
+            .find(|f| f.len() > 3 && f[3] == id)
+            .and_then(|f| port_of(f[1]))
+            .expect("a replica of the primary")
+    }
+
+    /// Sends the node on `port` a signal by name (`STOP`, `CONT`).
+    pub fn signal(&self, port: u16, name: &str) {
+        let nodes = self.nodes.lock().unwrap();
+        let node = nodes.iter().find(|n| n.port == port).expect("a node");
+        let pid = node.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill(1)");
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    /// Cuts the primary on `port` off its replica: the replica is frozen (SIGSTOP, until
+    /// `signal(replica, "CONT")`) and the primary drops the link, so nothing the primary takes
+    /// from now on reaches the replica. Returns the replica's port.
+    pub fn cut_replication(&self, port: u16) -> u16 {
+        let replica = self.replica_of(port);
+        self.signal(replica, "STOP");
+        let _: redis::RedisResult<i64> = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("replica")
+            .query(&mut self.node(port));
+        replica
+    }
+
+    /// Kills the node on `port` with SIGKILL: what it had not sent to its replica is gone.
+    pub fn kill(&self, port: u16) {
+        let mut nodes = self.nodes.lock().unwrap();
+        let node = nodes.iter_mut().find(|n| n.port == port).expect("a node");
+        if let Some(mut c) = node.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Waits until every running node says the cluster is ok and every replica is in sync
+    /// with its primary (a replica that never synced may not take over).
+    pub fn wait_until_ok(&self) {
+        let ready = |port: u16| -> bool {
+            let Ok(mut c) = redis::Client::open(format!("redis://127.0.0.1:{port}"))
+                .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)))
+            else {
+                return false;
+            };
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query(&mut c)
+                .unwrap_or_default();
+            let replication: String = redis::cmd("INFO")
+                .arg("replication")
+                .query(&mut c)
+                .unwrap_or_default();
+            info.contains("cluster_state:ok")
+                && (replication.contains("role:master")
+                    || replication.contains("master_link_status:up"))
+        };
+        for _ in 0..1200 {
+            if self.ports().into_iter().all(ready) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the cluster did not become ok");
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in self.nodes.get_mut().unwrap() {
+            if let Some(mut c) = node.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
 }

@@ -29,8 +29,9 @@ local function case_key(id) return P .. 'case:' .. id end
 local function pro_key(pro) return P .. 'pro:' .. pro end
 local function ms(x) return string.format('%.0f', x) end
 
+-- Sharded pub/sub: on a cluster the message stays on the shard that owns the county's slot.
 local function event(...)
-  redis.call('PUBLISH', P .. 'events', table.concat({...}, '|'))
+  redis.call('SPUBLISH', P .. 'events', table.concat({...}, '|'))
 end
 
 local function csv(s)
