@@ -83,6 +83,10 @@ pub struct NewCase<'a> {
     pub access_hash: &'a str,
     /// By when a person should have confirmed the classification (ms).
     pub first_look_due_ms: i64,
+    /// The citizen's newest open case the plan assumed (`Some(None)`: none); `None` when the
+    /// plan did not consult it (an anonymous contact, or one naming its own team). The submit
+    /// script checks it and asks for a new plan when it is not what is stored.
+    pub open_case: Option<Option<crate::domain::intake::OpenCase>>,
 }
 
 impl NewCase<'_> {

@@ -12,6 +12,7 @@
 //! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
 //! | `qp:<team>:<queue>` | zset | the queue's cases (all needs) by priority, for the supervisors' list and urgency counts |
 //! | `alerts` | zset | every emergency waiting anywhere in the county |
+//! | `waiting:<team>` | set | the team's sub-queues (`<queue>:<need>`) that may hold waiting cases: a pull reads only these (`enqueue` adds, the pull that finds one empty removes it) |
 //! | `teams` | set | teams that have had a professional online |
 //! | `offers` | zset | offered cases by offer expiry |
 //! | `waits` | zset | queued cases by the end of their next language or continuity wait |

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use super::AccessEntry;
 use super::case::{Fields, field};
 use super::{Result, Store, StoreError};
-use crate::domain::intake::OpenCase;
 use crate::domain::steering::UrgencyChange;
 use crate::domain::{Channel, Language, Need, Urgency};
 
@@ -435,23 +434,6 @@ impl Store {
                 _ => return Ok(()),
             }
         }
-    }
-
-    /// The team and holder of the citizen's newest open case, for continuity.
-    pub async fn open_case_of(&self, citizen: &str) -> Result<Option<OpenCase>> {
-        let mut conn = self.conn.clone();
-        let r: Vec<Option<String>> = self
-            .invoke(&self.scripts.open_case, self.keys.citizen_cases(citizen))
-            .arg(citizen)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(match r.as_slice() {
-            [Some(team), holder] => Some(OpenCase {
-                team: team.clone(),
-                holder: holder.clone().filter(|h| !h.is_empty()),
-            }),
-            _ => None,
-        })
     }
 
     /// Cases in progress whose holder is disconnected, longest disconnected first; `team`
