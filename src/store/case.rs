@@ -63,6 +63,20 @@ pub(crate) mod field {
     pub const TRIAGE_CONFIRMED_BY: &str = "triage_confirmed_by";
     /// `consult:<professional>`: a consultation asked of a colleague, and its state.
     pub const CONSULT_PREFIX: &str = "consult:";
+    /// The case's first contact (contacts joined later are in `case:<id>:contacts`).
+    pub const CONTACT: &str = "contact";
+
+    /// The fields kept in `case:<id>:words`, not in the case hash: values that may be longer
+    /// than Redis's compact-hash limit (64 bytes). `submit.lua` and `WORDS` in the prelude
+    /// split by the same list.
+    pub const WORDS: [&str; 6] = [
+        TEXT,
+        CALLBACK_NUMBER,
+        CLASSIFICATION,
+        REASONS,
+        LINKED,
+        ACCESS_HASHES,
+    ];
 }
 
 /// A new case, ready to be written: the plan and what the contact carries.
@@ -308,7 +322,8 @@ impl CaseRecord {
         }
     }
 
-    /// Decodes a stored case hash; `contacts` are the ids joined to it.
+    /// Decodes a stored case (both hashes, merged); `contacts` are the ids joined to it
+    /// after the first.
     pub(crate) fn decode(
         id: &str,
         map: &HashMap<String, Vec<u8>>,
@@ -316,6 +331,11 @@ impl CaseRecord {
     ) -> Result<Self, StoreError> {
         use field::*;
         let f = Fields::new("case", map);
+        if let Some(first) = f.opt(CONTACT)?
+            && !contacts.iter().any(|c| c == first)
+        {
+            contacts.push(first.to_string());
+        }
         contacts.sort();
         let mut consultations: Vec<(String, String)> = map
             .iter()
@@ -428,6 +448,20 @@ mod tests {
         assert_eq!(r.holder, None);
         assert_eq!(r.contacts, ["a", "b"]);
         assert_eq!(r.consultations, [("dr-1".into(), "requested".into())]);
+    }
+
+    #[test]
+    fn the_prelude_keeps_the_same_fields_with_the_words() {
+        let prelude = include_str!("lua/prelude.lua");
+        let table: String = prelude
+            .lines()
+            .skip_while(|l| !l.starts_with("local WORDS"))
+            .take(2)
+            .collect();
+        for f in field::WORDS {
+            assert!(table.contains(&format!("{f} = true")), "{f} in {table}");
+        }
+        assert_eq!(table.matches("= true").count(), field::WORDS.len());
     }
 
     #[test]

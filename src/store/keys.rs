@@ -4,13 +4,13 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `case:<case>` | hash | the case: status, routing, deadline, holder, classification |
-//! | `case:<case>:contacts` | set | contact ids joined to the case |
-//! | `contact:<contact>` | hash | the contact's case, classification, join / withdrawal |
+//! | `case:<case>` | hash | the case: status, routing, deadline, holder, its first contact; only short values, so that Redis keeps it a compact listpack |
+//! | `case:<case>:words` | hash | the case's long values: the citizen's text and call-back number (erased at closing), classification, routing reasons, linked cases, access-token hashes |
+//! | `case:<case>:contacts` | set | contact ids joined to the case after the first (`joins` on the case counts them) |
+//! | `contact:<contact>` | hash | the contact's case, join / withdrawal; a joined contact's own classification (the first contact's is the case's) |
 //! | `q:<team>:<queue>:<need>` | zset | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies) |
-//! | `qd:<team>:<queue>` | zset | the queue's cases (all needs) by deadline |
 //! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
-//! | `qp:<team>:<queue>` | zset | the queue's cases (all needs) by priority, for the supervisors' list and urgency counts |
+//! | `qp:<team>:<queue>` | zset | the queue's cases (all needs) by priority, for the supervisors' list, urgency and deadline counts (within an urgency class the score is the deadline) |
 //! | `alerts` | zset | every emergency waiting anywhere in the county |
 //! | `waiting:<team>` | set | the team's sub-queues (`<queue>:<need>`) that may hold waiting cases: a pull reads only these (`enqueue` adds, the pull that finds one empty removes it) |
 //! | `teams` | set | teams that have had a professional online |
@@ -60,6 +60,10 @@ impl Keys {
         format!("{}case:{id}", self.prefix)
     }
 
+    pub fn case_words(&self, id: &str) -> String {
+        format!("{}case:{id}:words", self.prefix)
+    }
+
     pub fn case_contacts(&self, id: &str) -> String {
         format!("{}case:{id}:contacts", self.prefix)
     }
@@ -70,10 +74,6 @@ impl Keys {
 
     pub fn queue(&self, team: &str, queue: &str, need: &str) -> String {
         format!("{}q:{team}:{queue}:{need}", self.prefix)
-    }
-
-    pub fn queue_by_deadline(&self, team: &str, queue: &str) -> String {
-        format!("{}qd:{team}:{queue}", self.prefix)
     }
 
     pub fn queue_by_arrival(&self, team: &str, queue: &str) -> String {

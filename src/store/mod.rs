@@ -720,14 +720,20 @@ impl Store {
     /// The case, its contacts, and while queued its place and the professionals available.
     pub async fn load_case(&self, case_id: &str) -> Result<CaseRecord> {
         let mut conn = self.conn.clone();
-        let (fields, contacts): (HashMap<String, Vec<u8>>, Vec<String>) = redis::pipe()
+        let (mut fields, words, contacts): (
+            HashMap<String, Vec<u8>>,
+            HashMap<String, Vec<u8>>,
+            Vec<String>,
+        ) = redis::pipe()
             .hgetall(self.keys.case(case_id))
+            .hgetall(self.keys.case_words(case_id))
             .smembers(self.keys.case_contacts(case_id))
             .query_async(&mut conn)
             .await?;
         if fields.is_empty() {
             return Err(StoreError::NotFound("case"));
         }
+        fields.extend(words);
         let mut rec = CaseRecord::decode(case_id, &fields, contacts)?;
         if rec.status == CaseStatus::Queued {
             let (position, available): (Option<u64>, u64) = redis::pipe()
@@ -754,11 +760,19 @@ impl Store {
                 .query_async(&mut conn)
                 .await?;
         let case = case.ok_or(StoreError::NotFound("contact"))?;
-        Ok((
-            case,
-            class.unwrap_or_default(),
-            joined.as_deref() == Some("1"),
-        ))
+        // The first contact's classification is the case's.
+        let class = match class {
+            Some(class) => class,
+            None => {
+                let class: Option<Vec<u8>> = redis::cmd("HGET")
+                    .arg(self.keys.case_words(&case))
+                    .arg(case::field::CLASSIFICATION)
+                    .query_async(&mut conn)
+                    .await?;
+                class.unwrap_or_default()
+            }
+        };
+        Ok((case, class, joined.as_deref() == Some("1")))
     }
 }
 

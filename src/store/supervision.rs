@@ -64,8 +64,9 @@ pub struct QueuedCase {
     pub interpreter_needed: bool,
 }
 
-/// The fields `queued_cases` reads: never the text, the call-back number or the citizen.
-const ROUTING_FIELDS: [&str; 10] = [
+/// The fields `queued_cases` reads: never the text, the call-back number or the citizen. (The
+/// reasons, kept with the case's words, are read beside them.)
+const ROUTING_FIELDS: [&str; 9] = [
     field::QUEUE,
     field::NEEDS,
     field::URGENCY,
@@ -74,13 +75,26 @@ const ROUTING_FIELDS: [&str; 10] = [
     field::DEADLINE,
     field::DEADLINE_RULE,
     field::CREATED,
-    field::REASONS,
     field::INTERPRETER_NEEDED,
+];
+
+/// The names of a `queued_cases` row: the routing fields, then the reasons.
+const ROW_FIELDS: [&str; 10] = [
+    field::QUEUE,
+    field::NEEDS,
+    field::URGENCY,
+    field::CHANNEL,
+    field::LANGUAGE,
+    field::DEADLINE,
+    field::DEADLINE_RULE,
+    field::CREATED,
+    field::INTERPRETER_NEEDED,
+    field::REASONS,
 ];
 
 impl QueuedCase {
     fn decode(case_id: String, row: Vec<Option<Vec<u8>>>) -> Result<Self> {
-        let map: HashMap<String, Vec<u8>> = ROUTING_FIELDS
+        let map: HashMap<String, Vec<u8>> = ROW_FIELDS
             .iter()
             .zip(row)
             .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
@@ -202,17 +216,23 @@ impl Store {
         let mut pipe = redis::pipe();
         for t in teams {
             for q in BOARD_QUEUES {
-                let (qa, qd, qp) = (
+                let (qa, qp) = (
                     k.queue_by_arrival(t.team, q),
-                    k.queue_by_deadline(t.team, q),
                     k.queue_by_priority(t.team, q),
                 );
-                // Past its deadline is what a first response now would miss: strictly after
-                // the deadline's instant, as `deadline::missed` counts it.
-                pipe.zcard(&qa)
-                    .zrange_withscores(&qa, 0, 0)
-                    .zcount(&qd, now_ms, now_ms + 3_600_000)
-                    .zcount(&qd, "-inf", format!("({now_ms}"));
+                pipe.zcard(&qa).zrange_withscores(&qa, 0, 0);
+                // By deadline from the priority index: within an urgency class the score is
+                // the deadline. Past its deadline is what a first response now would miss:
+                // strictly after the deadline's instant, as `deadline::missed` counts it.
+                for u in Urgency::ALL {
+                    let lo = u.rank() as f64 * 1e13;
+                    let at = |ms: i64| lo + ms.max(0) as f64;
+                    pipe.zcount(&qp, at(now_ms), at(now_ms + 3_600_000)).zcount(
+                        &qp,
+                        lo,
+                        format!("({}", at(now_ms)),
+                    );
+                }
                 for u in Urgency::ALL {
                     let lo = u.rank() as f64 * 1e13;
                     pipe.zcount(&qp, lo, format!("({}", lo + 1e13));
@@ -247,8 +267,11 @@ impl Store {
             for _ in BOARD_QUEUES {
                 let depth: u64 = redis::from_redis_value_ref(next()?)?;
                 let oldest: Vec<(String, f64)> = redis::from_redis_value_ref(next()?)?;
-                let due: u64 = redis::from_redis_value_ref(next()?)?;
-                let past: u64 = redis::from_redis_value_ref(next()?)?;
+                let (mut due, mut past) = (0u64, 0u64);
+                for _ in Urgency::ALL {
+                    due += redis::from_redis_value_ref::<u64>(next()?)?;
+                    past += redis::from_redis_value_ref::<u64>(next()?)?;
+                }
                 let mut by_urgency = [0u64; 4];
                 for slot in by_urgency.iter_mut() {
                     *slot = redis::from_redis_value_ref(next()?)?;
@@ -316,8 +339,15 @@ impl Store {
             pipe.cmd("HMGET")
                 .arg(self.keys.case(id))
                 .arg(&ROUTING_FIELDS);
+            pipe.hget(self.keys.case_words(id), field::REASONS);
         }
-        let rows: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await?;
+        let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for pair in flat.chunks(2) {
+            let mut row: Vec<Option<Vec<u8>>> = redis::from_redis_value_ref(&pair[0])?;
+            row.push(redis::from_redis_value_ref(&pair[1])?);
+            rows.push(row);
+        }
         ids.into_iter()
             .zip(rows)
             .map(|((case_id, _), row)| QueuedCase::decode(case_id, row))

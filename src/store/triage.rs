@@ -25,7 +25,19 @@ pub struct UnconfirmedCase {
 }
 
 /// The fields the list reads: never the text, the call-back number or the citizen.
-const LIST_FIELDS: [&str; 8] = [
+const LIST_FIELDS: [&str; 7] = [
+    field::NEEDS,
+    field::URGENCY,
+    field::CHANNEL,
+    field::STATUS,
+    field::QUEUE,
+    field::CREATED,
+    field::FIRST_LOOK_DUE,
+];
+
+/// The names of a row: the list's fields, then the classification (kept with the case's
+/// words).
+const ROW_FIELDS: [&str; 8] = [
     field::NEEDS,
     field::URGENCY,
     field::CHANNEL,
@@ -38,7 +50,7 @@ const LIST_FIELDS: [&str; 8] = [
 
 impl UnconfirmedCase {
     fn decode(case_id: String, row: Vec<Option<Vec<u8>>>) -> Result<Self> {
-        let map: HashMap<String, Vec<u8>> = LIST_FIELDS
+        let map: HashMap<String, Vec<u8>> = ROW_FIELDS
             .iter()
             .zip(row)
             .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
@@ -123,8 +135,15 @@ impl Store {
         let mut pipe = redis::pipe();
         for id in &ids {
             pipe.cmd("HMGET").arg(self.keys.case(id)).arg(&LIST_FIELDS);
+            pipe.hget(self.keys.case_words(id), field::CLASSIFICATION);
         }
-        let rows: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await?;
+        let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for pair in flat.chunks(2) {
+            let mut row: Vec<Option<Vec<u8>>> = redis::from_redis_value_ref(&pair[0])?;
+            row.push(redis::from_redis_value_ref(&pair[1])?);
+            rows.push(row);
+        }
         let cases = ids
             .into_iter()
             .zip(rows)

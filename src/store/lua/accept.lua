@@ -8,7 +8,7 @@ local key = case_key(id)
 local case = whole_case(id)
 if not case then return {'missing'} end
 local function answer(what, late)
-  return {'ok', what, late, flat(case), redis.call('SMEMBERS', key .. ':contacts')}
+  return {'ok', what, late, flat(case), contacts_of(id, case)}
 end
 if case.status == 'in_progress' and case.holder == pro then
   log_access(id, 'accept_again', case.citizen or '')

@@ -26,7 +26,7 @@ elseif case.status == 'in_progress' then
 else
   return {'ok', id}
 end
-close_case(id, retention, case, redis.call('SMEMBERS', key .. ':contacts'), {'status', 'cancelled'})
+close_case(id, retention, case, contacts_of(id, case), {'status', 'cancelled'})
 event('c', id, 'cancelled')
 if holder then
   pull(holder, release_load(holder, id, case.channel))

@@ -3,10 +3,9 @@
 -- Returns {'ok', case fields (field, value, …), contact ids}: the case as closed, so that the
 -- caller need not read it back.
 local id, pro, outcome, retention = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local key = case_key(id)
 local case = whole_case(id)
 if not case then return {'missing'} end
-local contacts = redis.call('SMEMBERS', key .. ':contacts')
+local contacts = contacts_of(id, case)
 if case.status == 'completed' and case.holder == pro then return {'ok', flat(case), contacts} end
 if case.status ~= 'in_progress' or case.holder ~= pro then return {'not_yours', case.status} end
 -- A new case about the same need within 7 days is a re-contact.

@@ -27,13 +27,34 @@ local CHANNELS = {'phone', 'chat', 'e_service'}
 
 local function case_key(id) return P .. 'case:' .. id end
 
--- The whole case hash as a table by field name, or nil when there is none.
+-- A case is two hashes: `case:<id>` holds what routing reads, every value short so that Redis
+-- keeps it compact (a listpack); `case:<id>:words` the long values, listed here.
+local function words_key(id) return P .. 'case:' .. id .. ':words' end
+local WORDS = {text = true, callback_number = true, classification = true, reasons = true,
+  linked = true, access_hashes = true}
+
+-- The whole case (both hashes) as a table by field name, or nil when there is none.
 local function whole_case(id)
   local flat = redis.call('HGETALL', case_key(id))
   if #flat == 0 then return nil end
   local c = {}
   for i = 1, #flat, 2 do c[flat[i]] = flat[i + 1] end
+  local words = redis.call('HGETALL', words_key(id))
+  for i = 1, #words, 2 do c[words[i]] = words[i + 1] end
   return c
+end
+
+-- The case's contact ids: the first is a field of the case; contacts joined later are in
+-- `case:<id>:contacts` (`joins` counts them).
+local function contacts_of(id, c)
+  local ids = {}
+  if c.contact then ids[1] = c.contact end
+  if c.joins or not c.contact then
+    for _, cid in ipairs(redis.call('SMEMBERS', case_key(id) .. ':contacts')) do
+      if cid ~= c.contact then ids[#ids + 1] = cid end
+    end
+  end
+  return ids
 end
 
 -- A case table as a script answers it: field, value, field, value…
@@ -77,9 +98,10 @@ end
 local function sub_queue(team, queue, sub) return P .. 'q:' .. team .. ':' .. queue .. ':' .. sub end
 
 -- Queue-level indexes (all needs) by deadline, by arrival and by priority, for supervisors.
+-- (By deadline is read from `qp`: within an urgency class its score is the deadline.)
 local function index_keys(team, queue)
   local base = team .. ':' .. queue
-  return P .. 'qd:' .. base, P .. 'qa:' .. base, P .. 'qp:' .. base
+  return P .. 'qa:' .. base, P .. 'qp:' .. base
 end
 
 -- The next end of a wait (language, continuity) still ahead, or nil.
@@ -105,9 +127,8 @@ local function waiting_key(team) return P .. 'waiting:' .. team end
 local function enqueue(id, c)
   c = c or routing_of(id)
   local team, queue, score = c.team, c.queue, c.score
-  local qd, qa, qp = index_keys(team, queue)
+  local qa, qp = index_keys(team, queue)
   redis.call('ZADD', sub_queue(team, queue, c.sub_queue), score, id)
-  redis.call('ZADD', qd, c.deadline, id)
   redis.call('ZADD', qa, c.created, id)
   redis.call('ZADD', qp, score, id)
   if queue == 'alert' then
@@ -131,9 +152,8 @@ local function dequeue(id, team, queue, sub, c)
     if not c or (c.overflow_at and c.overflow_at ~= '') then redis.call('ZREM', P .. 'overflow', id) end
     if not c or c.channel == 'chat' then redis.call('ZREM', P .. 'chatwait', id) end
   end
-  local qd, qa, qp = index_keys(team, queue)
+  local qa, qp = index_keys(team, queue)
   redis.call('ZREM', sub_queue(team, queue, sub), id)
-  redis.call('ZREM', qd, id)
   redis.call('ZREM', qa, id)
   redis.call('ZREM', qp, id)
   if queue == 'alert' then redis.call('ZREM', P .. 'alerts', id) end
@@ -230,8 +250,9 @@ local function reserve(id, pro, c, p)
   p = p or pro_of(pro)
   local pro_team = p.team
   if c.queue == 'alert' and pro_team and pro_team ~= c.team and c.escalated ~= pro_team then
-    redis.call('HSET', key, 'escalated', pro_team, 'reasons',
-      (redis.call('HGET', key, 'reasons') or '') .. '\nemergency offered to team ' .. pro_team .. ': no one of team ' .. c.team .. ' free')
+    redis.call('HSET', key, 'escalated', pro_team)
+    redis.call('HSET', words_key(id), 'reasons',
+      (redis.call('HGET', words_key(id), 'reasons') or '') .. '\nemergency offered to team ' .. pro_team .. ': no one of team ' .. c.team .. ' free')
   end
   local expires = ms(tonumber(NOW) + OFFER_TTL)
   local langs = p.langs or ''
@@ -457,12 +478,13 @@ end
 -- field/value pairs the closing script writes with it (status, outcome). The table is changed
 -- to what is stored afterwards.
 local function close_case(id, retention, case, contacts, set)
+  local words = words_key(id)
   local key = case_key(id)
   set[#set + 1] = 'closed'
   set[#set + 1] = NOW
   redis.call('HSET', key, unpack(set))
   for i = 1, #set, 2 do case[set[i]] = set[i + 1] end
-  redis.call('HDEL', key, 'text', 'callback_number')
+  redis.call('HDEL', words, 'text', 'callback_number')
   case.text, case.callback_number = nil, nil
   -- A closed case needs no first look any more (it stays unconfirmed in its record).
   if not case.triage_confirmed then
@@ -481,7 +503,8 @@ local function close_case(id, retention, case, contacts, set)
     redis.call('EXPIRE', P .. 'contact:' .. cid, retention)
   end
   redis.call('EXPIRE', key, retention)
-  redis.call('EXPIRE', key .. ':contacts', retention)
+  redis.call('EXPIRE', words, retention)
+  if case.joins or not case.contact then redis.call('EXPIRE', key .. ':contacts', retention) end
   if case.holder_disconnected then
     case.holder_disconnected = nil
     holder_back(id)
@@ -490,7 +513,7 @@ end
 
 -- Appends a line to the case's routing reasons (what GetCase and supervisors see).
 local function add_reason(id, line)
-  local key = case_key(id)
+  local key = words_key(id)
   local r = redis.call('HGET', key, 'reasons') or ''
   if r ~= '' then r = r .. '\n' end
   redis.call('HSET', key, 'reasons', r .. line)
@@ -567,7 +590,7 @@ end
 -- Does the case accept this access-token hash (one per contact, see submit.lua)?
 local function has_access(case_id, hash)
   if hash == '' then return false end
-  local hs = redis.call('HGET', case_key(case_id), 'access_hashes') or ''
+  local hs = redis.call('HGET', words_key(case_id), 'access_hashes') or ''
   for h in string.gmatch(hs, '[^,]+') do
     if h == hash then return true end
   end
@@ -575,6 +598,6 @@ local function has_access(case_id, hash)
 end
 
 local function add_access(case_id, hash)
-  local hs = redis.call('HGET', case_key(case_id), 'access_hashes') or ''
-  redis.call('HSET', case_key(case_id), 'access_hashes', hs == '' and hash or (hs .. ',' .. hash))
+  local hs = redis.call('HGET', words_key(case_id), 'access_hashes') or ''
+  redis.call('HSET', words_key(case_id), 'access_hashes', hs == '' and hash or (hs .. ',' .. hash))
 end

@@ -37,7 +37,9 @@ if citizen ~= '' then
       if is_open and tonumber(urank) >= tonumber(h[2]) then
         redis.call('SADD', case_key(open) .. ':contacts', cid)
         redis.call('HINCRBY', case_key(open), 'active_contacts', 1)
+        redis.call('HINCRBY', case_key(open), 'joins', 1)
         add_access(open, access_hash)
+        -- A joined contact keeps its own classification; the first contact's is the case's.
         redis.call('HSET', P .. 'contact:' .. cid, 'case', open, 'classification', class, 'joined', '1', 'created', NOW)
         stat('k', 'contact', 'team', h[3] or '', 'need', needs[1], 'joined', '1')
         event('c', open, 'joined')
@@ -66,17 +68,18 @@ end
 
 local key = case_key(id)
 local f = {}
-local fields = {}
-for i = 14, #ARGV, 2 do
-  f[ARGV[i]] = ARGV[i + 1]
-  fields[#fields + 1] = ARGV[i]
-  fields[#fields + 1] = ARGV[i + 1]
-end
+-- Routing fields to the case hash, long values to its words (`WORDS`); empty values are not
+-- stored (a missing field reads as empty).
+local fields, words = {}, {}
 local function set(name, value)
   f[name] = value
-  fields[#fields + 1] = name
-  fields[#fields + 1] = value
+  if value == '' then return end
+  local to = WORDS[name] and words or fields
+  to[#to + 1] = name
+  to[#to + 1] = value
 end
+for i = 14, #ARGV, 2 do set(ARGV[i], ARGV[i + 1]) end
+set('contact', cid)
 set('access_hashes', access_hash)
 local recontact = '0'
 if citizen ~= '' then
@@ -84,8 +87,8 @@ if citizen ~= '' then
   if #others > 0 then
     set('linked', table.concat(others, ','))
     for _, o in ipairs(others) do
-      local l = redis.call('HGET', case_key(o), 'linked') or ''
-      redis.call('HSET', case_key(o), 'linked', l == '' and id or (l .. ',' .. id))
+      local l = redis.call('HGET', words_key(o), 'linked') or ''
+      redis.call('HSET', words_key(o), 'linked', l == '' and id or (l .. ',' .. id))
     end
   end
   if redis.call('EXISTS', P .. 'last:' .. citizen .. ':' .. needs[1]) == 1 then
@@ -97,8 +100,8 @@ if citizen ~= '' then
   end
 end
 redis.call('HSET', key, unpack(fields))
-redis.call('SADD', key .. ':contacts', cid)
-redis.call('HSET', P .. 'contact:' .. cid, 'case', id, 'classification', class, 'joined', '0', 'created', NOW)
+redis.call('HSET', words_key(id), unpack(words))
+redis.call('HSET', P .. 'contact:' .. cid, 'case', id, 'joined', '0', 'created', NOW)
 -- Provisional until a person looks at it: in the first-look view by arrival and by due time.
 redis.call('ZADD', P .. 'firstlook', f.created, id)
 redis.call('ZADD', P .. 'firstlook_due', f.first_look_due, id)
