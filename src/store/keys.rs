@@ -26,9 +26,8 @@
 //! | `avail:<team>:<channel>` | set | ... and with capacity on the channel |
 //! | `free:<team>:<channel>:<profession>` | zset | ... with a free slot, scored by load |
 //! | `idem:<key>` | string | contact id answered for an idempotency key (expires) |
-//! | `open:<citizen>:<need>` | string | the citizen's open case for a need |
 //! | `day:<date>:<team>` | hash | today's cases taken and taken late (service level; expires after 2 days) |
-//! | `cit:<citizen>` | set | the citizen's open cases (linked to each other) |
+//! | `citizen:<citizen>` | hash | the citizen's open cases (fields `<case>`, linked to each other) and the newest open case per need (`need:<need>` → case); gone when none is open |
 //! | `last:<citizen>:<need>` | string, expires after 7 days | a case about the need was completed (re-contacts) |
 //! | `stats` | stream, 31 days | per contact, first response and completion: codes and times (GetStats) |
 //! | `access` | stream, by time (`access_log.retention_days`) | the access log (Act 703/2023): at, by, role, org, action, case, citizen (pseudonym), purpose, source — never trimmed by count |
@@ -92,8 +91,8 @@ impl Keys {
         format!("{}on:{team}:{profession}", self.prefix)
     }
 
-    pub fn citizen_cases(&self, citizen: &str) -> String {
-        format!("{}cit:{citizen}", self.prefix)
+    pub fn citizen(&self, citizen: &str) -> String {
+        format!("{}citizen:{citizen}", self.prefix)
     }
 
     pub fn stats(&self) -> String {

@@ -211,7 +211,7 @@ pub enum Connection<'a> {
 /// Due entries (expired offers, ended waits, overflow steps, chat limits) one reaper script
 /// takes: with 100 000 cases waiting, a batch this size keeps each script well under 2 ms
 /// (BENCHMARKS.md, "Redis commands per contact").
-pub const REAP_BATCH: u32 = 16;
+pub const REAP_BATCH: u32 = 8;
 
 /// Professionals whose lease lapsed that one script takes offline (each may have offers to
 /// place again).

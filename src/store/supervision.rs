@@ -64,21 +64,9 @@ pub struct QueuedCase {
     pub interpreter_needed: bool,
 }
 
-/// The fields `queued_cases` reads: never the text, the call-back number or the citizen. (The
-/// reasons, kept with the case's words, are read beside them.)
-const ROUTING_FIELDS: [&str; 9] = [
-    field::QUEUE,
-    field::NEEDS,
-    field::URGENCY,
-    field::CHANNEL,
-    field::LANGUAGE,
-    field::DEADLINE,
-    field::DEADLINE_RULE,
-    field::CREATED,
-    field::INTERPRETER_NEEDED,
-];
-
-/// The names of a `queued_cases` row: the routing fields, then the reasons.
+/// The fields `queued_cases` reads: never the text, the call-back number or the citizen. The
+/// reasons, kept with the case's words, are read beside them (and from the case hash for a case
+/// written before).
 const ROW_FIELDS: [&str; 10] = [
     field::QUEUE,
     field::NEEDS,
@@ -336,16 +324,18 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for (id, _) in &ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys.case(id))
-                .arg(&ROUTING_FIELDS);
+            pipe.cmd("HMGET").arg(self.keys.case(id)).arg(&ROW_FIELDS);
             pipe.hget(self.keys.case_words(id), field::REASONS);
         }
         let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
         let mut rows = Vec::with_capacity(ids.len());
         for pair in flat.chunks(2) {
             let mut row: Vec<Option<Vec<u8>>> = redis::from_redis_value_ref(&pair[0])?;
-            row.push(redis::from_redis_value_ref(&pair[1])?);
+            let reasons: Option<Vec<u8>> = redis::from_redis_value_ref(&pair[1])?;
+            // A case written before the words had their own hash keeps its reasons with it.
+            if let Some(reasons) = reasons {
+                row[ROW_FIELDS.len() - 1] = Some(reasons);
+            }
             rows.push(row);
         }
         ids.into_iter()

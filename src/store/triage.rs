@@ -24,19 +24,9 @@ pub struct UnconfirmedCase {
     pub classification: Vec<u8>,
 }
 
-/// The fields the list reads: never the text, the call-back number or the citizen.
-const LIST_FIELDS: [&str; 7] = [
-    field::NEEDS,
-    field::URGENCY,
-    field::CHANNEL,
-    field::STATUS,
-    field::QUEUE,
-    field::CREATED,
-    field::FIRST_LOOK_DUE,
-];
-
-/// The names of a row: the list's fields, then the classification (kept with the case's
-/// words).
+/// The fields the list reads: never the text, the call-back number or the citizen. The
+/// classification, kept with the case's words, is read beside them (and from the case hash for a
+/// case written before).
 const ROW_FIELDS: [&str; 8] = [
     field::NEEDS,
     field::URGENCY,
@@ -134,14 +124,18 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for id in &ids {
-            pipe.cmd("HMGET").arg(self.keys.case(id)).arg(&LIST_FIELDS);
+            pipe.cmd("HMGET").arg(self.keys.case(id)).arg(&ROW_FIELDS);
             pipe.hget(self.keys.case_words(id), field::CLASSIFICATION);
         }
         let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
         let mut rows = Vec::with_capacity(ids.len());
         for pair in flat.chunks(2) {
             let mut row: Vec<Option<Vec<u8>>> = redis::from_redis_value_ref(&pair[0])?;
-            row.push(redis::from_redis_value_ref(&pair[1])?);
+            let class: Option<Vec<u8>> = redis::from_redis_value_ref(&pair[1])?;
+            // A case written before the words had their own hash keeps it with it.
+            if let Some(class) = class {
+                row[ROW_FIELDS.len() - 1] = Some(class);
+            }
             rows.push(row);
         }
         let cases = ids

@@ -33,12 +33,22 @@ local function words_key(id) return P .. 'case:' .. id .. ':words' end
 local WORDS = {text = true, callback_number = true, classification = true, reasons = true,
   linked = true, access_hashes = true}
 
--- The whole case (both hashes) as a table by field name, or nil when there is none.
+-- One of the case's long values. A case written before the words had their own hash keeps
+-- them in the case hash; they are read from there until written again.
+local function word(id, name)
+  return redis.call('HGET', words_key(id), name) or redis.call('HGET', case_key(id), name)
+end
+
+-- The whole case (both hashes) as a table by field name, or nil when there is none. `legacy`
+-- is set when the case hash still holds long values (written before they had their own).
 local function whole_case(id)
   local flat = redis.call('HGETALL', case_key(id))
   if #flat == 0 then return nil end
   local c = {}
-  for i = 1, #flat, 2 do c[flat[i]] = flat[i + 1] end
+  for i = 1, #flat, 2 do
+    c[flat[i]] = flat[i + 1]
+    if WORDS[flat[i]] then c.legacy = true end
+  end
   local words = redis.call('HGETALL', words_key(id))
   for i = 1, #words, 2 do c[words[i]] = words[i + 1] end
   return c
@@ -61,8 +71,10 @@ end
 local function flat(c)
   local out = {}
   for k, v in pairs(c) do
-    out[#out + 1] = k
-    out[#out + 1] = v
+    if type(v) == 'string' then
+      out[#out + 1] = k
+      out[#out + 1] = v
+    end
   end
   return out
 end
@@ -252,7 +264,7 @@ local function reserve(id, pro, c, p)
   if c.queue == 'alert' and pro_team and pro_team ~= c.team and c.escalated ~= pro_team then
     redis.call('HSET', key, 'escalated', pro_team)
     redis.call('HSET', words_key(id), 'reasons',
-      (redis.call('HGET', words_key(id), 'reasons') or '') .. '\nemergency offered to team ' .. pro_team .. ': no one of team ' .. c.team .. ' free')
+      (word(id, 'reasons') or '') .. '\nemergency offered to team ' .. pro_team .. ': no one of team ' .. c.team .. ' free')
   end
   local expires = ms(tonumber(NOW) + OFFER_TTL)
   local langs = p.langs or ''
@@ -485,7 +497,8 @@ local function close_case(id, retention, case, contacts, set)
   redis.call('HSET', key, unpack(set))
   for i = 1, #set, 2 do case[set[i]] = set[i + 1] end
   redis.call('HDEL', words, 'text', 'callback_number')
-  case.text, case.callback_number = nil, nil
+  if case.legacy then redis.call('HDEL', key, 'text', 'callback_number') end
+  case.text, case.callback_number, case.legacy = nil, nil, nil
   -- A closed case needs no first look any more (it stays unconfirmed in its record).
   if not case.triage_confirmed then
     redis.call('ZREM', P .. 'firstlook', id)
@@ -493,11 +506,18 @@ local function close_case(id, retention, case, contacts, set)
   end
   local citizen = case.citizen
   if citizen and citizen ~= '' then
-    for _, need in ipairs(csv(case.needs)) do
-      local link = P .. 'open:' .. citizen .. ':' .. need
-      if redis.call('GET', link) == id then redis.call('DEL', link) end
+    -- No longer among the citizen's open cases, nor the newest of its needs.
+    local ck = P .. 'citizen:' .. citizen
+    local needs = {}
+    for _, need in ipairs(csv(case.needs)) do needs[#needs + 1] = 'need:' .. need end
+    local gone = {id}
+    if #needs > 0 then
+      local links = redis.call('HMGET', ck, unpack(needs))
+      for i, f in ipairs(needs) do
+        if links[i] == id then gone[#gone + 1] = f end
+      end
     end
-    redis.call('SREM', P .. 'cit:' .. citizen, id)
+    redis.call('HDEL', ck, unpack(gone))
   end
   for _, cid in ipairs(contacts) do
     redis.call('EXPIRE', P .. 'contact:' .. cid, retention)
@@ -514,7 +534,7 @@ end
 -- Appends a line to the case's routing reasons (what GetCase and supervisors see).
 local function add_reason(id, line)
   local key = words_key(id)
-  local r = redis.call('HGET', key, 'reasons') or ''
+  local r = word(id, 'reasons') or ''
   if r ~= '' then r = r .. '\n' end
   redis.call('HSET', key, 'reasons', r .. line)
 end
@@ -590,7 +610,7 @@ end
 -- Does the case accept this access-token hash (one per contact, see submit.lua)?
 local function has_access(case_id, hash)
   if hash == '' then return false end
-  local hs = redis.call('HGET', words_key(case_id), 'access_hashes') or ''
+  local hs = word(case_id, 'access_hashes') or ''
   for h in string.gmatch(hs, '[^,]+') do
     if h == hash then return true end
   end
@@ -598,6 +618,6 @@ local function has_access(case_id, hash)
 end
 
 local function add_access(case_id, hash)
-  local hs = redis.call('HGET', words_key(case_id), 'access_hashes') or ''
+  local hs = word(case_id, 'access_hashes') or ''
   redis.call('HSET', words_key(case_id), 'access_hashes', hs == '' and hash or (hs .. ',' .. hash))
 end

@@ -25,11 +25,17 @@ if not redis.call('SET', idem_key, cid, 'NX', 'EX', idem_ttl) then
 end
 
 local needs = csv(needs_csv)
-local others = {}
+-- The citizen's open cases (fields `<case>`) and the newest open case per need (`need:<need>`).
+local citizen_key = P .. 'citizen:' .. citizen
+local others, links = {}, {}
 if citizen ~= '' then
-  others = redis.call('SMEMBERS', P .. 'cit:' .. citizen)
+  local h = redis.call('HGETALL', citizen_key)
+  for i = 1, #h, 2 do
+    local need = string.match(h[i], '^need:(.+)$')
+    if need then links[need] = h[i + 1] else others[#others + 1] = h[i] end
+  end
   if #others > 0 then
-    local open = redis.call('GET', P .. 'open:' .. citizen .. ':' .. needs[1])
+    local open = links[needs[1]]
     if open then
       local h = redis.call('HMGET', case_key(open), 'status', 'urgency_rank', 'team')
       local is_open = h[1] == 'queued' or h[1] == 'offered' or h[1] == 'in_progress'
@@ -87,7 +93,7 @@ if citizen ~= '' then
   if #others > 0 then
     set('linked', table.concat(others, ','))
     for _, o in ipairs(others) do
-      local l = redis.call('HGET', words_key(o), 'linked') or ''
+      local l = word(o, 'linked') or ''
       redis.call('HSET', words_key(o), 'linked', l == '' and id or (l .. ',' .. id))
     end
   end
@@ -106,8 +112,12 @@ redis.call('HSET', P .. 'contact:' .. cid, 'case', id, 'joined', '0', 'created',
 redis.call('ZADD', P .. 'firstlook', f.created, id)
 redis.call('ZADD', P .. 'firstlook_due', f.first_look_due, id)
 if citizen ~= '' then
-  for _, need in ipairs(needs) do redis.call('SET', P .. 'open:' .. citizen .. ':' .. need, id) end
-  redis.call('SADD', P .. 'cit:' .. citizen, id)
+  local opened = {id, '1'}
+  for _, need in ipairs(needs) do
+    opened[#opened + 1] = 'need:' .. need
+    opened[#opened + 1] = id
+  end
+  redis.call('HSET', citizen_key, unpack(opened))
 end
 stat('k', 'contact', 'team', f.team, 'need', needs[1], 'joined', '0', 'recontact', recontact)
 -- Nobody available on the channel: nobody free to offer it to, no need to look.
