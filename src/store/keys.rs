@@ -12,7 +12,7 @@
 //! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
 //! | `qp:<team>:<queue>` | zset | the queue's cases (all needs) by priority, for the supervisors' list, urgency and deadline counts (within an urgency class the score is the deadline) |
 //! | `alerts` | zset | every emergency waiting anywhere in the county |
-//! | `waiting:<team>` | set | the team's sub-queues (`<queue>:<need>`) that may hold waiting cases: a pull reads only these (`enqueue` adds, the pull that finds one empty removes it) |
+//! | `waiting:<team>` | set | the team's sub-queues (`<queue>:<need>`) that may hold waiting cases: a pull reads only these (`enqueue` adds, the pull that finds one empty removes it, a professional connecting lists their needs' again) |
 //! | `teams` | set | teams that have had a professional online |
 //! | `offers` | zset | offered cases by offer expiry |
 //! | `waits` | zset | queued cases by the end of their next language or continuity wait |
@@ -73,6 +73,10 @@ impl Keys {
 
     pub fn queue(&self, team: &str, queue: &str, need: &str) -> String {
         format!("{}q:{team}:{queue}:{need}", self.prefix)
+    }
+
+    pub fn waiting(&self, team: &str) -> String {
+        format!("{}waiting:{team}", self.prefix)
     }
 
     pub fn queue_by_arrival(&self, team: &str, queue: &str) -> String {

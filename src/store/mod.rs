@@ -720,11 +720,8 @@ impl Store {
     /// The case, its contacts, and while queued its place and the professionals available.
     pub async fn load_case(&self, case_id: &str) -> Result<CaseRecord> {
         let mut conn = self.conn.clone();
-        let (mut fields, words, contacts): (
-            HashMap<String, Vec<u8>>,
-            HashMap<String, Vec<u8>>,
-            Vec<String>,
-        ) = redis::pipe()
+        type Hash = HashMap<String, Vec<u8>>;
+        let (mut fields, words, contacts): (Hash, Hash, Vec<String>) = redis::pipe()
             .hgetall(self.keys.case(case_id))
             .hgetall(self.keys.case_words(case_id))
             .smembers(self.keys.case_contacts(case_id))

@@ -150,6 +150,17 @@ async fn a_queued_contact_costs_one_script_of_at_most_20_redis_commands() {
     println!("queued SubmitContact: {cost:?}");
     assert_eq!(cost.sent, 1, "one round trip: {cost:?}");
     assert!(cost.commands <= 20, "{cost:?}");
+
+    // Without a citizen (an e-service contact with neither identity code nor number).
+    let log = CommandLog::start(&county);
+    let answer = county
+        .submit(dental(pb::Channel::EService, "cost-anonymous"))
+        .await;
+    let cost = cost_of(&log.finish(), "cost-anonymous");
+    assert_eq!(answer.status, pb::CaseStatus::Queued as i32);
+    println!("queued anonymous SubmitContact: {cost:?}");
+    assert_eq!(cost.sent, 1, "one round trip: {cost:?}");
+    assert!(cost.commands <= 16, "{cost:?}");
 }
 
 #[tokio::test]

@@ -136,6 +136,18 @@ end
 -- takes it out.
 local function waiting_key(team) return P .. 'waiting:' .. team end
 
+-- Lists again the sub-queues of `needs` in the team that hold cases: cases queued by a version
+-- before `waiting:<team>` existed are pulled too. Run when a professional connects.
+local function relist_waiting(team, needs)
+  for _, ch in ipairs(CHANNELS) do
+    for _, need in ipairs(csv(needs)) do
+      if redis.call('ZCARD', sub_queue(team, ch, need)) > 0 then
+        redis.call('SADD', waiting_key(team), ch .. ':' .. need)
+      end
+    end
+  end
+end
+
 local function enqueue(id, c)
   c = c or routing_of(id)
   local team, queue, score = c.team, c.queue, c.score
