@@ -15,10 +15,10 @@ use super::{
 };
 use crate::auth::{Caller, case_token};
 use crate::classify::{Classification, Input};
-use crate::domain::intake::{self, Assessment, CasePlan, ContactFacts, IntakePolicy};
+use crate::domain::intake::{self, Assessment, CasePlan, ContactFacts, IntakePolicy, OpenCase};
 use crate::domain::{Channel, Language, Need, Purpose, Urgency, hetu};
 use crate::pb::{self, contact_service_server::ContactService};
-use crate::store::{NewCase, Submitted};
+use crate::store::{NewCase, Submission, Submitted};
 
 pub struct ContactApi {
     pub state: AppState,
@@ -202,18 +202,13 @@ impl ContactApi {
         self.state.classifier.get().classify(&c.input())
     }
 
-    /// Plans the case: the citizen's open case is looked up for continuity unless the contact
-    /// names its own team.
-    async fn plan(&self, c: &Checked<'_>, class: &Classification) -> Result<CasePlan, Status> {
-        let open = match (&c.citizen_key, c.own_team) {
-            (Some(key), None) => self
-                .state
-                .store
-                .open_case_of(key)
-                .await
-                .map_err(store_status)?,
-            _ => None,
-        };
+    /// Plans the case with `open` as the citizen's open case (continuity).
+    fn plan(
+        &self,
+        c: &Checked<'_>,
+        class: &Classification,
+        open: Option<&OpenCase>,
+    ) -> Result<CasePlan, Status> {
         let cfg = &self.state.config;
         let policy = IntakePolicy {
             teams: &cfg.county.teams,
@@ -229,21 +224,15 @@ impl ContactApi {
             urgency: class.urgency,
             language: class.language,
         };
-        intake::plan(
-            &c.facts(),
-            &assessment,
-            open.as_ref(),
-            &policy,
-            crate::clock::now(),
-        )
-        .map_err(refusal_status)
+        intake::plan(&c.facts(), &assessment, open, &policy, crate::clock::now())
+            .map_err(refusal_status)
     }
 
     /// The answer for a new case: offered at once, or queued at its place.
     fn new_answer(
         &self,
         plan: &CasePlan,
-        new: &NewCase<'_>,
+        ids: &Ids,
         class: pb::Classification,
         position: Option<u64>,
         available: u64,
@@ -282,8 +271,8 @@ impl ContactApi {
         pb::SubmitContactResponse {
             callback_window_start: window.map(|w| timestamp(w.0)),
             callback_window_end: window.map(|w| timestamp(w.1)),
-            contact_id: new.contact_id.clone(),
-            case_id: new.case_id.clone(),
+            contact_id: ids.contact_id.clone(),
+            case_id: ids.case_id.clone(),
             joined_existing_case: false,
             citizen_message: citizen_message(
                 plan.language,
@@ -339,6 +328,12 @@ impl ContactApi {
     }
 }
 
+/// The ids a new contact and its case are given before they are written.
+struct Ids {
+    contact_id: String,
+    case_id: String,
+}
+
 /// What the citizen's message is about, most important first.
 fn standing(
     emergency: bool,
@@ -391,25 +386,50 @@ impl ContactService for ContactApi {
         }
         tracing::Span::current().record("channel", c.channel.code());
         let class = self.classify(&c);
-        let plan = self.plan(&c, &class).await?;
         let class_pb = pb::Classification::from(&class);
-        let new = NewCase {
-            plan: &plan,
+        let ids = Ids {
             contact_id: uuid::Uuid::now_v7().hyphenated().to_string(),
             case_id: uuid::Uuid::now_v7().hyphenated().to_string(),
-            idempotency_key: &key,
-            idempotency_ttl_secs: self.state.config.routing.idempotency_ttl_secs,
-            citizen: c.citizen_key.as_deref(),
-            classification: prost::Message::encode_to_vec(&class_pb),
-            text: c.text,
-            callback_number: c.callback.as_deref(),
-            access_hash: &token_hash,
-            first_look_due_ms: crate::domain::triage::first_look_due(
-                plan.created_ms,
-                self.state.config.triage.first_look_secs.get(c.channel),
-            ),
         };
-        let outcome = self.state.store.submit(&new).await.map_err(store_status)?;
+        // The citizen's open case decides continuity unless the contact names its own team.
+        // The plan assumes there is none; the submit script checks that in the same step and
+        // answers the open case when there is one, and the contact is planned again with it.
+        let consult_open_case = c.citizen_key.is_some() && c.own_team.is_none();
+        let mut open: Option<OpenCase> = None;
+        let mut tries = 0;
+        let (plan, outcome) = loop {
+            let plan = self.plan(&c, &class, open.as_ref())?;
+            let new = NewCase {
+                plan: &plan,
+                contact_id: ids.contact_id.clone(),
+                case_id: ids.case_id.clone(),
+                idempotency_key: &key,
+                idempotency_ttl_secs: self.state.config.routing.idempotency_ttl_secs,
+                citizen: c.citizen_key.as_deref(),
+                classification: prost::Message::encode_to_vec(&class_pb),
+                text: c.text,
+                callback_number: c.callback.as_deref(),
+                access_hash: &token_hash,
+                first_look_due_ms: crate::domain::triage::first_look_due(
+                    plan.created_ms,
+                    self.state.config.triage.first_look_secs.get(c.channel),
+                ),
+                open_case: consult_open_case.then(|| open.clone()),
+            };
+            match self.state.store.submit(&new).await.map_err(store_status)? {
+                Submission::Done(outcome) => break (plan, outcome),
+                // The citizen's cases changing under each attempt: a retry later will do.
+                Submission::Replan(_) if tries == 3 => {
+                    return Err(Status::unavailable(
+                        "the citizen's open cases kept changing; try again",
+                    ));
+                }
+                Submission::Replan(actual) => {
+                    tries += 1;
+                    open = actual;
+                }
+            }
+        };
         self.state
             .metrics
             .contact(c.channel, plan.routed_need, &outcome);
@@ -417,7 +437,7 @@ impl ContactService for ContactApi {
             Submitted::New {
                 position,
                 available,
-            } => self.new_answer(&plan, &new, class_pb, position, available),
+            } => self.new_answer(&plan, &ids, class_pb, position, available),
             Submitted::Joined {
                 contact_id,
                 case_id,

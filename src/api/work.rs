@@ -161,7 +161,7 @@ impl WorkService for WorkApi {
         let (_, member) = self.professional(&caller, &req.professional_id)?;
         let id = parse_id("case_id", &req.case_id)?;
         let access = access_entry(&caller, "accept", purpose(req.purpose)?);
-        let accepted = self
+        let (accepted, rec) = self
             .state
             .store
             .accept(&id, &member.id, &access)
@@ -174,7 +174,7 @@ impl WorkService for WorkApi {
             }
         }
         tracing::info!(?accepted, "offer accepted");
-        let case = self.state.case(&id, CaseView::Holder).await?;
+        let case = self.state.case_pb(&rec, CaseView::Holder);
         Ok(Response::new(pb::AcceptOfferResponse { case: Some(case) }))
     }
 
@@ -223,7 +223,8 @@ impl WorkService for WorkApi {
             "RESOLVED_AT_FIRST_CONTACT, FOLLOW_UP_BOOKED, REFERRED_ON or CITIZEN_NOT_REACHED",
         )?;
         let retention = self.state.config.routing.closed_case_retention_days * 86_400;
-        self.state
+        let rec = self
+            .state
             .store
             .complete(&id, &member.id, outcome, retention, &access)
             .await
@@ -236,7 +237,7 @@ impl WorkService for WorkApi {
             })
             .inc();
         tracing::info!(outcome = outcome.code(), "case completed");
-        let case = self.state.case(&id, CaseView::Routing).await?;
+        let case = self.state.case_pb(&rec, CaseView::Routing);
         Ok(Response::new(pb::CompleteCaseResponse { case: Some(case) }))
     }
 

@@ -41,8 +41,13 @@ impl AccessEntry {
         }
     }
 
-    /// The script argument: JSON the prelude's `log_access` reads.
+    /// The script argument: JSON the prelude's `log_access` reads. `min_id` is where trimming
+    /// may start: real time (the stream's ids are Redis's `*`) less the retention. An instance
+    /// clock off by seconds moves it by seconds against a retention of years.
     pub(super) fn encode(&self, keep_ms: u64) -> String {
+        let real_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         serde_json::json!({
             "by": self.by,
             "role": self.role,
@@ -50,7 +55,7 @@ impl AccessEntry {
             "action": self.action,
             "purpose": self.purpose.code(),
             "source": self.source,
-            "keep_ms": keep_ms,
+            "min_id": real_ms.saturating_sub(keep_ms).to_string(),
         })
         .to_string()
     }

@@ -63,6 +63,21 @@ pub(crate) mod field {
     pub const TRIAGE_CONFIRMED_BY: &str = "triage_confirmed_by";
     /// `consult:<professional>`: a consultation asked of a colleague, and its state.
     pub const CONSULT_PREFIX: &str = "consult:";
+    /// The case's first contact (contacts joined later are in `case:<id>:contacts`).
+    pub const CONTACT: &str = "contact";
+
+    /// The fields kept in `case:<id>:words`, not in the case hash: values that may be longer
+    /// than Redis's compact-hash limit (64 bytes). `submit.lua` and `WORDS` in the prelude
+    /// split by the same list (a unit test holds them to it).
+    #[allow(dead_code)]
+    pub const WORDS: [&str; 6] = [
+        TEXT,
+        CALLBACK_NUMBER,
+        CLASSIFICATION,
+        REASONS,
+        LINKED,
+        ACCESS_HASHES,
+    ];
 }
 
 /// A new case, ready to be written: the plan and what the contact carries.
@@ -83,6 +98,10 @@ pub struct NewCase<'a> {
     pub access_hash: &'a str,
     /// By when a person should have confirmed the classification (ms).
     pub first_look_due_ms: i64,
+    /// The citizen's newest open case the plan assumed (`Some(None)`: none); `None` when the
+    /// plan did not consult it (an anonymous contact, or one naming its own team). The submit
+    /// script checks it and asks for a new plan when it is not what is stored.
+    pub open_case: Option<Option<crate::domain::intake::OpenCase>>,
 }
 
 impl NewCase<'_> {
@@ -304,7 +323,8 @@ impl CaseRecord {
         }
     }
 
-    /// Decodes a stored case hash; `contacts` are the ids joined to it.
+    /// Decodes a stored case (both hashes, merged); `contacts` are the ids joined to it
+    /// after the first.
     pub(crate) fn decode(
         id: &str,
         map: &HashMap<String, Vec<u8>>,
@@ -312,6 +332,11 @@ impl CaseRecord {
     ) -> Result<Self, StoreError> {
         use field::*;
         let f = Fields::new("case", map);
+        if let Some(first) = f.opt(CONTACT)?
+            && !contacts.iter().any(|c| c == first)
+        {
+            contacts.push(first.to_string());
+        }
         contacts.sort();
         let mut consultations: Vec<(String, String)> = map
             .iter()
@@ -424,6 +449,20 @@ mod tests {
         assert_eq!(r.holder, None);
         assert_eq!(r.contacts, ["a", "b"]);
         assert_eq!(r.consultations, [("dr-1".into(), "requested".into())]);
+    }
+
+    #[test]
+    fn the_prelude_keeps_the_same_fields_with_the_words() {
+        let prelude = include_str!("lua/prelude.lua");
+        let table: String = prelude
+            .lines()
+            .skip_while(|l| !l.starts_with("local WORDS"))
+            .take(2)
+            .collect();
+        for f in field::WORDS {
+            assert!(table.contains(&format!("{f} = true")), "{f} in {table}");
+        }
+        assert_eq!(table.matches("= true").count(), field::WORDS.len());
     }
 
     #[test]

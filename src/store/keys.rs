@@ -4,14 +4,15 @@
 //!
 //! | key | type | what |
 //! |---|---|---|
-//! | `case:<case>` | hash | the case: status, routing, deadline, holder, classification |
-//! | `case:<case>:contacts` | set | contact ids joined to the case |
-//! | `contact:<contact>` | hash | the contact's case, classification, join / withdrawal |
+//! | `case:<case>` | hash | the case: status, routing, deadline, holder, its first contact; only short values, so that Redis keeps it a compact listpack |
+//! | `case:<case>:words` | hash | the case's long values: the citizen's text and call-back number (erased at closing), classification, routing reasons, linked cases, access-token hashes |
+//! | `case:<case>:contacts` | set | contact ids joined to the case after the first (`joins` on the case counts them) |
+//! | `contact:<contact>` | hash | the contact's case, join / withdrawal; a joined contact's own classification (the first contact's is the case's) |
 //! | `q:<team>:<queue>:<need>` | zset | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies) |
-//! | `qd:<team>:<queue>` | zset | the queue's cases (all needs) by deadline |
 //! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
-//! | `qp:<team>:<queue>` | zset | the queue's cases (all needs) by priority, for the supervisors' list and urgency counts |
+//! | `qp:<team>:<queue>` | zset | the queue's cases (all needs) by priority, for the supervisors' list, urgency and deadline counts (within an urgency class the score is the deadline) |
 //! | `alerts` | zset | every emergency waiting anywhere in the county |
+//! | `waiting:<team>` | set | the team's sub-queues (`<queue>:<need>`) that may hold waiting cases: a pull reads only these (`enqueue` adds, the pull that finds one empty removes it, a professional connecting lists their needs' again) |
 //! | `teams` | set | teams that have had a professional online |
 //! | `offers` | zset | offered cases by offer expiry |
 //! | `waits` | zset | queued cases by the end of their next language or continuity wait |
@@ -25,9 +26,8 @@
 //! | `avail:<team>:<channel>` | set | ... and with capacity on the channel |
 //! | `free:<team>:<channel>:<profession>` | zset | ... with a free slot, scored by load |
 //! | `idem:<key>` | string | contact id answered for an idempotency key (expires) |
-//! | `open:<citizen>:<need>` | string | the citizen's open case for a need |
 //! | `day:<date>:<team>` | hash | today's cases taken and taken late (service level; expires after 2 days) |
-//! | `cit:<citizen>` | set | the citizen's open cases (linked to each other) |
+//! | `citizen:<citizen>` | hash | the citizen's open cases (fields `<case>`, linked to each other) and the newest open case per need (`need:<need>` → case); gone when none is open |
 //! | `last:<citizen>:<need>` | string, expires after 7 days | a case about the need was completed (re-contacts) |
 //! | `stats` | stream, 31 days | per contact, first response and completion: codes and times (GetStats) |
 //! | `access` | stream, by time (`access_log.retention_days`) | the access log (Act 703/2023): at, by, role, org, action, case, citizen (pseudonym), purpose, source — never trimmed by count |
@@ -59,6 +59,10 @@ impl Keys {
         format!("{}case:{id}", self.prefix)
     }
 
+    pub fn case_words(&self, id: &str) -> String {
+        format!("{}case:{id}:words", self.prefix)
+    }
+
     pub fn case_contacts(&self, id: &str) -> String {
         format!("{}case:{id}:contacts", self.prefix)
     }
@@ -71,8 +75,8 @@ impl Keys {
         format!("{}q:{team}:{queue}:{need}", self.prefix)
     }
 
-    pub fn queue_by_deadline(&self, team: &str, queue: &str) -> String {
-        format!("{}qd:{team}:{queue}", self.prefix)
+    pub fn waiting(&self, team: &str) -> String {
+        format!("{}waiting:{team}", self.prefix)
     }
 
     pub fn queue_by_arrival(&self, team: &str, queue: &str) -> String {
@@ -91,8 +95,8 @@ impl Keys {
         format!("{}on:{team}:{profession}", self.prefix)
     }
 
-    pub fn citizen_cases(&self, citizen: &str) -> String {
-        format!("{}cit:{citizen}", self.prefix)
+    pub fn citizen(&self, citizen: &str) -> String {
+        format!("{}citizen:{citizen}", self.prefix)
     }
 
     pub fn stats(&self) -> String {

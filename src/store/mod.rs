@@ -34,6 +34,7 @@ pub use supervision::{
 };
 pub use triage::{Confirmation, UnconfirmedCase};
 
+use crate::domain::intake::OpenCase;
 use crate::domain::routing::Member;
 use crate::domain::{CaseStatus, Channel, Need, Outcome, Presence};
 
@@ -79,7 +80,6 @@ struct Scripts {
     supervise: Script,
     callback: Script,
     handover: Script,
-    open_case: Script,
     access: Script,
     renew: Script,
     lapse: Script,
@@ -102,7 +102,6 @@ impl Scripts {
             supervise: with_prelude(include_str!("lua/supervise.lua")),
             callback: with_prelude(include_str!("lua/callback.lua")),
             handover: with_prelude(include_str!("lua/handover.lua")),
-            open_case: with_prelude(include_str!("lua/open_case.lua")),
             // Standalone: a logged read pays one small script, not the routing helpers.
             access: Script::new(include_str!("lua/access.lua")),
             renew: with_prelude(include_str!("lua/renew.lua")),
@@ -148,6 +147,15 @@ pub enum Submitted {
     Joined { contact_id: String, case_id: String },
     /// A retry: the first answer's contact and case.
     Duplicate { contact_id: String, case_id: String },
+}
+
+/// What `submit` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submission {
+    Done(Submitted),
+    /// Nothing was written: the plan assumed another open case of the citizen than the one
+    /// stored (or none). Plan again with this one.
+    Replan(Option<OpenCase>),
 }
 
 /// What AcceptOffer did.
@@ -204,6 +212,15 @@ pub enum Connection<'a> {
     Rejoin(&'a str),
     Clear(&'a str),
 }
+
+/// Due entries (expired offers, ended waits, overflow steps, chat limits) one reaper script
+/// takes: with 100 000 cases waiting, a batch this size keeps each script well under 2 ms
+/// (BENCHMARKS.md, "Redis commands per contact").
+pub const REAP_BATCH: u32 = 8;
+
+/// Professionals whose lease lapsed that one script takes offline (each may have offers to
+/// place again).
+pub const LAPSE_BATCH: u32 = 8;
 
 pub const CHANNEL_ORDER: [Channel; 3] = [Channel::Phone, Channel::Chat, Channel::EService];
 
@@ -338,7 +355,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn submit(&self, c: &NewCase<'_>) -> Result<Submitted> {
+    /// Writes the contact in one script: a retry, a join of the citizen's open case, or a new
+    /// case offered or queued. The citizen's open case is checked in the same step against the
+    /// one the plan assumed (`NewCase::open_case`).
+    pub async fn submit(&self, c: &NewCase<'_>) -> Result<Submission> {
         let mut inv = self.invoke(&self.scripts.submit, self.keys.case(&c.case_id));
         inv.arg(&c.contact_id)
             .arg(&c.case_id)
@@ -355,7 +375,12 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(","),
             )
-            .arg(c.access_hash);
+            .arg(c.access_hash)
+            .arg(match &c.open_case {
+                None => "-".to_string(),
+                Some(None) => String::new(),
+                Some(Some(o)) => format!("{},{}", o.team, o.holder.as_deref().unwrap_or("")),
+            });
         for (k, v) in c.fields() {
             inv.arg(k).arg(v);
         }
@@ -373,21 +398,30 @@ impl Store {
                 .and_then(|v| redis::from_redis_value_ref::<Option<i64>>(v).ok().flatten())
                 .unwrap_or(0)
         };
-        match s(0)?.as_str() {
-            "new" => Ok(Submitted::New {
+        let done = match s(0)?.as_str() {
+            "new" => Submitted::New {
                 position: u64::try_from(n(3)).ok(),
                 available: n(4).max(0) as u64,
-            }),
-            "joined" => Ok(Submitted::Joined {
+            },
+            "joined" => Submitted::Joined {
                 contact_id: s(1)?,
                 case_id: s(2)?,
-            }),
-            "dup" => Ok(Submitted::Duplicate {
+            },
+            "dup" => Submitted::Duplicate {
                 contact_id: s(1)?,
                 case_id: s(2)?,
-            }),
-            other => Err(StoreError::Corrupt(format!("submit answered {other}"))),
-        }
+            },
+            "replan" => {
+                let team = s(1)?;
+                let holder = s(2)?;
+                return Ok(Submission::Replan((!team.is_empty()).then(|| OpenCase {
+                    team,
+                    holder: (!holder.is_empty()).then_some(holder),
+                })));
+            }
+            other => return Err(StoreError::Corrupt(format!("submit answered {other}"))),
+        };
+        Ok(Submission::Done(done))
     }
 
     /// Takes an offer back to the queue. Returns whether it was still offered to `holder`.
@@ -404,14 +438,25 @@ impl Store {
     }
 
     /// Returns expired offers to their queues, opens cases whose language or continuity wait
-    /// ran out to more professionals, and takes due overflow steps: how many of each.
+    /// ran out to more professionals, and takes due overflow steps: how many of each, taking
+    /// at most about `limit` due entries. The work goes in scripts of [`REAP_BATCH`] entries
+    /// each, so that no one script holds Redis for long however many cases are due; other
+    /// clients' commands run between them.
     pub async fn expire_offers(&self, limit: u32) -> Result<(u64, u64, u64)> {
         let mut conn = self.conn.clone();
-        Ok(self
-            .invoke(&self.scripts.expire, self.keys.offers())
-            .arg(limit)
-            .invoke_async(&mut conn)
-            .await?)
+        let mut total = (0, 0, 0);
+        for _ in 0..limit.div_ceil(REAP_BATCH).max(1) {
+            let (expired, relaxed, moved, more): (u64, u64, u64, u8) = self
+                .invoke(&self.scripts.expire, self.keys.offers())
+                .arg(REAP_BATCH)
+                .invoke_async(&mut conn)
+                .await?;
+            total = (total.0 + expired, total.1 + relaxed, total.2 + moved);
+            if more == 0 {
+                break;
+            }
+        }
+        Ok(total)
     }
 
     fn check(reply: Vec<String>) -> Result<Vec<String>> {
@@ -429,10 +474,15 @@ impl Store {
         }
     }
 
-    /// Accepts an offer (or answers a consultation request).
-    pub async fn accept(&self, case_id: &str, pro: &str, access: &AccessEntry) -> Result<Accepted> {
+    /// Accepts an offer (or answers a consultation request); the case as it is afterwards.
+    pub async fn accept(
+        &self,
+        case_id: &str,
+        pro: &str,
+        access: &AccessEntry,
+    ) -> Result<(Accepted, CaseRecord)> {
         let mut conn = self.conn.clone();
-        let r: Vec<String> = self
+        let r: Vec<redis::Value> = self
             .invoke(&self.scripts.accept, self.keys.case(case_id))
             .arg(case_id)
             .arg(pro)
@@ -440,16 +490,39 @@ impl Store {
             .arg(access.encode(self.access_keep_ms))
             .invoke_async(&mut conn)
             .await?;
-        let r = Self::check(r)?;
-        Ok(match r.get(1).map(String::as_str) {
+        let (head, case) = Self::check_with_case(case_id, r, 3)?;
+        let accepted = match head.get(1).map(String::as_str) {
             Some("again") => Accepted::Again,
             Some("consulted") => Accepted::Consulted,
             _ => Accepted::Taken {
-                late: r.get(2).map(String::as_str) == Some("1"),
+                late: head.get(2).map(String::as_str) == Some("1"),
             },
-        })
+        };
+        Ok((accepted, case))
     }
 
+    /// A script's answer that ends with the case (field/value pairs, then its contact ids)
+    /// after `strings` leading strings: those strings, and the case decoded.
+    fn check_with_case(
+        case_id: &str,
+        reply: Vec<redis::Value>,
+        strings: usize,
+    ) -> Result<(Vec<String>, CaseRecord)> {
+        let head: Vec<String> = reply
+            .iter()
+            .take(strings)
+            .map(|v| redis::from_redis_value_ref(v).map_err(StoreError::from))
+            .collect::<Result<_>>()?;
+        let head = Self::check(head)?;
+        let (Some(fields), Some(contacts)) = (reply.get(strings), reply.get(strings + 1)) else {
+            return Err(StoreError::Corrupt("script reply without the case".into()));
+        };
+        let fields: HashMap<String, Vec<u8>> = redis::from_redis_value_ref(fields)?;
+        let contacts: Vec<String> = redis::from_redis_value_ref(contacts)?;
+        Ok((head, CaseRecord::decode(case_id, &fields, contacts)?))
+    }
+
+    /// Completes the case; the case as closed.
     pub async fn complete(
         &self,
         case_id: &str,
@@ -457,9 +530,9 @@ impl Store {
         outcome: Outcome,
         retention_secs: u64,
         access: &AccessEntry,
-    ) -> Result<()> {
+    ) -> Result<CaseRecord> {
         let mut conn = self.conn.clone();
-        let r: Vec<String> = self
+        let r: Vec<redis::Value> = self
             .invoke(&self.scripts.complete, self.keys.case(case_id))
             .arg(case_id)
             .arg(pro)
@@ -468,7 +541,7 @@ impl Store {
             .arg(access.encode(self.access_keep_ms))
             .invoke_async(&mut conn)
             .await?;
-        Self::check(r).map(drop)
+        Self::check_with_case(case_id, r, 1).map(|(_, case)| case)
     }
 
     /// The citizen's chat becomes a call-back to `number`, keeping its place.
@@ -659,30 +732,39 @@ impl Store {
 
     /// Takes offline, for routing, the professionals whose presence lease lapsed: their offers
     /// are placed again and the cases they hold marked "holder disconnected".
+    /// At most about `limit` professionals, in scripts of [`LAPSE_BATCH`] each.
     pub async fn lapse_leases(&self, limit: u32) -> Result<Lapsed> {
         let mut conn = self.conn.clone();
-        let (professionals, offers_placed): (u64, u64) = self
-            .invoke(&self.scripts.lapse, self.keys.leases())
-            .arg(limit)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(Lapsed {
-            professionals,
-            offers_placed,
-        })
+        let mut lapsed = Lapsed::default();
+        for _ in 0..limit.div_ceil(LAPSE_BATCH).max(1) {
+            let (professionals, offers_placed): (u64, u64) = self
+                .invoke(&self.scripts.lapse, self.keys.leases())
+                .arg(LAPSE_BATCH)
+                .invoke_async(&mut conn)
+                .await?;
+            lapsed.professionals += professionals;
+            lapsed.offers_placed += offers_placed;
+            if professionals < u64::from(LAPSE_BATCH) {
+                break;
+            }
+        }
+        Ok(lapsed)
     }
 
     /// The case, its contacts, and while queued its place and the professionals available.
     pub async fn load_case(&self, case_id: &str) -> Result<CaseRecord> {
         let mut conn = self.conn.clone();
-        let (fields, contacts): (HashMap<String, Vec<u8>>, Vec<String>) = redis::pipe()
+        type Hash = HashMap<String, Vec<u8>>;
+        let (mut fields, words, contacts): (Hash, Hash, Vec<String>) = redis::pipe()
             .hgetall(self.keys.case(case_id))
+            .hgetall(self.keys.case_words(case_id))
             .smembers(self.keys.case_contacts(case_id))
             .query_async(&mut conn)
             .await?;
         if fields.is_empty() {
             return Err(StoreError::NotFound("case"));
         }
+        fields.extend(words);
         let mut rec = CaseRecord::decode(case_id, &fields, contacts)?;
         if rec.status == CaseStatus::Queued {
             let (position, available): (Option<u64>, u64) = redis::pipe()
@@ -709,11 +791,19 @@ impl Store {
                 .query_async(&mut conn)
                 .await?;
         let case = case.ok_or(StoreError::NotFound("contact"))?;
-        Ok((
-            case,
-            class.unwrap_or_default(),
-            joined.as_deref() == Some("1"),
-        ))
+        // The first contact's classification is the case's.
+        let class = match class {
+            Some(class) => class,
+            None => {
+                let class: Option<Vec<u8>> = redis::cmd("HGET")
+                    .arg(self.keys.case_words(&case))
+                    .arg(case::field::CLASSIFICATION)
+                    .query_async(&mut conn)
+                    .await?;
+                class.unwrap_or_default()
+            }
+        };
+        Ok((case, class, joined.as_deref() == Some("1")))
     }
 }
 

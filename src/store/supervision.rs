@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use super::AccessEntry;
 use super::case::{Fields, field};
 use super::{Result, Store, StoreError};
-use crate::domain::intake::OpenCase;
 use crate::domain::steering::UrgencyChange;
 use crate::domain::{Channel, Language, Need, Urgency};
 
@@ -65,8 +64,10 @@ pub struct QueuedCase {
     pub interpreter_needed: bool,
 }
 
-/// The fields `queued_cases` reads: never the text, the call-back number or the citizen.
-const ROUTING_FIELDS: [&str; 10] = [
+/// The fields `queued_cases` reads: never the text, the call-back number or the citizen. The
+/// reasons, kept with the case's words, are read beside them (and from the case hash for a case
+/// written before).
+const ROW_FIELDS: [&str; 10] = [
     field::QUEUE,
     field::NEEDS,
     field::URGENCY,
@@ -75,13 +76,13 @@ const ROUTING_FIELDS: [&str; 10] = [
     field::DEADLINE,
     field::DEADLINE_RULE,
     field::CREATED,
-    field::REASONS,
     field::INTERPRETER_NEEDED,
+    field::REASONS,
 ];
 
 impl QueuedCase {
     fn decode(case_id: String, row: Vec<Option<Vec<u8>>>) -> Result<Self> {
-        let map: HashMap<String, Vec<u8>> = ROUTING_FIELDS
+        let map: HashMap<String, Vec<u8>> = ROW_FIELDS
             .iter()
             .zip(row)
             .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
@@ -203,17 +204,23 @@ impl Store {
         let mut pipe = redis::pipe();
         for t in teams {
             for q in BOARD_QUEUES {
-                let (qa, qd, qp) = (
+                let (qa, qp) = (
                     k.queue_by_arrival(t.team, q),
-                    k.queue_by_deadline(t.team, q),
                     k.queue_by_priority(t.team, q),
                 );
-                // Past its deadline is what a first response now would miss: strictly after
-                // the deadline's instant, as `deadline::missed` counts it.
-                pipe.zcard(&qa)
-                    .zrange_withscores(&qa, 0, 0)
-                    .zcount(&qd, now_ms, now_ms + 3_600_000)
-                    .zcount(&qd, "-inf", format!("({now_ms}"));
+                pipe.zcard(&qa).zrange_withscores(&qa, 0, 0);
+                // By deadline from the priority index: within an urgency class the score is
+                // the deadline. Past its deadline is what a first response now would miss:
+                // strictly after the deadline's instant, as `deadline::missed` counts it.
+                for u in Urgency::ALL {
+                    let lo = u.rank() as f64 * 1e13;
+                    let at = |ms: i64| lo + ms.max(0) as f64;
+                    pipe.zcount(&qp, at(now_ms), at(now_ms + 3_600_000)).zcount(
+                        &qp,
+                        lo,
+                        format!("({}", at(now_ms)),
+                    );
+                }
                 for u in Urgency::ALL {
                     let lo = u.rank() as f64 * 1e13;
                     pipe.zcount(&qp, lo, format!("({}", lo + 1e13));
@@ -248,8 +255,11 @@ impl Store {
             for _ in BOARD_QUEUES {
                 let depth: u64 = redis::from_redis_value_ref(next()?)?;
                 let oldest: Vec<(String, f64)> = redis::from_redis_value_ref(next()?)?;
-                let due: u64 = redis::from_redis_value_ref(next()?)?;
-                let past: u64 = redis::from_redis_value_ref(next()?)?;
+                let (mut due, mut past) = (0u64, 0u64);
+                for _ in Urgency::ALL {
+                    due += redis::from_redis_value_ref::<u64>(next()?)?;
+                    past += redis::from_redis_value_ref::<u64>(next()?)?;
+                }
                 let mut by_urgency = [0u64; 4];
                 for slot in by_urgency.iter_mut() {
                     *slot = redis::from_redis_value_ref(next()?)?;
@@ -314,11 +324,20 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for (id, _) in &ids {
-            pipe.cmd("HMGET")
-                .arg(self.keys.case(id))
-                .arg(&ROUTING_FIELDS);
+            pipe.cmd("HMGET").arg(self.keys.case(id)).arg(&ROW_FIELDS);
+            pipe.hget(self.keys.case_words(id), field::REASONS);
         }
-        let rows: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await?;
+        let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for pair in flat.chunks(2) {
+            let mut row: Vec<Option<Vec<u8>>> = redis::from_redis_value_ref(&pair[0])?;
+            let reasons: Option<Vec<u8>> = redis::from_redis_value_ref(&pair[1])?;
+            // A case written before the words had their own hash keeps its reasons with it.
+            if let Some(reasons) = reasons {
+                row[ROW_FIELDS.len() - 1] = Some(reasons);
+            }
+            rows.push(row);
+        }
         ids.into_iter()
             .zip(rows)
             .map(|((case_id, _), row)| QueuedCase::decode(case_id, row))
@@ -435,23 +454,6 @@ impl Store {
                 _ => return Ok(()),
             }
         }
-    }
-
-    /// The team and holder of the citizen's newest open case, for continuity.
-    pub async fn open_case_of(&self, citizen: &str) -> Result<Option<OpenCase>> {
-        let mut conn = self.conn.clone();
-        let r: Vec<Option<String>> = self
-            .invoke(&self.scripts.open_case, self.keys.citizen_cases(citizen))
-            .arg(citizen)
-            .invoke_async(&mut conn)
-            .await?;
-        Ok(match r.as_slice() {
-            [Some(team), holder] => Some(OpenCase {
-                team: team.clone(),
-                holder: holder.clone().filter(|h| !h.is_empty()),
-            }),
-            _ => None,
-        })
     }
 
     /// Cases in progress whose holder is disconnected, longest disconnected first; `team`

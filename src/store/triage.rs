@@ -24,8 +24,10 @@ pub struct UnconfirmedCase {
     pub classification: Vec<u8>,
 }
 
-/// The fields the list reads: never the text, the call-back number or the citizen.
-const LIST_FIELDS: [&str; 8] = [
+/// The fields the list reads: never the text, the call-back number or the citizen. The
+/// classification, kept with the case's words, is read beside them (and from the case hash for a
+/// case written before).
+const ROW_FIELDS: [&str; 8] = [
     field::NEEDS,
     field::URGENCY,
     field::CHANNEL,
@@ -38,7 +40,7 @@ const LIST_FIELDS: [&str; 8] = [
 
 impl UnconfirmedCase {
     fn decode(case_id: String, row: Vec<Option<Vec<u8>>>) -> Result<Self> {
-        let map: HashMap<String, Vec<u8>> = LIST_FIELDS
+        let map: HashMap<String, Vec<u8>> = ROW_FIELDS
             .iter()
             .zip(row)
             .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
@@ -122,9 +124,20 @@ impl Store {
         }
         let mut pipe = redis::pipe();
         for id in &ids {
-            pipe.cmd("HMGET").arg(self.keys.case(id)).arg(&LIST_FIELDS);
+            pipe.cmd("HMGET").arg(self.keys.case(id)).arg(&ROW_FIELDS);
+            pipe.hget(self.keys.case_words(id), field::CLASSIFICATION);
         }
-        let rows: Vec<Vec<Option<Vec<u8>>>> = pipe.query_async(&mut conn).await?;
+        let flat: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for pair in flat.chunks(2) {
+            let mut row: Vec<Option<Vec<u8>>> = redis::from_redis_value_ref(&pair[0])?;
+            let class: Option<Vec<u8>> = redis::from_redis_value_ref(&pair[1])?;
+            // A case written before the words had their own hash keeps it with it.
+            if let Some(class) = class {
+                row[ROW_FIELDS.len() - 1] = Some(class);
+            }
+            rows.push(row);
+        }
         let cases = ids
             .into_iter()
             .zip(rows)

@@ -79,18 +79,22 @@ async fn whole_flow_for_every_channel() {
 
         // Free text and number are erased when the case closes.
         let mut r = county.redis();
-        let key = county.keys().case(&answer.case_id);
-        let text: Option<String> = redis::cmd("HGET")
-            .arg(&key)
-            .arg("text")
-            .query(&mut r)
-            .unwrap();
-        let number: Option<String> = redis::cmd("HGET")
-            .arg(&key)
-            .arg("callback_number")
-            .query(&mut r)
-            .unwrap();
-        assert_eq!((text, number), (None, None));
+        for key in [
+            county.keys().case(&answer.case_id),
+            county.keys().case_words(&answer.case_id),
+        ] {
+            let text: Option<String> = redis::cmd("HGET")
+                .arg(&key)
+                .arg("text")
+                .query(&mut r)
+                .unwrap();
+            let number: Option<String> = redis::cmd("HGET")
+                .arg(&key)
+                .arg("callback_number")
+                .query(&mut r)
+                .unwrap();
+            assert_eq!((text, number), (None, None));
+        }
     }
     assert_eq!(county.depth("suunterveys").await, 0);
 }

@@ -16,6 +16,7 @@ mod policy;
 mod presence;
 mod privacy;
 mod redis_access;
+mod redis_cost;
 mod resilience;
 mod scale;
 mod supervisor;

@@ -207,3 +207,19 @@ async fn a_connection_recorded_before_leases_existed_lapses_after_a_restart() {
         pb::CaseStatus::Queued as i32
     );
 }
+
+#[tokio::test]
+async fn a_case_queued_before_the_list_of_waiting_sub_queues_is_offered_when_someone_connects() {
+    let county = TestCounty::start().await;
+    let case = county
+        .submit(dental(pb::Channel::EService, "listless-1"))
+        .await;
+    assert_eq!(case.status, pb::CaseStatus::Queued as i32);
+    // As a version before `waiting:<team>` left it: the case is queued, its sub-queue unlisted.
+    let _: () = redis::cmd("DEL")
+        .arg(county.keys().waiting(&case.team_id))
+        .query(&mut county.redis())
+        .unwrap();
+    county.go_online("suu-hh-1").await;
+    assert_eq!(county.next_offer("suu-hh-1").await.case_id, case.case_id);
+}

@@ -4,8 +4,7 @@
 -- for `log_access` in the prelude, whose entry format this follows).
 local P, NOW = ARGV[1], ARGV[2]
 local e = cjson.decode(ARGV[#ARGV])
-local t = redis.call('TIME')
-local minid = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(e.keep_ms))
+local minid = e.min_id
 for i = 4, #ARGV - 1 do
   local id = ARGV[i]
   local citizen = ''

@@ -8,7 +8,8 @@ if not h[1] then return {'missing'} end
 if h[1] ~= 'queued' or h[5] ~= 'chat' then return {'refused', h[1]} end
 dequeue(id, h[2], h[3], h[4])
 local queue = h[3] == 'alert' and 'alert' or 'phone'
-redis.call('HSET', key, 'channel', 'phone', 'queue', queue, 'callback_number', number)
+redis.call('HSET', key, 'channel', 'phone', 'queue', queue)
+redis.call('HSET', words_key(id), 'callback_number', number)
 add_reason(id, 'chat changed to a call-back at the citizen\'s request; same place in the queue')
 event('c', id, 'callback')
 place(id)

@@ -14,23 +14,21 @@ if redis.call('HINCRBY', key, 'active_contacts', -1) > 0 then
   event('c', id, 'withdrawn')
   return {'ok', id}
 end
-local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub_queue', 'holder', 'channel')
+local case = whole_case(id)
 local holder = nil
-if h[1] == 'queued' then
-  dequeue(id, h[2], h[3], h[4])
-elseif h[1] == 'offered' then
+if case.status == 'queued' then
+  dequeue(id, case.team, case.queue, case.sub_queue, case)
+elseif case.status == 'offered' then
   redis.call('ZREM', P .. 'offers', id)
-  holder = h[5]
-elseif h[1] == 'in_progress' then
-  holder = h[5]
+  holder = case.holder
+elseif case.status == 'in_progress' then
+  holder = case.holder
 else
   return {'ok', id}
 end
-redis.call('HSET', key, 'status', 'cancelled')
-close_case(id, retention)
+close_case(id, retention, case, contacts_of(id, case), {'status', 'cancelled'})
 event('c', id, 'cancelled')
 if holder then
-  release_load(holder, id, h[6])
-  pull(holder)
+  pull(holder, release_load(holder, id, case.channel))
 end
 return {'ok', id}

@@ -26,6 +26,58 @@ end
 local CHANNELS = {'phone', 'chat', 'e_service'}
 
 local function case_key(id) return P .. 'case:' .. id end
+
+-- A case is two hashes: `case:<id>` holds what routing reads, every value short so that Redis
+-- keeps it compact (a listpack); `case:<id>:words` the long values, listed here.
+local function words_key(id) return P .. 'case:' .. id .. ':words' end
+local WORDS = {text = true, callback_number = true, classification = true, reasons = true,
+  linked = true, access_hashes = true}
+
+-- One of the case's long values. A case written before the words had their own hash keeps
+-- them in the case hash; they are read from there until written again.
+local function word(id, name)
+  return redis.call('HGET', words_key(id), name) or redis.call('HGET', case_key(id), name)
+end
+
+-- The whole case (both hashes) as a table by field name, or nil when there is none. `legacy`
+-- is set when the case hash still holds long values (written before they had their own).
+local function whole_case(id)
+  local flat = redis.call('HGETALL', case_key(id))
+  if #flat == 0 then return nil end
+  local c = {}
+  for i = 1, #flat, 2 do
+    c[flat[i]] = flat[i + 1]
+    if WORDS[flat[i]] then c.legacy = true end
+  end
+  local words = redis.call('HGETALL', words_key(id))
+  for i = 1, #words, 2 do c[words[i]] = words[i + 1] end
+  return c
+end
+
+-- The case's contact ids: the first is a field of the case; contacts joined later are in
+-- `case:<id>:contacts` (`joins` counts them).
+local function contacts_of(id, c)
+  local ids = {}
+  if c.contact then ids[1] = c.contact end
+  if c.joins or not c.contact then
+    for _, cid in ipairs(redis.call('SMEMBERS', case_key(id) .. ':contacts')) do
+      if cid ~= c.contact then ids[#ids + 1] = cid end
+    end
+  end
+  return ids
+end
+
+-- A case table as a script answers it: field, value, field, value…
+local function flat(c)
+  local out = {}
+  for k, v in pairs(c) do
+    if type(v) == 'string' then
+      out[#out + 1] = k
+      out[#out + 1] = v
+    end
+  end
+  return out
+end
 local function pro_key(pro) return P .. 'pro:' .. pro end
 local function ms(x) return string.format('%.0f', x) end
 
@@ -40,13 +92,29 @@ local function csv(s)
   return t
 end
 
+-- The case fields routing reads, in one HMGET: a table by name (absent fields are nil). Scripts
+-- that have just written a case pass the values they wrote instead of reading them back.
+local ROUTING = {'status', 'team', 'queue', 'sub_queue', 'score', 'deadline', 'created',
+  'language_wait_until', 'own_professional_until', 'channel', 'callback_offered', 'overflow_at',
+  'professions', 'declined', 'language', 'own_professional', 'needs', 'urgency', 'escalated',
+  'holder', 'citizen'}
+local function routing_of(id)
+  local h = redis.call('HMGET', case_key(id), unpack(ROUTING))
+  local c = {}
+  for i, name in ipairs(ROUTING) do
+    if h[i] then c[name] = h[i] end
+  end
+  return c
+end
+
 -- Priority sub-queue of a case: per team, channel (or alert) and primary need.
 local function sub_queue(team, queue, sub) return P .. 'q:' .. team .. ':' .. queue .. ':' .. sub end
 
 -- Queue-level indexes (all needs) by deadline, by arrival and by priority, for supervisors.
+-- (By deadline is read from `qp`: within an urgency class its score is the deadline.)
 local function index_keys(team, queue)
   local base = team .. ':' .. queue
-  return P .. 'qd:' .. base, P .. 'qa:' .. base, P .. 'qp:' .. base
+  return P .. 'qa:' .. base, P .. 'qp:' .. base
 end
 
 -- The next end of a wait (language, continuity) still ahead, or nil.
@@ -64,34 +132,53 @@ end
 -- team; and the timers the reaper keeps for a waiting case — the end of its language or
 -- continuity wait (`waits`), its next overflow step (`overflow`), a chat's answer limit
 -- (`chatwait`). `dequeue` takes all of it away again.
-local function enqueue(id)
-  local h = redis.call('HMGET', case_key(id), 'team', 'queue', 'sub_queue', 'score', 'deadline', 'created',
-    'language_wait_until', 'own_professional_until', 'channel', 'callback_offered', 'overflow_at')
-  local team, queue, score = h[1], h[2], h[4]
-  local qd, qa, qp = index_keys(team, queue)
-  redis.call('ZADD', sub_queue(team, queue, h[3]), score, id)
-  redis.call('ZADD', qd, h[5], id)
-  redis.call('ZADD', qa, h[6], id)
+-- The team's sub-queues that may hold waiting cases (`waiting:<team>`, members
+-- `<queue>:<need>`): a pull reads only those. `enqueue` adds; the pull that finds one empty
+-- takes it out.
+local function waiting_key(team) return P .. 'waiting:' .. team end
+
+-- Lists again the sub-queues of `needs` in the team that hold cases: cases queued by a version
+-- before `waiting:<team>` existed are pulled too. Run when a professional connects.
+local function relist_waiting(team, needs)
+  for _, ch in ipairs(CHANNELS) do
+    for _, need in ipairs(csv(needs)) do
+      if redis.call('ZCARD', sub_queue(team, ch, need)) > 0 then
+        redis.call('SADD', waiting_key(team), ch .. ':' .. need)
+      end
+    end
+  end
+end
+
+local function enqueue(id, c)
+  c = c or routing_of(id)
+  local team, queue, score = c.team, c.queue, c.score
+  local qa, qp = index_keys(team, queue)
+  redis.call('ZADD', sub_queue(team, queue, c.sub_queue), score, id)
+  redis.call('ZADD', qa, c.created, id)
   redis.call('ZADD', qp, score, id)
   if queue == 'alert' then
     redis.call('ZADD', P .. 'alerts', score, id)
   else
-    local nxt = next_wait(h[7], h[8])
+    redis.call('SADD', waiting_key(team), queue .. ':' .. c.sub_queue)
+    local nxt = next_wait(c.language_wait_until, c.own_professional_until)
     if nxt then redis.call('ZADD', P .. 'waits', nxt, id) end
-    local step = csv(h[11])[1]
+    local step = csv(c.overflow_at)[1]
     if step then redis.call('ZADD', P .. 'overflow', step, id) end
-    if h[9] == 'chat' and not h[10] then redis.call('ZADD', P .. 'chatwait', h[5], id) end
+    if c.channel == 'chat' and not c.callback_offered then redis.call('ZADD', P .. 'chatwait', c.deadline, id) end
   end
   event('c', id, 'queued')
 end
 
-local function dequeue(id, team, queue, sub)
-  redis.call('ZREM', P .. 'waits', id)
-  redis.call('ZREM', P .. 'overflow', id)
-  redis.call('ZREM', P .. 'chatwait', id)
-  local qd, qa, qp = index_keys(team, queue)
+-- Takes the case out of its queue. With its routing fields `c` only the timers it can be in
+-- are touched; without them, all.
+local function dequeue(id, team, queue, sub, c)
+  if queue ~= 'alert' then
+    if not c or c.language_wait_until or c.own_professional_until then redis.call('ZREM', P .. 'waits', id) end
+    if not c or (c.overflow_at and c.overflow_at ~= '') then redis.call('ZREM', P .. 'overflow', id) end
+    if not c or c.channel == 'chat' then redis.call('ZREM', P .. 'chatwait', id) end
+  end
+  local qa, qp = index_keys(team, queue)
   redis.call('ZREM', sub_queue(team, queue, sub), id)
-  redis.call('ZREM', qd, id)
   redis.call('ZREM', qa, id)
   redis.call('ZREM', qp, id)
   if queue == 'alert' then redis.call('ZREM', P .. 'alerts', id) end
@@ -126,6 +213,37 @@ local function refresh(pro)
   end
 end
 
+-- The professional's fields routing reads, in one HMGET, as a table by name.
+local PRO = {'presence', 'conn', 'team', 'prof', 'needs', 'langs', 'es_call',
+  'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service'}
+local function pro_of(pro)
+  local h = redis.call('HMGET', pro_key(pro), unpack(PRO))
+  local p = {}
+  for i, name in ipairs(PRO) do
+    if h[i] then p[name] = h[i] end
+  end
+  return p
+end
+
+-- After a change of load on channel `ch`: the one `free` membership it can change (and
+-- e-service's, which a call in progress may close). `p` holds the professional's fields with
+-- the new load.
+local function refresh_load(pro, p, ch)
+  if not p.team then return end
+  local on = p.presence == 'available' and p.conn ~= nil and p.conn ~= ''
+  local function one(c)
+    local free = P .. 'free:' .. p.team .. ':' .. c .. ':' .. p.prof
+    local load = p['load:' .. c] or '0'
+    if on and has_room(c, p['cap:' .. c], load, p.es_call, p['load:phone']) then
+      redis.call('ZADD', free, load, pro)
+    else
+      redis.call('ZREM', free, pro)
+    end
+  end
+  one(ch)
+  if ch == 'phone' and p.es_call == '0' then one('e_service') end
+end
+
 local function declined_by(declined, pro)
   return declined and string.find(declined, ',' .. pro .. ',', 1, true)
 end
@@ -150,70 +268,76 @@ local function waits_allow(pro, langs, lang, lang_until, own_pro, own_until)
 end
 
 -- Reserve case `id` (already out of any queue) for `pro`, and announce the offer.
-local function reserve(id, pro)
+-- `c` holds the case's routing fields when the caller has them; `p` the professional's.
+local function reserve(id, pro, c, p)
   local key = case_key(id)
-  local c = redis.call('HMGET', key, 'channel', 'needs', 'urgency', 'language', 'deadline', 'team', 'queue')
-  local pro_team = redis.call('HGET', pro_key(pro), 'team')
-  if c[7] == 'alert' and pro_team and pro_team ~= c[6] and redis.call('HGET', key, 'escalated') ~= pro_team then
-    redis.call('HSET', key, 'escalated', pro_team, 'reasons',
-      (redis.call('HGET', key, 'reasons') or '') .. '\nemergency offered to team ' .. pro_team .. ': no one of team ' .. c[6] .. ' free')
+  c = c or routing_of(id)
+  p = p or pro_of(pro)
+  local pro_team = p.team
+  if c.queue == 'alert' and pro_team and pro_team ~= c.team and c.escalated ~= pro_team then
+    redis.call('HSET', key, 'escalated', pro_team)
+    redis.call('HSET', words_key(id), 'reasons',
+      (word(id, 'reasons') or '') .. '\nemergency offered to team ' .. pro_team .. ': no one of team ' .. c.team .. ' free')
   end
   local expires = ms(tonumber(NOW) + OFFER_TTL)
-  redis.call('HSET', key, 'status', 'offered', 'holder', pro, 'offer_expires', expires)
-  local p = redis.call('HMGET', pro_key(pro), 'langs', 'conn')
-  local langs = p[1] or ''
-  local interpreter = (c[4] and c[4] ~= '' and not string.find(langs, ',' .. c[4] .. ',', 1, true)) and '1' or '0'
-  redis.call('HSET', key, 'interpreter_needed', interpreter)
+  local langs = p.langs or ''
+  local interpreter = (c.language and c.language ~= '' and not string.find(langs, ',' .. c.language .. ',', 1, true)) and '1' or '0'
+  redis.call('HSET', key, 'status', 'offered', 'holder', pro, 'offer_expires', expires, 'interpreter_needed', interpreter)
   redis.call('ZADD', P .. 'offers', expires, id)
   redis.call('SADD', pro_key(pro) .. ':cases', id)
-  redis.call('HINCRBY', pro_key(pro), 'load:' .. c[1], 1)
-  refresh(pro)
+  p['load:' .. c.channel] = tostring(redis.call('HINCRBY', pro_key(pro), 'load:' .. c.channel, 1))
+  refresh_load(pro, p, c.channel)
   event('c', id, 'offered')
   -- Addressed to the professional's Offers stream of now: a stream it replaced never sends it.
-  event('o', pro, id, expires, c[1], c[2], c[3], c[4], c[5], c[6], interpreter, '', p[2] or '')
+  event('o', pro, id, expires, c.channel, c.needs, c.urgency, c.language or '', c.deadline, c.team, interpreter, '', p.conn or '')
 end
 
 -- Push: the least-loaded free professional who fits case `id`, or nil.
-local function find_professional(id)
-  local c = redis.call('HMGET', case_key(id), 'team', 'queue', 'channel', 'professions', 'declined', 'language', 'language_wait_until', 'own_professional', 'own_professional_until')
-  local best, best_load
-  if c[2] == 'alert' then
+-- `c` holds the case's routing fields. `avail` (the professionals available on its channel in
+-- its team, when the caller counted them) 0 says nobody is free without looking.
+local function find_professional(c, avail)
+  local best, best_load, best_p
+  if c.queue == 'alert' then
     -- An emergency goes to anyone connected with the profession, busy or not: its own team
     -- first, then any team of the county. It never waits while a clinician is connected.
-    local teams = {c[1]}
+    local teams = {c.team}
     for _, t in ipairs(redis.call('SMEMBERS', P .. 'teams')) do
-      if t ~= c[1] then teams[#teams + 1] = t end
+      if t ~= c.team then teams[#teams + 1] = t end
     end
     for _, team in ipairs(teams) do
-      for _, prof in ipairs(csv(c[4])) do
+      for _, prof in ipairs(csv(c.professions)) do
         for _, pro in ipairs(redis.call('SMEMBERS', P .. 'on:' .. team .. ':' .. prof)) do
-          if not declined_by(c[5], pro) then return pro end
+          if not declined_by(c.declined, pro) then return pro end
         end
       end
     end
     return nil
   end
-  for _, prof in ipairs(csv(c[4])) do
-    scan_zset(P .. 'free:' .. c[1] .. ':' .. c[3] .. ':' .. prof, function(pro, load)
+  if avail == 0 then return nil end
+  for _, prof in ipairs(csv(c.professions)) do
+    scan_zset(P .. 'free:' .. c.team .. ':' .. c.channel .. ':' .. prof, function(pro, load)
       if best_load and load >= best_load then return true end
-      if not declined_by(c[5], pro)
-          and waits_allow(pro, redis.call('HGET', pro_key(pro), 'langs'), c[6], c[7], c[8], c[9]) then
-        best, best_load = pro, load
+      if declined_by(c.declined, pro) then return false end
+      local p = pro_of(pro)
+      if waits_allow(pro, p.langs, c.language, c.language_wait_until, c.own_professional, c.own_professional_until) then
+        best, best_load, best_p = pro, load, p
         return true
       end
     end)
   end
-  return best
+  return best, best_p
 end
 
 -- Offer case `id` to a free professional now, or put it in its queue. Returns the professional.
-local function place(id)
-  local pro = find_professional(id)
+-- `c` holds its routing fields when the caller has them.
+local function place(id, c, avail)
+  c = c or routing_of(id)
+  local pro, p = find_professional(c, avail)
   if pro then
-    reserve(id, pro)
+    reserve(id, pro, c, p)
     return pro
   end
-  enqueue(id)
+  enqueue(id, c)
   return nil
 end
 
@@ -221,51 +345,60 @@ end
 -- or keep it waiting for the next wait's end.
 local function relax_waits(id)
   redis.call('ZREM', P .. 'waits', id)
-  local h = redis.call('HMGET', case_key(id), 'status', 'team', 'queue', 'sub_queue', 'language_wait_until', 'own_professional_until')
-  if h[1] ~= 'queued' then return 0 end
-  local pro = find_professional(id)
+  local c = routing_of(id)
+  if c.status ~= 'queued' then return 0 end
+  local pro, p = find_professional(c)
   if not pro then
-    local nxt = next_wait(h[5], h[6])
+    local nxt = next_wait(c.language_wait_until, c.own_professional_until)
     if nxt then redis.call('ZADD', P .. 'waits', nxt, id) end
     return 0
   end
-  dequeue(id, h[2], h[3], h[4])
-  reserve(id, pro)
+  dequeue(id, c.team, c.queue, c.sub_queue, c)
+  reserve(id, pro, c, p)
   return 1
 end
 
 -- Pull: the best queued case for `pro` (emergencies anywhere in the county first, then the most urgent,
 -- earliest deadline among the channels where they have a free slot), reserved for them.
-local function pull(pro)
-  local pk = pro_key(pro)
-  local h = redis.call('HMGET', pk, 'presence', 'conn', 'team', 'prof', 'needs',
-    'cap:phone', 'cap:chat', 'cap:e_service', 'load:phone', 'load:chat', 'load:e_service', 'langs', 'es_call')
-  if h[1] ~= 'available' or not h[2] or h[2] == '' then return nil end
-  local team, prof = h[3], ',' .. h[4] .. ','
-  local best, best_score
+-- `p` holds the professional's fields when the caller has them.
+local function pull(pro, p)
+  p = p or pro_of(pro)
+  if p.presence ~= 'available' or not p.conn or p.conn == '' then return nil end
+  local team, prof = p.team, ',' .. p.prof .. ','
+  local best, best_score, best_c
+  -- Reads a sub-queue's head; says whether it held anything.
   local function consider(key, emergency)
+    local seen = false
     scan_zset(key, function(id, s)
+      seen = true
       if best_score and s >= best_score then return true end
-      local c = redis.call('HMGET', case_key(id), 'professions', 'declined', 'language', 'language_wait_until', 'own_professional', 'own_professional_until')
-      local fits = emergency or waits_allow(pro, h[12], c[3], c[4], c[5], c[6])
-      if string.find(c[1] or '', prof, 1, true) and not declined_by(c[2], pro) and fits then
-        best, best_score = id, s
+      local c = routing_of(id)
+      local fits = emergency or waits_allow(pro, p.langs, c.language, c.language_wait_until, c.own_professional, c.own_professional_until)
+      if string.find(c.professions or '', prof, 1, true) and not declined_by(c.declined, pro) and fits then
+        best, best_score, best_c = id, s, c
         return true
       end
     end)
+    return seen
   end
   consider(P .. 'alerts', true)
   if not best then
-    for i, ch in ipairs(CHANNELS) do
-      if has_room(ch, h[5 + i], h[8 + i], h[13], h[9]) then
-        for _, need in ipairs(csv(h[5])) do consider(sub_queue(team, ch, need), false) end
+    local waiting = {}
+    for _, sq in ipairs(redis.call('SMEMBERS', waiting_key(team))) do waiting[sq] = true end
+    for _, ch in ipairs(CHANNELS) do
+      if has_room(ch, p['cap:' .. ch], p['load:' .. ch], p.es_call, p['load:phone']) then
+        for _, need in ipairs(csv(p.needs)) do
+          local sq = ch .. ':' .. need
+          if waiting[sq] and not consider(sub_queue(team, ch, need), false) then
+            redis.call('SREM', waiting_key(team), sq)
+          end
+        end
       end
     end
   end
   if not best then return nil end
-  local q = redis.call('HMGET', case_key(best), 'team', 'queue', 'sub_queue')
-  dequeue(best, q[1], q[2], q[3])
-  reserve(best, pro)
+  dequeue(best, best_c.team, best_c.queue, best_c.sub_queue, best_c)
+  reserve(best, pro, best_c, p)
   return best
 end
 
@@ -276,11 +409,18 @@ local function pull_all(pro)
   return n
 end
 
+-- Frees the professional's slot; returns their fields with the new load, for the pull after.
 local function release_load(pro, id, channel)
   redis.call('SREM', pro_key(pro) .. ':cases', id)
   local left = redis.call('HINCRBY', pro_key(pro), 'load:' .. channel, -1)
-  if left < 0 then redis.call('HSET', pro_key(pro), 'load:' .. channel, 0) end
-  refresh(pro)
+  if left < 0 then
+    redis.call('HSET', pro_key(pro), 'load:' .. channel, 0)
+    left = 0
+  end
+  local p = pro_of(pro)
+  p['load:' .. channel] = tostring(left)
+  refresh_load(pro, p, channel)
+  return p
 end
 
 -- Takes an offered case back from its holder and places it again (at its own priority, so at
@@ -359,33 +499,55 @@ end
 
 -- What closing a case (completed or cancelled) clears: the free text and number, the citizen's
 -- open-case links that point here, and from now on everything about it expires.
-local function close_case(id, retention)
+-- `case` is the whole case as read (`whole_case`), `contacts` its contact ids; `set` the
+-- field/value pairs the closing script writes with it (status, outcome). The table is changed
+-- to what is stored afterwards.
+local function close_case(id, retention, case, contacts, set)
+  local words = words_key(id)
   local key = case_key(id)
-  local h = redis.call('HMGET', key, 'citizen', 'needs')
-  redis.call('HSET', key, 'closed', NOW)
-  redis.call('HDEL', key, 'text', 'callback_number')
+  set[#set + 1] = 'closed'
+  set[#set + 1] = NOW
+  redis.call('HSET', key, unpack(set))
+  for i = 1, #set, 2 do case[set[i]] = set[i + 1] end
+  redis.call('HDEL', words, 'text', 'callback_number')
+  if case.legacy then redis.call('HDEL', key, 'text', 'callback_number') end
+  case.text, case.callback_number, case.legacy = nil, nil, nil
   -- A closed case needs no first look any more (it stays unconfirmed in its record).
-  redis.call('ZREM', P .. 'firstlook', id)
-  redis.call('ZREM', P .. 'firstlook_due', id)
-  if h[1] and h[1] ~= '' then
-    for _, need in ipairs(csv(h[2])) do
-      local link = P .. 'open:' .. h[1] .. ':' .. need
-      if redis.call('GET', link) == id then redis.call('DEL', link) end
-    end
-    redis.call('SREM', P .. 'cit:' .. h[1], id)
+  if not case.triage_confirmed then
+    redis.call('ZREM', P .. 'firstlook', id)
+    redis.call('ZREM', P .. 'firstlook_due', id)
   end
-  for _, cid in ipairs(redis.call('SMEMBERS', key .. ':contacts')) do
+  local citizen = case.citizen
+  if citizen and citizen ~= '' then
+    -- No longer among the citizen's open cases, nor the newest of its needs.
+    local ck = P .. 'citizen:' .. citizen
+    local needs = {}
+    for _, need in ipairs(csv(case.needs)) do needs[#needs + 1] = 'need:' .. need end
+    local gone = {id}
+    if #needs > 0 then
+      local links = redis.call('HMGET', ck, unpack(needs))
+      for i, f in ipairs(needs) do
+        if links[i] == id then gone[#gone + 1] = f end
+      end
+    end
+    redis.call('HDEL', ck, unpack(gone))
+  end
+  for _, cid in ipairs(contacts) do
     redis.call('EXPIRE', P .. 'contact:' .. cid, retention)
   end
   redis.call('EXPIRE', key, retention)
-  redis.call('EXPIRE', key .. ':contacts', retention)
-  holder_back(id)
+  redis.call('EXPIRE', words, retention)
+  if case.joins or not case.contact then redis.call('EXPIRE', key .. ':contacts', retention) end
+  if case.holder_disconnected then
+    case.holder_disconnected = nil
+    holder_back(id)
+  end
 end
 
 -- Appends a line to the case's routing reasons (what GetCase and supervisors see).
 local function add_reason(id, line)
-  local key = case_key(id)
-  local r = redis.call('HGET', key, 'reasons') or ''
+  local key = words_key(id)
+  local r = word(id, 'reasons') or ''
   if r ~= '' then r = r .. '\n' end
   redis.call('HSET', key, 'reasons', r .. line)
 end
@@ -394,14 +556,16 @@ end
 -- completion, with codes and times only. Entries older than 31 days are trimmed.
 -- Entry ids are Luotsi's time (NOW), never before the newest entry's, so GetStats can read a
 -- window by id even when instances' clocks differ by a little.
+-- The newest entry is read only when NOW is behind it (another instance's clock ahead): XADD
+-- refuses an id before the newest, and then the entry takes the newest's time.
 local function timed_xadd(key, keep_days, ...)
-  local t = tonumber(NOW)
-  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
-  if last[1] then
-    local newest = tonumber(string.match(last[1][1], '^(%d+)'))
-    if newest > t then t = newest end
+  local minid = ms(tonumber(NOW) - keep_days * 86400000)
+  local added = redis.pcall('XADD', key, 'MINID', '~', minid, ms(NOW) .. '-*', ...)
+  if type(added) == 'table' and added.err then
+    local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+    local newest = last[1] and string.match(last[1][1], '^(%d+)') or NOW
+    redis.call('XADD', key, 'MINID', '~', minid, newest .. '-*', ...)
   end
-  redis.call('XADD', key, 'MINID', '~', ms(tonumber(NOW) - keep_days * 86400000), ms(t) .. '-*', ...)
 end
 
 local function stat(...)
@@ -441,15 +605,17 @@ local function offer_callback(id)
 end
 
 -- The access log (Act 703/2023). A script that uses a citizen's data on a caller's behalf gets
--- the entry as its LAST argument (JSON: by, role, org, action, purpose, source, keep_ms) and
+-- the entry as its LAST argument (JSON: by, role, org, action, purpose, source, min_id) and
 -- logs it in the same step as the change. Kept by time, never trimmed by count.
-local function log_access(case_id, action)
+-- `citizen` is the case's citizen pseudonym when the caller has read it. Entries older than
+-- `min_id` (real time less the retention, from the instance) are trimmed.
+local function log_access(case_id, action, citizen)
   local e = cjson.decode(ARGV[#ARGV])
-  local citizen = ''
-  if case_id ~= '' then citizen = redis.call('HGET', case_key(case_id), 'citizen') or '' end
-  local t = redis.call('TIME')
-  local real_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call('XADD', P .. 'access', 'MINID', '~', ms(real_ms - tonumber(e.keep_ms)), '*',
+  if not citizen then
+    citizen = ''
+    if case_id ~= '' then citizen = redis.call('HGET', case_key(case_id), 'citizen') or '' end
+  end
+  redis.call('XADD', P .. 'access', 'MINID', '~', e.min_id, '*',
     'at', NOW, 'by', e.by, 'role', e.role, 'org', e.org, 'action', action or e.action,
     'case', case_id, 'citizen', citizen, 'purpose', e.purpose, 'source', e.source)
 end
@@ -457,7 +623,7 @@ end
 -- Does the case accept this access-token hash (one per contact, see submit.lua)?
 local function has_access(case_id, hash)
   if hash == '' then return false end
-  local hs = redis.call('HGET', case_key(case_id), 'access_hashes') or ''
+  local hs = word(case_id, 'access_hashes') or ''
   for h in string.gmatch(hs, '[^,]+') do
     if h == hash then return true end
   end
@@ -465,6 +631,6 @@ local function has_access(case_id, hash)
 end
 
 local function add_access(case_id, hash)
-  local hs = redis.call('HGET', case_key(case_id), 'access_hashes') or ''
-  redis.call('HSET', case_key(case_id), 'access_hashes', hs == '' and hash or (hs .. ',' .. hash))
+  local hs = word(case_id, 'access_hashes') or ''
+  redis.call('HSET', words_key(case_id), 'access_hashes', hs == '' and hash or (hs .. ',' .. hash))
 end

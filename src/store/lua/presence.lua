@@ -38,6 +38,7 @@ refresh(pro)
 if gone then
   holder_gone(pro)
 elseif op == 'set' then
+  relist_waiting(team, needs)
   for _, id in ipairs(redis.call('SMEMBERS', pk .. ':cases')) do
     local c = redis.call('HMGET', case_key(id), 'status', 'holder')
     if c[1] == 'in_progress' and c[2] == pro then
