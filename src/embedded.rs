@@ -16,8 +16,8 @@
 //! An instance stops only the Redis it started itself.
 //!
 //! Supervised: when the `redis-server` child dies (killed, out of memory) it is started again
-//! from its append-only file on the same socket with the same password, at once and then with
-//! a doubling delay capped at 10 s, until it answers or the instance stops. Meanwhile calls
+//! from its append-only file on the same socket with the same password, after 100 ms and then
+//! with a doubling delay capped at 10 s, until it answers or the instance stops. Meanwhile calls
 //! answer UNAVAILABLE and health says NOT_SERVING; the instance's connections find the new
 //! Redis where they left the old one. Before each start the append-only file is checked
 //! ([`aof`]): a command cut short at its end is named in the log and dropped by Redis
@@ -179,9 +179,9 @@ impl EmbeddedRedis {
     }
 }
 
-/// How soon a Redis that died is started again: at once the first time, then after a delay
-/// that doubles up to [`RESTART_BACKOFF_MAX`]. A Redis that stayed up for [`RESTART_STABLE`]
-/// starts the count again.
+/// How soon a Redis that died is started again: after [`RESTART_BACKOFF_FIRST`], then after
+/// a delay that doubles with each further attempt (a start that failed, or a Redis that died
+/// again within [`RESTART_STABLE`]) up to [`RESTART_BACKOFF_MAX`].
 const RESTART_BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(10);
 const RESTART_STABLE: Duration = Duration::from_secs(60);
