@@ -211,8 +211,17 @@ struct Ledger {
     retries: AtomicU64,
 }
 
-/// The instances' gRPC addresses, as they are now (a replaced instance has new ports).
-type Addrs = Arc<RwLock<Vec<SocketAddr>>>;
+/// The instances' gRPC addresses as they are now (a replaced instance has new ports), each
+/// with a channel that every citizen shares: one HTTP/2 connection per instance, as a front end
+/// would keep, not one per contact.
+type Addrs = Arc<RwLock<Vec<(SocketAddr, Channel)>>>;
+
+fn lazy_channel(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("an address is a URI")
+        .connect_timeout(Duration::from_secs(1))
+        .connect_lazy()
+}
 
 async fn channel(addr: SocketAddr) -> Option<Channel> {
     Channel::from_shared(format!("http://{addr}"))
@@ -264,18 +273,14 @@ async fn submit(
 async fn citizen(i: usize, key: String, addrs: Addrs, frontend: String, ledger: Arc<Ledger>) {
     let mut attempt = 0usize;
     loop {
-        let addr = {
+        let ch = {
             let addrs = addrs.read().expect("lock");
-            addrs[(i + attempt) % addrs.len()]
+            addrs[(i + attempt) % addrs.len()].1.clone()
         };
         if attempt > 0 {
             ledger.retries.fetch_add(1, Ordering::Relaxed);
         }
         attempt += 1;
-        let Some(ch) = channel(addr).await else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        };
         let req = super::bench::contact(i, &key);
         let answer = ContactServiceClient::new(ch)
             .submit_contact(authorized(req, &frontend))
@@ -317,7 +322,7 @@ impl Desk {
         while !stop.is_cancelled() {
             let addr = {
                 let addrs = self.fleet.read().expect("lock");
-                addrs[(self.home + attempt) % addrs.len()]
+                addrs[(self.home + attempt) % addrs.len()].0
             };
             attempt += 1;
             if let Some(ch) = channel(addr).await {
@@ -540,7 +545,10 @@ impl Fleet {
         for _ in 0..n.max(1) {
             let (child, addr) = me.spawn().await?;
             me.children.push(child);
-            me.addrs.write().expect("lock").push(addr);
+            me.addrs
+                .write()
+                .expect("lock")
+                .push((addr, lazy_channel(addr)));
         }
         Ok(me)
     }
@@ -577,7 +585,7 @@ impl Fleet {
         let _ = self.children[i].wait();
         let (child, addr) = self.spawn().await?;
         self.children[i] = child;
-        self.addrs.write().expect("lock")[i] = addr;
+        self.addrs.write().expect("lock")[i] = (addr, lazy_channel(addr));
         Ok(())
     }
 
