@@ -51,8 +51,9 @@ pub struct BenchArgs {
     /// figures were when each update arrived, and the longest quiet gap.
     #[arg(long, default_value_t = 0)]
     watchers: usize,
-    /// Instead of one run: the soak test, instances of `luotsi serve` killed while contacts go
-    /// in (see `luotsi bench --soak --help`).
+    /// Instead of one run: the soak test. Instances of `luotsi serve` on one Redis are killed
+    /// in turn while contacts go in; lost and duplicated contacts are counted (`--minutes`,
+    /// `--instances`, `--kill-every-secs`, `--soak-rate`, `--county-file`).
     #[arg(long)]
     soak: bool,
     #[command(flatten)]

@@ -40,9 +40,10 @@ pub struct SoakArgs {
     /// One instance is killed (`kill -9`) and started again this often, in turn.
     #[arg(long, default_value_t = 120)]
     kill_every_secs: u64,
-    /// Contacts submitted per second (all instances together): half the capacity `luotsi
-    /// bench` measured on the machine.
-    #[arg(long, default_value_t = 50)]
+    /// Contacts submitted per second (all instances together): about half the capacity
+    /// `luotsi bench` measured on the 2-core development machine (BENCHMARKS.md); give half of
+    /// what it measures on yours.
+    #[arg(long, default_value_t = 250)]
     soak_rate: u64,
     /// The county file the instances route for.
     #[arg(long, default_value = "config/county.toml")]
