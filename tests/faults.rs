@@ -1037,3 +1037,89 @@ async fn an_append_only_file_cut_short_loads_all_but_its_last_command_and_a_dama
     );
     assert!(err.to_string().contains("redis-check-aof --fix"), "{err}");
 }
+
+/// The `redis-server` processes serving the Unix socket of data directory `dir`, by pid.
+/// Redis rewrites its process title to `redis-server unixsocket:<path>`.
+fn redis_serving(dir: &Path) -> Vec<u32> {
+    let socket = dir.canonicalize().unwrap().join("redis.sock");
+    let title = format!("redis-server unixsocket:{}", socket.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let first = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+        if String::from_utf8_lossy(first) == title {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_redis_is_started_again_each_time_it_dies_and_never_after_the_instance_stops()
+{
+    use luotsi::config::Appendfsync;
+    use luotsi::embedded::EmbeddedRedis;
+    let dir = tempfile::tempdir().unwrap();
+    let kept = Keys::new("supervision-test").case("kept");
+    let redis = EmbeddedRedis::start(dir.path(), Appendfsync::Always)
+        .await
+        .expect("starts");
+    let client = redis::Client::open(redis.url().expose()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    redis::cmd("SET")
+        .arg(&kept)
+        .arg("acknowledged")
+        .query::<()>(&mut conn)
+        .unwrap();
+
+    // Killed twice: the second restart comes after a longer wait, and still comes.
+    for round in 0..2 {
+        let before = redis_serving(dir.path());
+        assert_eq!(
+            before.len(),
+            1,
+            "round {round}: one redis-server: {before:?}"
+        );
+        let status = Command::new("kill")
+            .arg("-KILL")
+            .arg(before[0].to_string())
+            .status()
+            .expect("kill(1)");
+        assert!(status.success());
+        let started = Instant::now();
+        let value = loop {
+            let now = redis_serving(dir.path());
+            if now.len() == 1 && now != before {
+                let got = client
+                    .get_connection()
+                    .and_then(|mut c| redis::cmd("GET").arg(&kept).query::<Option<String>>(&mut c));
+                if let Ok(v) = got {
+                    break v;
+                }
+            }
+            assert!(
+                started.elapsed() < HEAL,
+                "round {round}: not started again: {now:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(value.as_deref(), Some("acknowledged"), "round {round}");
+    }
+
+    redis.stop().await;
+    assert!(
+        redis_serving(dir.path()).is_empty(),
+        "stopped with its instance"
+    );
+    // Past the longest restart delay: nothing came back.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert!(
+        redis_serving(dir.path()).is_empty(),
+        "never started again after the instance stopped"
+    );
+}
