@@ -18,8 +18,8 @@
 //! Supervised: when the `redis-server` child dies (killed, out of memory) it is started again
 //! from its append-only file on the same socket with the same password, after 100 ms and then
 //! with a doubling delay capped at 10 s, until it answers or the instance stops. Meanwhile calls
-//! answer UNAVAILABLE and health says NOT_SERVING; the instance's connections find the new
-//! Redis where they left the old one. Before each start the append-only file is checked
+//! answer UNAVAILABLE (and health NOT_SERVING, once its check finds Redis down); the instance's
+//! connections find the new Redis where they left the old one. Before each start the append-only file is checked
 //! ([`aof`]): a command cut short at its end is named in the log and dropped by Redis
 //! (`aof-load-truncated yes`); damage further in stops the start with what to do.
 
