@@ -14,17 +14,30 @@
 //! One instance owns a data directory: it holds an OS lock on `luotsi.lock` there for as long
 //! as it runs, and a second instance on the same directory refuses to start, naming the first.
 //! An instance stops only the Redis it started itself.
+//!
+//! Supervised: when the `redis-server` child dies (killed, out of memory) it is started again
+//! from its append-only file on the same socket with the same password, after 100 ms and then
+//! with a doubling delay capped at 10 s, until it answers or the instance stops. Meanwhile calls
+//! answer UNAVAILABLE (and health NOT_SERVING, once its check finds Redis down); the instance's
+//! connections find the new Redis where they left the old one. Before each start the append-only file is checked
+//! ([`aof`]): a command cut short at its end is named in the log and dropped by Redis
+//! (`aof-load-truncated yes`); damage further in stops the start with what to do.
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Appendfsync;
 use crate::secret::Secret;
+use aof::AofState;
+
+pub mod aof;
 
 /// The file in the data directory holding the embedded Redis's password.
 pub const PASSWORD_FILE: &str = "redis-password";
@@ -51,22 +64,34 @@ pub enum EmbeddedError {
     InUse { dir: String, holder: String },
     #[error("redis-server did not start: {0}")]
     Start(String),
+    #[error(
+        "the append-only file {file} is damaged at byte {at}, and Redis refuses to load it. Keep a \
+         copy of the data directory first; then `redis-check-aof --fix {manifest}` cuts the file \
+         at the damage, losing every change after it"
+    )]
+    DamagedAof {
+        file: String,
+        at: u64,
+        manifest: String,
+    },
 }
 
 pub struct EmbeddedRedis {
-    /// The Redis this instance started; `None` when it found one already running.
-    child: Option<Child>,
     socket: PathBuf,
     password: Secret,
+    /// Watches the Redis this instance started and starts it again when it dies; `None` when
+    /// it found one already running, which it neither supervises nor stops.
+    supervisor: Option<Supervisor>,
     /// Held open, and so locked, until the Redis has stopped.
     _lock: File,
 }
 
 impl EmbeddedRedis {
     /// Takes the data directory `dir` and starts `redis-server` with its files there, making
-    /// its append-only file durable as `appendfsync` says. Refuses when another instance holds
-    /// the directory. A Redis already answering on the directory's socket, left by an instance
-    /// that did not stop cleanly, is used as it is and left running at exit.
+    /// its append-only file durable as `appendfsync` says, and supervises it from then on.
+    /// Refuses when another instance holds the directory. A Redis already answering on the
+    /// directory's socket, left by an instance that did not stop cleanly, is used as it is and
+    /// left running at exit.
     pub async fn start(dir: &Path, appendfsync: Appendfsync) -> Result<Self, EmbeddedError> {
         let failed = |source: std::io::Error| EmbeddedError::DataDir {
             path: dir.display().to_string(),
@@ -93,12 +118,13 @@ impl EmbeddedRedis {
             tracing::warn!(
                 socket = %socket.display(),
                 "a redis-server left by an instance that did not stop cleanly answers on the data \
-                 directory's socket: using it, and leaving it running when this instance stops"
+                 directory's socket: using it, unsupervised, and leaving it running when this \
+                 instance stops"
             );
             return Ok(Self {
-                child: None,
                 socket,
                 password,
+                supervisor: None,
                 _lock: lock,
             });
         }
@@ -112,68 +138,20 @@ impl EmbeddedRedis {
                 socket.display()
             )));
         }
-        let _ = std::fs::remove_file(&socket);
-        let mut cmd = Command::new("redis-server");
-        // `-`: the rest of the configuration (the password) comes on standard input.
-        cmd.arg("-")
-            .args(["--port", "0", "--unixsocket"])
-            .arg(&socket)
-            .args(["--unixsocketperm", "700", "--dir"])
-            .arg(&dir)
-            .args([
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                appendfsync.as_redis_option(),
-                "--save",
-                "",
-            ])
-            .args(["--daemonize", "no", "--logfile"])
-            .arg(dir.join("redis.log"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        // SAFETY: umask(2) is async-signal-safe and touches nothing of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => EmbeddedError::NotInstalled,
-            _ => EmbeddedError::Start(e.to_string()),
-        })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            use tokio::io::AsyncWriteExt;
-            let conf = format!("requirepass {}\n", password.expose());
-            stdin
-                .write_all(conf.as_bytes())
-                .await
-                .map_err(|e| EmbeddedError::Start(format!("cannot hand over its password: {e}")))?;
-            // Dropped: end of file, and redis-server goes on with its start.
-        }
-        let mut me = Self {
-            child: Some(child),
+        let launch = Launch {
+            dir: dir.clone(),
+            socket: socket.clone(),
+            password: password.clone(),
+            appendfsync,
+        };
+        let child = launch.run().await?;
+        tracing::info!(dir = %dir.display(), appendfsync = appendfsync.as_redis_option(), "embedded redis started");
+        Ok(Self {
             socket,
             password,
+            supervisor: Some(Supervisor::start(child, launch)),
             _lock: lock,
-        };
-        for _ in 0..100 {
-            if ping(&url).await {
-                tracing::info!(dir = %dir.display(), "embedded redis started");
-                return Ok(me);
-            }
-            if let Some(Ok(Some(status))) = me.child.as_mut().map(|c| c.try_wait()) {
-                return Err(EmbeddedError::Start(format!(
-                    "exited with {status}; see {}",
-                    dir.join("redis.log").display()
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(EmbeddedError::Start("no answer within 5 s".into()))
+        })
     }
 
     /// The URL of this Redis, with its password.
@@ -191,20 +169,233 @@ impl EmbeddedRedis {
         ))
     }
 
-    /// Asks the Redis this instance started to flush its append-only file and exit, waits for
-    /// it, and then lets the data directory go. A Redis it found running is left alone.
+    /// Stops supervising, asks the Redis this instance started to flush its append-only file
+    /// and exit, waits for it, and then lets the data directory go. A Redis it found running is
+    /// left alone.
     pub async fn stop(mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Ok(client) = redis::Client::open(self.url().expose())
-                && let Ok(mut conn) = client.get_multiplexed_async_connection().await
-            {
-                let _: Result<(), _> = redis::cmd("SHUTDOWN").query_async(&mut conn).await;
+        if let Some(supervisor) = self.supervisor.take() {
+            supervisor.stop().await;
+        }
+    }
+}
+
+/// How soon a Redis that died is started again: after [`RESTART_BACKOFF_FIRST`], then after
+/// a delay that doubles with each further attempt (a start that failed, or a Redis that died
+/// again within [`RESTART_STABLE`]) up to [`RESTART_BACKOFF_MAX`].
+const RESTART_BACKOFF_FIRST: Duration = Duration::from_millis(100);
+const RESTART_BACKOFF_MAX: Duration = Duration::from_secs(10);
+const RESTART_STABLE: Duration = Duration::from_secs(60);
+
+/// The task that owns the running `redis-server` child: it waits for the child to exit, and
+/// unless it was told to stop, starts it again from its append-only file on the same socket
+/// with the same password, so that the instance's connections find it where they left it.
+struct Supervisor {
+    stop: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Supervisor {
+    fn start(child: Child, launch: Launch) -> Self {
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(supervise(child, launch, stop.clone()));
+        Self {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(task) = self.task.take()
+            && let Err(e) = task.await
+        {
+            tracing::error!(error = %e, "embedded redis supervisor failed");
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    /// Dropped without [`Supervisor::stop`] (a start that failed half-way): the task ends and
+    /// its child, killed on drop, with it.
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn supervise(mut child: Child, launch: Launch, stop: CancellationToken) {
+    let mut backoff = RESTART_BACKOFF_FIRST;
+    loop {
+        let up_since = Instant::now();
+        let exited = tokio::select! {
+            () = stop.cancelled() => {
+                launch.shut_down(child).await;
+                return;
             }
-            match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
-                Ok(_) => tracing::info!("embedded redis stopped"),
-                Err(_) => {
-                    let _ = child.kill().await;
+            exited = child.wait() => exited,
+        };
+        if up_since.elapsed() >= RESTART_STABLE {
+            backoff = RESTART_BACKOFF_FIRST;
+        }
+        let how = match exited {
+            Ok(status) => status.to_string(),
+            Err(e) => format!("cannot be waited for: {e}"),
+        };
+        tracing::error!(
+            exit = %how,
+            restart_in_ms = backoff.as_millis() as u64,
+            log = %launch.dir.join("redis.log").display(),
+            "embedded redis is down: starting it again from its append-only file"
+        );
+        child = loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(RESTART_BACKOFF_MAX);
+            match launch.run().await {
+                Ok(child) => {
+                    tracing::warn!("embedded redis restarted: serving again");
+                    break child;
                 }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    retry_in_ms = backoff.as_millis() as u64,
+                    "embedded redis did not restart"
+                ),
+            }
+        };
+    }
+}
+
+/// Everything needed to start the `redis-server` child, the first time and after it died.
+struct Launch {
+    dir: PathBuf,
+    socket: PathBuf,
+    password: Secret,
+    appendfsync: Appendfsync,
+}
+
+impl Launch {
+    /// Checks the append-only file, starts `redis-server` on it and waits until it answers.
+    async fn run(&self) -> Result<Child, EmbeddedError> {
+        self.check_append_only_file()?;
+        let _ = std::fs::remove_file(&self.socket);
+        let mut cmd = Command::new("redis-server");
+        // `-`: the rest of the configuration (the password) comes on standard input.
+        cmd.arg("-")
+            .args(["--port", "0", "--unixsocket"])
+            .arg(&self.socket)
+            .args(["--unixsocketperm", "700", "--dir"])
+            .arg(&self.dir)
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                self.appendfsync.as_redis_option(),
+                // Redis's default, said here because Luotsi's documentation relies on it: a
+                // command cut short at the end of the file is dropped, and Redis starts.
+                "--aof-load-truncated",
+                "yes",
+                "--save",
+                "",
+            ])
+            .args(["--daemonize", "no", "--logfile"])
+            .arg(self.dir.join("redis.log"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // SAFETY: umask(2) is async-signal-safe and touches nothing of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => EmbeddedError::NotInstalled,
+            _ => EmbeddedError::Start(e.to_string()),
+        })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use tokio::io::AsyncWriteExt;
+            let conf = format!("requirepass {}\n", self.password.expose());
+            stdin
+                .write_all(conf.as_bytes())
+                .await
+                .map_err(|e| EmbeddedError::Start(format!("cannot hand over its password: {e}")))?;
+            // Dropped: end of file, and redis-server goes on with its start.
+        }
+        let url = socket_url(&self.socket, &self.password);
+        for _ in 0..100 {
+            if ping(&url).await {
+                return Ok(child);
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(EmbeddedError::Start(format!(
+                    "exited with {status}; see {}",
+                    self.dir.join("redis.log").display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Dropped, and so killed.
+        Err(EmbeddedError::Start("no answer within 5 s".into()))
+    }
+
+    /// Says what Redis will make of its append-only file, before it does: a command cut short
+    /// at the end is dropped (and said so here), damage further in stops the start.
+    fn check_append_only_file(&self) -> Result<(), EmbeddedError> {
+        match aof::check(&self.dir) {
+            Ok(AofState::Missing | AofState::Whole { .. }) => Ok(()),
+            Ok(AofState::CutShort {
+                file,
+                whole_bytes,
+                len,
+            }) => {
+                tracing::warn!(
+                    file = %file.display(),
+                    whole_bytes,
+                    dropped_bytes = len - whole_bytes,
+                    appendfsync = self.appendfsync.as_redis_option(),
+                    "the append-only file ends in a command that was never completely written \
+                     (a power failure or a full disk): Redis drops it and loads the rest. With \
+                     appendfsync always it was never acknowledged; with everysec it may have \
+                     been, within the last second before the failure"
+                );
+                Ok(())
+            }
+            Ok(AofState::Damaged { file, at }) => Err(EmbeddedError::DamagedAof {
+                file: file.display().to_string(),
+                at,
+                manifest: self
+                    .dir
+                    .join("appendonlydir/appendonly.aof.manifest")
+                    .display()
+                    .to_string(),
+            }),
+            Err(e) => {
+                // Redis reads the file itself and says what it finds in its log.
+                tracing::warn!(error = %e, "the append-only file could not be checked");
+                Ok(())
+            }
+        }
+    }
+
+    /// Asks the child to flush its append-only file and exit, and waits for it (killed after
+    /// 10 s).
+    async fn shut_down(&self, mut child: Child) {
+        if let Ok(client) = redis::Client::open(socket_url(&self.socket, &self.password).expose())
+            && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+        {
+            let _: Result<(), _> = redis::cmd("SHUTDOWN").query_async(&mut conn).await;
+        }
+        match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+            Ok(_) => tracing::info!("embedded redis stopped"),
+            Err(_) => {
+                tracing::warn!("embedded redis did not stop within 10 s: killed");
+                let _ = child.kill().await;
             }
         }
     }

@@ -3,7 +3,13 @@
 //! Reports submissions per second, SubmitContact p50/p99, assignments per second, and the time
 //! from submission to the offer arriving on a professional's stream.
 //!
-//! Without `--addr` it starts its own Luotsi in-process ([`InProcess`]).
+//! Every SubmitContact answer is counted by its status (OK, RESOURCE_EXHAUSTED, UNAVAILABLE,
+//! anything else), and the standard gRPC health status is asked for on a connection of its own
+//! every 250 ms while the contacts go in: the figures for "past capacity the service refuses the
+//! excess at once and stays healthy".
+//!
+//! Without `--addr` it starts its own Luotsi in-process ([`InProcess`]). `--soak` runs the soak
+//! test instead (`cli/soak.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,11 +56,21 @@ pub struct BenchArgs {
     /// many cases waiting.
     #[arg(long)]
     queue_only: bool,
+    /// Instead of one run: the soak test. Instances of `luotsi serve` on one Redis are killed
+    /// in turn while contacts go in; lost and duplicated contacts are counted (`--minutes`,
+    /// `--instances`, `--kill-every-secs`, `--soak-rate`, `--county-file`).
+    #[arg(long)]
+    soak: bool,
+    #[command(flatten)]
+    soak_args: super::soak::SoakArgs,
 }
 
 type Times = Arc<Mutex<HashMap<String, Instant>>>;
 
 pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if args.soak {
+        return super::soak::run(config, args.soak_args).await;
+    }
     let mut in_process = None;
     let (addr, dev_dir) = match &args.addr {
         Some(a) => (a.clone(), luotsi::auth::dev_dir(&config)),
@@ -172,6 +188,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
     })?;
     let watch = Watchers::start(&channels, args.watchers, &mut clients, &supervisor).await?;
 
+    let health = HealthPoll::start(&addr, &ca).await?;
     let submitted_at: Times = Arc::default();
     let started = Instant::now();
     let run_id = uuid::Uuid::now_v7().simple().to_string();
@@ -185,7 +202,7 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
             .then(|| Duration::from_secs_f64(args.submitters as f64 / args.rate as f64));
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new(3).expect("histogram");
-            let mut errors = 0u64;
+            let mut outcomes = Outcomes::default();
             let mut tick = pace.map(|p| {
                 let mut t = tokio::time::interval(p);
                 t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -199,26 +216,28 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
                 let t = Instant::now();
                 match client.submit_contact(authorized(req, &frontend)).await {
                     Ok(a) => {
+                        outcomes.ok += 1;
                         hist.record(t.elapsed().as_micros() as u64).ok();
                         submitted_at
                             .lock()
                             .expect("lock")
                             .insert(a.into_inner().case_id, t);
                     }
-                    Err(_) => errors += 1,
+                    Err(status) => outcomes.count(&status),
                 }
             }
-            (hist, errors)
+            (hist, outcomes)
         }));
     }
     let mut submit = Histogram::<u64>::new(3)?;
-    let mut errors = 0;
+    let mut outcomes = Outcomes::default();
     for t in tasks {
-        let (h, e) = t.await?;
+        let (h, o) = t.await?;
         submit.add(h)?;
-        errors += e;
+        outcomes.add(&o);
     }
     let submit_secs = started.elapsed().as_secs_f64();
+    let health = health.stop().await;
     // Wait for the professionals to drain the queues.
     let deadline = Instant::now() + Duration::from_secs(if args.queue_only { 0 } else { 120 });
     while assigned.load(std::sync::atomic::Ordering::Relaxed) < submit.len() as usize
@@ -239,11 +258,22 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         members.len()
     );
     println!(
-        "  submitted     {:>8} in {:.2} s = {:>8.0} contacts/s ({} errors)",
+        "  submitted     {:>8} in {:.2} s = {:>8.0} contacts/s acknowledged (goodput), {:.0} calls/s answered",
         submit.len(),
         submit_secs,
         submit.len() as f64 / submit_secs,
-        errors
+        outcomes.total() as f64 / submit_secs
+    );
+    println!(
+        "  answers       OK {}  RESOURCE_EXHAUSTED {}  UNAVAILABLE {}  other {}",
+        outcomes.ok, outcomes.exhausted, outcomes.unavailable, outcomes.other
+    );
+    println!(
+        "  health        {} checks: SERVING {}  NOT_SERVING {}  no answer {}",
+        health.serving + health.not_serving + health.no_answer,
+        health.serving,
+        health.not_serving,
+        health.no_answer
     );
     println!(
         "  SubmitContact p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
@@ -277,6 +307,95 @@ pub async fn run(config: Config, args: BenchArgs) -> Result<(), Box<dyn std::err
         service.stop().await;
     }
     Ok(())
+}
+
+/// SubmitContact answers by status.
+#[derive(Default, Clone, Copy)]
+struct Outcomes {
+    ok: u64,
+    /// Refused at once by admission control or a rate limit: the caller may come back.
+    exhausted: u64,
+    /// Redis did not answer in time, or the instance could not be reached.
+    unavailable: u64,
+    other: u64,
+}
+
+impl Outcomes {
+    fn count(&mut self, status: &tonic::Status) {
+        match status.code() {
+            tonic::Code::Ok => self.ok += 1,
+            tonic::Code::ResourceExhausted => self.exhausted += 1,
+            tonic::Code::Unavailable => self.unavailable += 1,
+            _ => self.other += 1,
+        }
+    }
+
+    fn add(&mut self, o: &Outcomes) {
+        self.ok += o.ok;
+        self.exhausted += o.exhausted;
+        self.unavailable += o.unavailable;
+        self.other += o.other;
+    }
+
+    fn total(&self) -> u64 {
+        self.ok + self.exhausted + self.unavailable + self.other
+    }
+}
+
+/// The standard gRPC health status, asked for every 250 ms on a connection of its own (as a
+/// load balancer would), counted by answer; a check unanswered within 1 s counts as none.
+struct HealthPoll {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<HealthCounts>,
+}
+
+#[derive(Default)]
+struct HealthCounts {
+    serving: u64,
+    not_serving: u64,
+    no_answer: u64,
+}
+
+impl HealthPoll {
+    async fn start(addr: &str, ca: &std::path::Path) -> Result<Self, Box<dyn std::error::Error>> {
+        use tonic_health::pb::health_check_response::ServingStatus;
+        use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+        let channel = luotsi::client::connect(&luotsi::client::Target {
+            addr,
+            ca: Some(ca),
+            client_cert: None,
+        })
+        .await?;
+        let mut client = HealthClient::new(channel);
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut counts = HealthCounts::default();
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    () = stopped.cancelled() => return counts,
+                    _ = tick.tick() => {}
+                }
+                let check = client.check(HealthCheckRequest {
+                    service: String::new(),
+                });
+                match tokio::time::timeout(Duration::from_secs(1), check).await {
+                    Ok(Ok(answer)) if answer.get_ref().status == ServingStatus::Serving as i32 => {
+                        counts.serving += 1
+                    }
+                    Ok(Ok(_)) => counts.not_serving += 1,
+                    _ => counts.no_answer += 1,
+                }
+            }
+        });
+        Ok(Self { stop, task })
+    }
+
+    async fn stop(self) -> HealthCounts {
+        self.stop.cancel();
+        self.task.await.unwrap_or_default()
+    }
 }
 
 /// Luotsi started by the bench itself, on its own embedded Redis in a fresh temporary
@@ -350,7 +469,7 @@ impl InProcess {
 }
 
 /// A realistic mix: needs across the taxonomy, every channel, the county's municipalities.
-fn contact(i: usize, run: &str) -> pb::SubmitContactRequest {
+pub(super) fn contact(i: usize, run: &str) -> pb::SubmitContactRequest {
     const NEEDS: [&str; 8] = [
         "acute_symptoms",
         "medication",

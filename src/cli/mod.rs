@@ -1,5 +1,5 @@
 //! The `luotsi` commands, apart from the library: `serve` runs the service as a process (signals,
-//! the grace period, the embedded Redis); `health` is the container's health check; `bench`, `queues`, `classify`, `train`, `eval` and `corrections` are tools for the
+//! the grace period, the embedded Redis); `health` is the container's health check; `bench` (and its `--soak`), `queues`, `classify`, `train`, `eval` and `corrections` are tools for the
 //! people who run and tune it, used from a terminal only.
 
 pub mod auth;
@@ -9,4 +9,5 @@ pub mod corrections;
 pub mod health;
 pub mod queues;
 pub mod serve;
+pub mod soak;
 pub mod train;
