@@ -4,6 +4,11 @@
 //! its Redis time-out, and then most of them fail; refusing the excess keeps the calls it takes
 //! fast and tells the caller when to come back.
 //!
+//! The people already at work have a pool of their own, as large: calls of `WorkService` and
+//! `SupervisorService` (accept, complete, presence, a supervisor moving a case) are what drains
+//! an overload, so a flood of submissions must not refuse them. Their number is bounded by the
+//! staff on duty, not by the public.
+//!
 //! A call holds its place until its handler has answered: for a stream that is when the stream
 //! is open, so open Offers and Watch streams do not count against the limit. Health checks and
 //! reflection are never refused, so that an instance that is merely busy is not taken for dead.
@@ -33,10 +38,15 @@ const ALWAYS_ADMITTED: [&str; 3] = [
     "/grpc.reflection.v1alpha.ServerReflection/",
 ];
 
-/// A tower layer admitting at most `limit` calls at once across all connections.
+/// Services whose calls come from staff at work: admitted from a pool of their own.
+const STAFF_SERVICES: [&str; 2] = ["/luotsi.v1.WorkService/", "/luotsi.v1.SupervisorService/"];
+
+/// A tower layer admitting at most `limit` calls at once across all connections, and as many
+/// again from staff at work.
 #[derive(Clone)]
 pub struct AdmissionLayer {
     places: Arc<Semaphore>,
+    staff_places: Arc<Semaphore>,
     limit: usize,
     metrics: Arc<Metrics>,
 }
@@ -45,6 +55,7 @@ impl AdmissionLayer {
     pub fn new(limit: usize, metrics: Arc<Metrics>) -> Self {
         Self {
             places: Arc::new(Semaphore::new(limit)),
+            staff_places: Arc::new(Semaphore::new(limit)),
             limit,
             metrics,
         }
@@ -86,7 +97,12 @@ where
         if ALWAYS_ADMITTED.iter().any(|p| path.starts_with(p)) {
             return Box::pin(self.inner.call(req));
         }
-        match self.layer.places.clone().try_acquire_owned() {
+        let pool = if STAFF_SERVICES.iter().any(|p| path.starts_with(p)) {
+            &self.layer.staff_places
+        } else {
+            &self.layer.places
+        };
+        match pool.clone().try_acquire_owned() {
             Ok(place) => {
                 let answered = self.inner.call(req);
                 Box::pin(async move {

@@ -86,6 +86,38 @@ async fn a_redis_restart_loses_nothing_and_the_service_recovers() {
     assert_eq!(c.case_id, third.case_id);
 }
 
+/// A flood of submissions fills the intake's places; the staff's calls (here a professional
+/// coming online) have places of their own and are never refused for it: they are what drains
+/// an overload.
+#[tokio::test]
+async fn a_flood_of_submissions_never_refuses_the_staff_at_work() {
+    let county = TestCounty::start_with(|c| c.server.max_concurrent_calls = 2).await;
+    let held = Duration::from_millis(2000);
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(held.as_millis() as u64)
+        .arg("WRITE")
+        .query(&mut county.redis())
+        .unwrap();
+    let flood = futures::future::join_all(
+        (0..6).map(|i| county.try_submit(dental(pb::Channel::Chat, &format!("flood-{i}")))),
+    );
+    let staff = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        county
+            .try_set_presence("suu-hh-1", pb::Presence::Available)
+            .await
+    };
+    let (answers, presence) = tokio::join!(flood, staff);
+    let refused = answers
+        .iter()
+        .filter(|a| matches!(a, Err(s) if s.code() == tonic::Code::ResourceExhausted))
+        .count();
+    assert_eq!(refused, 4, "submissions beyond the limit are refused");
+    let state = presence.expect("the professional's call is admitted while the intake is full");
+    assert_eq!(state.presence, pb::Presence::Available as i32);
+}
+
 #[tokio::test]
 async fn calls_beyond_the_limit_are_refused_at_once_and_the_instance_still_looks_healthy() {
     let county = TestCounty::start_with(|c| c.server.max_concurrent_calls = 2).await;
