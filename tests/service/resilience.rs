@@ -86,6 +86,17 @@ async fn a_redis_restart_loses_nothing_and_the_service_recovers() {
     assert_eq!(c.case_id, third.case_id);
 }
 
+/// Redis holds every write for `held` (`CLIENT PAUSE … WRITE`): calls admitted meanwhile stay in
+/// flight and keep their admission places.
+fn hold_writes(county: &TestCounty, held: Duration) {
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(held.as_millis() as u64)
+        .arg("WRITE")
+        .query(&mut county.redis())
+        .unwrap();
+}
+
 /// A flood of submissions fills the intake's places; the staff's calls (here a professional
 /// coming online) have places of their own and are never refused for it: they are what drains
 /// an overload.
@@ -93,12 +104,7 @@ async fn a_redis_restart_loses_nothing_and_the_service_recovers() {
 async fn a_flood_of_submissions_never_refuses_the_staff_at_work() {
     let county = TestCounty::start_with(|c| c.server.max_concurrent_calls = 2).await;
     let held = Duration::from_millis(2000);
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(held.as_millis() as u64)
-        .arg("WRITE")
-        .query(&mut county.redis())
-        .unwrap();
+    hold_writes(&county, held);
     let flood = futures::future::join_all(
         (0..6).map(|i| county.try_submit(dental(pb::Channel::Chat, &format!("flood-{i}")))),
     );
@@ -124,12 +130,7 @@ async fn calls_beyond_the_limit_are_refused_at_once_and_the_instance_still_looks
     // Redis holds every write for a while: the calls admitted stay in flight on the calls'
     // connection, and so would a health check sharing it.
     let held = Duration::from_millis(2500);
-    let _: () = redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(held.as_millis() as u64)
-        .arg("WRITE")
-        .query(&mut county.redis())
-        .unwrap();
+    hold_writes(&county, held);
     let started = Instant::now();
     let flood = futures::future::join_all((0..10).map(|i| {
         let county = &county;
