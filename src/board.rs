@@ -21,6 +21,8 @@ use crate::store::{BOARD_QUEUES, Store, TeamFigures, TeamQuery, today};
 const MIN_GAP: Duration = Duration::from_millis(200);
 const MAX_GAP: Duration = Duration::from_secs(1);
 const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+/// Offers looked at for the "offered" column: far more than a county has slots.
+const MAX_OFFERS_READ: usize = 10_000;
 
 /// Everything the board shows. Serialised as JSON for the web page.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -36,6 +38,8 @@ pub struct Board {
 pub struct TeamBoard {
     pub team_id: String,
     pub name: String,
+    /// The team's name per language (`fi`, `sv`, `en`, …) where the county gives one.
+    pub names: std::collections::BTreeMap<String, String>,
     pub queues: Vec<Tile>,
     pub staff: Vec<Staff>,
     pub taken_today: u64,
@@ -56,7 +60,15 @@ pub struct Tile {
     pub routine: u64,
     pub due_within_hour: u64,
     pub past_deadline: u64,
+    /// Professionals of the team with a free slot on the queue's channel now.
     pub available_professionals: u64,
+    /// Professionals of the team online (connected, available) with capacity on the channel,
+    /// free or not.
+    pub online_professionals: u64,
+    /// Cases of the queue offered to a professional and not yet accepted (not in `depth`).
+    pub offered: u64,
+    /// Cases wait and nobody online in the team can take them: the tile turns red.
+    pub unstaffed: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -66,6 +78,13 @@ pub struct Staff {
     pub busy: u32,
     pub on_break: u32,
     pub offline: u32,
+}
+
+impl Staff {
+    /// Someone of the profession is signed in (free, busy or on a break).
+    pub fn present(&self) -> bool {
+        self.available + self.busy + self.on_break > 0
+    }
 }
 
 impl Board {
@@ -199,17 +218,25 @@ pub async fn read_board(
     let teams = &config.county.teams;
     let queries: Vec<TeamQuery<'_>> = teams
         .iter()
-        .map(|t| TeamQuery {
-            team: &t.id,
-            members: t.members.iter().map(|m| m.id.as_str()).collect(),
+        .map(|t| {
+            let mut professions: Vec<&str> =
+                t.members.iter().map(|m| m.profession.code()).collect();
+            professions.sort_unstable();
+            professions.dedup();
+            TeamQuery {
+                team: &t.id,
+                members: t.members.iter().map(|m| m.id.as_str()).collect(),
+                professions,
+            }
         })
         .collect();
     let now = crate::clock::now_ms();
-    // Both on the one multiplexed connection at once: no extra round trip to wait for.
+    // All on the one multiplexed connection at once: no extra round trip to wait for.
     let day = today();
-    let (figures, overdue) = tokio::try_join!(
+    let (figures, overdue, offered) = tokio::try_join!(
         store.board_figures(&queries, now, &day),
-        store.first_look_overdue(now)
+        store.first_look_overdue(now),
+        store.offered_by_queue(MAX_OFFERS_READ)
     )?;
     Ok(Board {
         as_of_ms: now,
@@ -217,9 +244,17 @@ pub async fn read_board(
         teams: teams
             .iter()
             .zip(figures)
-            .map(|(team, f)| TeamBoard {
-                first_look_overdue: overdue.get(&team.id).copied().unwrap_or(0),
-                ..team_board(team, f, now)
+            .map(|(team, mut f)| {
+                for (q, tile) in BOARD_QUEUES.iter().zip(f.tiles.iter_mut()) {
+                    tile.offered = offered
+                        .get(&(team.id.clone(), q.to_string()))
+                        .copied()
+                        .unwrap_or(0);
+                }
+                TeamBoard {
+                    first_look_overdue: overdue.get(&team.id).copied().unwrap_or(0),
+                    ..team_board(team, f, now)
+                }
             })
             .collect(),
     })
@@ -243,7 +278,10 @@ fn team_board(team: &crate::domain::routing::Team, f: TeamFigures, now: i64) -> 
                 routine: n(Urgency::Routine),
                 due_within_hour: t.due_within_hour,
                 past_deadline: t.past_deadline,
-                available_professionals: t.available,
+                available_professionals: t.free,
+                online_professionals: t.available,
+                offered: t.offered,
+                unstaffed: t.depth > 0 && t.available == 0,
             }
         })
         .collect();
@@ -262,6 +300,8 @@ fn team_board(team: &crate::domain::routing::Team, f: TeamFigures, now: i64) -> 
         };
         let row = &mut staff[i];
         let presence: Option<Presence> = s.presence.parse().ok();
+        // Free: signed in and holding no case; busy: holding one (perhaps with room for more on
+        // a channel, which the queue rows count as free slots) or set busy.
         match presence {
             Some(Presence::OnBreak) => row.on_break += 1,
             Some(Presence::Busy) if s.connected => row.busy += 1,
@@ -273,6 +313,11 @@ fn team_board(team: &crate::domain::routing::Team, f: TeamFigures, now: i64) -> 
     TeamBoard {
         team_id: team.id.clone(),
         name: team.name.clone(),
+        names: team
+            .names
+            .iter()
+            .map(|(l, n)| (l.code().to_string(), n.clone()))
+            .collect(),
         queues,
         staff,
         taken_today: f.taken_today,

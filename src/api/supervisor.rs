@@ -62,6 +62,8 @@ impl SupervisorService for SupervisorApi {
                     } else {
                         0
                     },
+                    offered: q.offered as u32,
+                    unstaffed: q.unstaffed,
                 })
             })
             .collect();
@@ -426,6 +428,7 @@ pub fn board_pb(b: &Board) -> pb::QueueBoard {
             .map(|t| pb::TeamBoard {
                 team_id: t.team_id.clone(),
                 name: t.name.clone(),
+                names: t.names.clone().into_iter().collect(),
                 queues: t
                     .queues
                     .iter()
@@ -440,6 +443,9 @@ pub fn board_pb(b: &Board) -> pb::QueueBoard {
                         due_within_hour: q.due_within_hour as u32,
                         past_deadline: q.past_deadline as u32,
                         available_professionals: q.available_professionals as u32,
+                        online_professionals: q.online_professionals as u32,
+                        offered: q.offered as u32,
+                        unstaffed: q.unstaffed,
                     })
                     .collect(),
                 staff: t

@@ -82,10 +82,11 @@ pub fn table(b: &pb::QueueBoard) -> String {
     );
     let _ = writeln!(
         out,
-        "{:<24} {:<9} {:>5} {:>5} {:>6} {:>5} {:>7} {:>4} {:>4} {:>7} {:>4}",
+        "{:<24} {:<9} {:>5} {:>7} {:>5} {:>6} {:>5} {:>7} {:>4} {:>4} {:>7} {:>4}",
         "team",
         "queue",
         "wait",
+        "offered",
         "emerg",
         "urgent",
         "soon",
@@ -99,10 +100,11 @@ pub fn table(b: &pb::QueueBoard) -> String {
         for q in &t.queues {
             let _ = writeln!(
                 out,
-                "{:<24} {:<9} {:>5} {:>5} {:>6} {:>5} {:>7} {:>4} {:>4} {:>7} {:>4}",
+                "{:<24} {:<9} {:>5} {:>7} {:>5} {:>6} {:>5} {:>7} {:>4} {:>4} {:>7} {:>4}{}",
                 t.team_id,
                 q.queue,
                 q.depth,
+                q.offered,
                 q.emergency,
                 q.urgent,
                 q.soon,
@@ -110,23 +112,33 @@ pub fn table(b: &pb::QueueBoard) -> String {
                 q.due_within_hour,
                 q.past_deadline,
                 mmss(q.oldest_wait.as_ref()),
-                q.available_professionals
+                q.available_professionals,
+                if q.unstaffed {
+                    "  nobody signed in can take these"
+                } else {
+                    ""
+                }
             );
         }
+        // Only the professions someone is signed in for.
         let staff: Vec<String> = t
             .staff
             .iter()
+            .filter(|s| s.available + s.busy + s.on_break > 0)
             .map(|s| format!("{} {}/{}/{}", s.profession, s.available, s.busy, s.on_break))
             .collect();
+        let staff = if staff.is_empty() {
+            "nobody signed in".to_string()
+        } else {
+            staff.join(", ")
+        };
         let level = (100 * (t.taken_today - t.taken_late_today))
             .checked_div(t.taken_today)
             .map_or("-".to_string(), |p| format!("{p}%"));
         let _ = writeln!(
             out,
             "{:<24} service level today {level} ({} taken); staff free/busy/break: {}",
-            "",
-            t.taken_today,
-            staff.join(", ")
+            "", t.taken_today, staff
         );
     }
     out

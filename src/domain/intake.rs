@@ -231,6 +231,7 @@ mod tests {
         Team {
             id: id.into(),
             name: id.into(),
+            names: Default::default(),
             municipalities: municipalities.iter().map(|m| m.to_string()).collect(),
             county_wide: false,
             languages: vec![Language::Finnish],

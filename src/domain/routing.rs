@@ -10,7 +10,11 @@ use super::{Channel, Language, Need, Profession, Urgency};
 #[serde(deny_unknown_fields)]
 pub struct Team {
     pub id: String,
+    /// The name in Finnish (and the fallback in every language).
     pub name: String,
+    /// The name in other languages, by language code: `names = { sv = "…", en = "…" }`.
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<Language, String>,
     /// Municipalities served. Empty with `county_wide` set: serves the whole county.
     #[serde(default)]
     pub municipalities: Vec<String>,
@@ -479,6 +483,7 @@ mod tests {
             Team {
                 id: "joensuu".into(),
                 name: "Joensuu".into(),
+                names: Default::default(),
                 municipalities: vec!["Joensuu".into()],
                 county_wide: false,
                 languages: vec![Finnish],
@@ -490,6 +495,7 @@ mod tests {
             Team {
                 id: "dental".into(),
                 name: "Suun terveydenhuolto".into(),
+                names: Default::default(),
                 municipalities: vec![],
                 county_wide: true,
                 languages: vec![Finnish, Swedish],
@@ -498,6 +504,7 @@ mod tests {
             Team {
                 id: "guidance".into(),
                 name: "Palveluneuvonta".into(),
+                names: Default::default(),
                 municipalities: vec![],
                 county_wide: true,
                 languages: vec![Finnish],
@@ -512,6 +519,7 @@ mod tests {
         teams.push(Team {
             id: "lieksa".into(),
             name: "Lieksa".into(),
+            names: Default::default(),
             municipalities: vec!["Lieksa".into()],
             county_wide: false,
             languages: vec![Language::Finnish],

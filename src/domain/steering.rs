@@ -200,6 +200,7 @@ mod tests {
         Team {
             id: "t".into(),
             name: "t".into(),
+            names: Default::default(),
             municipalities: vec![],
             county_wide: false,
             languages: vec![Language::Finnish],

@@ -167,6 +167,7 @@ mod tests {
         Team {
             id: id.into(),
             name: id.into(),
+            names: Default::default(),
             municipalities: vec![],
             county_wide: true,
             languages: vec![Language::Finnish],

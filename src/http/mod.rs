@@ -22,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(board_page))
         .route("/board", get(board_page))
         .route("/api/board", get(board_json))
+        .route("/api/board/cases", get(board_cases))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -84,13 +85,14 @@ struct BoardQuery {
     team: String,
 }
 
-async fn board_json(
-    State(s): State<AppState>,
-    headers: axum::http::HeaderMap,
-    Query(q): Query<BoardQuery>,
-) -> Response {
-    // The board shows no personal data, but it is the county's live operations: supervisors
-    // and ops only, with the same bearer token as on the gRPC port.
+/// The board's reader: a supervisor or ops with the same bearer token as on the gRPC port,
+/// narrowed to a team the caller may see (`team` empty: all, or the caller's only team).
+async fn board_reader(
+    s: &AppState,
+    headers: &axum::http::HeaderMap,
+    team: &mut String,
+    roles: &[Role],
+) -> Result<crate::auth::Caller, Response> {
     let caller = match s
         .auth
         .identify(
@@ -100,25 +102,61 @@ async fn board_json(
         )
         .await
     {
-        Ok(c) if c.has(Role::Supervisor) || c.has(Role::Ops) => c,
+        Ok(c) if roles.iter().any(|r| c.has(*r)) => c,
         Ok(_) => {
             s.metrics.unauthorized("permission");
-            return (
-                StatusCode::FORBIDDEN,
-                "the board is for supervisors and ops\n",
-            )
-                .into_response();
+            let who = if roles.contains(&Role::Ops) {
+                "the board is for supervisors and ops\n"
+            } else {
+                "the board's case list is for supervisors\n"
+            };
+            return Err((StatusCode::FORBIDDEN, who).into_response());
         }
         Err(e) => {
             s.metrics.unauthorized(e.label());
-            return (
+            return Err((
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
                 format!("{e}\n"),
             )
-                .into_response();
+                .into_response());
         }
     };
+    if !team.is_empty() && s.config.county.team(team).is_none() {
+        let shown: String = team.chars().take(40).collect();
+        return Err((
+            StatusCode::BAD_REQUEST,
+            format!("team: no team `{shown}`\n"),
+        )
+            .into_response());
+    }
+    if !caller.has(Role::Ops) {
+        match &caller.teams {
+            Teams::All => {}
+            Teams::Only(mine) if team.is_empty() && mine.len() == 1 => *team = mine[0].clone(),
+            Teams::Only(mine) if mine.contains(team) => {}
+            Teams::Only(_) => {
+                return Err(
+                    (StatusCode::FORBIDDEN, "team: name one of your teams\n").into_response()
+                );
+            }
+        }
+    }
+    Ok(caller)
+}
+
+async fn board_json(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(mut q): Query<BoardQuery>,
+) -> Response {
+    // The board shows no personal data, but it is the county's live operations: supervisors
+    // and ops only.
+    if let Err(refused) =
+        board_reader(&s, &headers, &mut q.team, &[Role::Supervisor, Role::Ops]).await
+    {
+        return refused;
+    }
     let mut board = s.board.current();
     // Before the refresh loop's first read an instance that has just started has no figures:
     // read them now rather than show an empty county.
@@ -127,29 +165,80 @@ async fn board_json(
     {
         board = std::sync::Arc::new(read);
     }
-    if !q.team.is_empty() && s.config.county.team(&q.team).is_none() {
-        return (
-            StatusCode::BAD_REQUEST,
-            format!("team: no team `{}`", q.team),
-        )
-            .into_response();
-    }
-    let mut q = q;
-    if !caller.has(Role::Ops) {
-        match &caller.teams {
-            Teams::All => {}
-            Teams::Only(mine) if q.team.is_empty() && mine.len() == 1 => q.team = mine[0].clone(),
-            Teams::Only(mine) if mine.contains(&q.team) => {}
-            Teams::Only(_) => {
-                return (StatusCode::FORBIDDEN, "team: name one of your teams\n").into_response();
-            }
-        }
-    }
     (
         [(header::CACHE_CONTROL, "no-store")],
         Json(board.only(&q.team)),
     )
         .into_response()
+}
+
+/// One waiting case in a team's drill-down: routing facts only (no words, number, citizen or
+/// reasons).
+#[derive(serde::Serialize)]
+struct BoardCase {
+    /// The first 8 characters of the case id, enough to find it with the case's own tools.
+    case: String,
+    queue: String,
+    needs: Vec<String>,
+    urgency: String,
+    language: String,
+    interpreter_needed: bool,
+    waited_secs: u64,
+    deadline_ms: i64,
+    past_deadline: bool,
+}
+
+/// How many waiting cases the drill-down lists, most urgent first.
+const DRILL_DOWN_LIMIT: usize = 200;
+
+/// A team's waiting cases for the board's drill-down: supervisors only (ops see figures, not
+/// cases), one team at a time, recorded in the access log as a supervision read.
+async fn board_cases(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(mut q): Query<BoardQuery>,
+) -> Response {
+    let caller = match board_reader(&s, &headers, &mut q.team, &[Role::Supervisor]).await {
+        Ok(c) => c,
+        Err(refused) => return refused,
+    };
+    if q.team.is_empty() {
+        return (StatusCode::BAD_REQUEST, "team: required\n").into_response();
+    }
+    let rows = match s
+        .store
+        .queued_cases(&q.team, &crate::store::BOARD_QUEUES, DRILL_DOWN_LIMIT)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "board case list failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n").into_response();
+        }
+    };
+    let ids: Vec<&str> = rows.iter().map(|r| r.case_id.as_str()).collect();
+    let entry =
+        crate::api::access_entry(&caller, "board_cases", crate::domain::Purpose::Supervision);
+    if let Err(e) = s.store.log_reads(&ids, &entry).await {
+        tracing::warn!(error = %e, "access log write failed; case list not shown");
+        return (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n").into_response();
+    }
+    let now = crate::clock::now_ms();
+    let cases: Vec<BoardCase> = rows
+        .into_iter()
+        .map(|r| BoardCase {
+            case: r.case_id.chars().take(8).collect(),
+            queue: r.queue,
+            needs: r.needs.iter().map(|n| n.code().to_string()).collect(),
+            urgency: r.urgency.code().to_string(),
+            language: r.language.code().to_string(),
+            interpreter_needed: r.interpreter_needed,
+            waited_secs: ((now - r.created_ms).max(0) / 1000) as u64,
+            deadline_ms: r.deadline_ms,
+            past_deadline: r.deadline_ms < now,
+        })
+        .collect();
+    ([(header::CACHE_CONTROL, "no-store")], Json(cases)).into_response()
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

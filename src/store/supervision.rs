@@ -21,7 +21,14 @@ pub struct TileFigures {
     pub by_urgency: [u64; 4],
     pub due_within_hour: u64,
     pub past_deadline: u64,
+    /// Professionals online (connected, available) with capacity on the queue's channel, busy
+    /// or not: zero with cases waiting means nobody here can take them.
     pub available: u64,
+    /// Of them, those with a free slot now (for the alert queue: anyone connected and available
+    /// of the team's professions).
+    pub free: u64,
+    /// Cases of the queue offered to a professional and not yet accepted.
+    pub offered: u64,
 }
 
 /// One professional's live state, as the board counts it.
@@ -46,6 +53,8 @@ pub struct TeamFigures {
 pub struct TeamQuery<'a> {
     pub team: &'a str,
     pub members: Vec<&'a str>,
+    /// The team's professions (each once): whose free slots count.
+    pub professions: Vec<&'a str>,
 }
 
 /// A waiting case as a supervisor sees it: routing facts only, no personal data.
@@ -228,6 +237,13 @@ impl Store {
                 // The alert queue is answered by anyone connected; phone availability stands in.
                 let ch = if q == "alert" { "phone" } else { q };
                 pipe.scard(k.available(t.team, ch));
+                for p in &t.professions {
+                    if q == "alert" {
+                        pipe.scard(k.on_duty(t.team, p));
+                    } else {
+                        pipe.zcard(k.free(t.team, q, p));
+                    }
+                }
             }
             for m in &t.members {
                 pipe.cmd("HMGET").arg(k.professional(m)).arg(&[
@@ -265,6 +281,10 @@ impl Store {
                     *slot = redis::from_redis_value_ref(next()?)?;
                 }
                 let available: u64 = redis::from_redis_value_ref(next()?)?;
+                let mut free = 0u64;
+                for _ in &t.professions {
+                    free += redis::from_redis_value_ref::<u64>(next()?)?;
+                }
                 f.tiles.push(TileFigures {
                     depth,
                     oldest_arrival_ms: oldest.first().map(|(_, s)| *s as i64),
@@ -272,28 +292,60 @@ impl Store {
                     due_within_hour: due,
                     past_deadline: past,
                     available,
+                    free,
+                    offered: 0,
                 });
             }
             for _ in &t.members {
                 let h: Vec<Option<String>> = redis::from_redis_value_ref(next()?)?;
-                let load = h[2..]
-                    .iter()
-                    .map(|v| {
-                        v.as_deref()
-                            .and_then(|x| x.parse::<u32>().ok())
-                            .unwrap_or(0)
-                    })
-                    .sum();
+                let n = |i: usize| {
+                    h[i].as_deref()
+                        .and_then(|x| x.parse::<u32>().ok())
+                        .unwrap_or(0)
+                };
                 f.staff.push(StaffState {
                     presence: h[0].clone().unwrap_or_default(),
                     connected: h[1].as_deref().is_some_and(|c| !c.is_empty()),
-                    load,
+                    load: (2..5).map(n).sum(),
                 });
             }
             let day: Vec<Option<u64>> = redis::from_redis_value_ref(next()?)?;
             f.taken_today = day[0].unwrap_or(0);
             f.late_today = day[1].unwrap_or(0);
             out.push(f);
+        }
+        Ok(out)
+    }
+
+    /// Cases offered and not yet accepted, counted by (team, queue) of the case; at most the
+    /// `limit` offers expiring soonest are looked at (offers are few: one per free slot at most).
+    pub async fn offered_by_queue(&self, limit: usize) -> Result<HashMap<(String, String), u64>> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.keys.offers())
+            .arg(0)
+            .arg(limit.max(1) as isize - 1)
+            .query_async(&mut conn)
+            .await?;
+        let mut out = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HMGET").arg(self.keys.case(id)).arg(&[
+                field::TEAM,
+                field::QUEUE,
+                field::STATUS,
+            ]);
+        }
+        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+        for row in rows {
+            if let [Some(team), Some(queue), Some(status)] = &row[..]
+                && status == "offered"
+            {
+                *out.entry((team.clone(), queue.clone())).or_insert(0) += 1;
+            }
         }
         Ok(out)
     }

@@ -505,7 +505,11 @@ async fn the_terminal_table_shows_the_same_figures() {
         .collect();
     assert_eq!(row[2], "2", "two waiting: {text}");
     assert!(!text.contains("joensuu-keskus"), "only the team asked for");
-    assert!(text.contains("dental_nurse 0/0/0"), "{text}");
+    assert!(
+        text.contains("nobody signed in"),
+        "only professions someone is signed in for: {text}"
+    );
+    assert!(!text.contains("dental_nurse 0/0/0"), "{text}");
 }
 
 #[tokio::test]
@@ -564,4 +568,110 @@ async fn list_queues_answers_from_the_board_marked_stale_while_redis_is_down() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(recovered, "fresh figures once Redis is back");
+}
+
+#[tokio::test]
+async fn a_queue_row_counts_free_slots_and_offers_and_says_when_nobody_can_take_its_cases() {
+    let county = TestCounty::start().await;
+    let mut board = county.watch_queues("suunterveys", None).await;
+    let first = county.submit(dental(pb::Channel::Phone, "row-1")).await;
+    // Nobody signed in: the phone row is unstaffed.
+    let b = until(&mut board, WAIT, |b| {
+        tile(b, "suunterveys", "phone").depth == 1
+    })
+    .await;
+    let t = tile(&b, "suunterveys", "phone");
+    assert!(t.unstaffed, "{t:?}");
+    assert_eq!((t.available_professionals, t.online_professionals), (0, 0));
+
+    // One phone slot, taken at once by an offer: offered, no free slot, not unstaffed — where
+    // the board once counted her as free on the phone while her staff line said busy.
+    county
+        .go_online_with_capacity(
+            "suu-hh-1",
+            &[
+                (pb::Channel::Phone, 1),
+                (pb::Channel::Chat, 2),
+                (pb::Channel::EService, 0),
+            ],
+        )
+        .await;
+    let offer = county.next_offer("suu-hh-1").await;
+    assert_eq!(offer.case_id, first.case_id);
+    let b = until(&mut board, WAIT, |b| {
+        tile(b, "suunterveys", "phone").offered == 1
+    })
+    .await;
+    let phone = tile(&b, "suunterveys", "phone");
+    assert_eq!(phone.depth, 0);
+    assert_eq!(phone.available_professionals, 0, "no free phone slot");
+    assert_eq!(phone.online_professionals, 1);
+    assert!(!phone.unstaffed);
+    // Her chat slots are free: the chat row counts her.
+    assert_eq!(tile(&b, "suunterveys", "chat").available_professionals, 1);
+    assert_eq!(staff(&b, "suunterveys", "dental_nurse").busy, 1);
+
+    // Accepted: no longer offered; ListQueues says the same.
+    county.accept("suu-hh-1", &offer).await;
+    until(&mut board, WAIT, |b| {
+        tile(b, "suunterveys", "phone").offered == 0
+    })
+    .await;
+    county.submit(dental(pb::Channel::Phone, "row-2")).await;
+    let listed = county.try_queues("suunterveys").await.unwrap();
+    let phone = listed.iter().find(|q| q.queue == "phone").unwrap();
+    assert_eq!((phone.depth, phone.offered), (1, 0));
+    assert!(!phone.unstaffed, "she can take it when she is done");
+}
+
+#[tokio::test]
+async fn the_boards_case_list_is_for_supervisors_of_the_team_and_each_opening_is_logged() {
+    let county = TestCounty::start().await;
+    let c = county
+        .submit(dental(pb::Channel::EService, "drill-1"))
+        .await;
+    let (status, body) = county.http_get("/api/board/cases?team=suunterveys").await;
+    assert_eq!(status, 200, "{body}");
+    let rows: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["needs"][0], "oral_health");
+    assert_eq!(rows[0]["queue"], "e_service");
+    assert!(c.case_id.starts_with(rows[0]["case"].as_str().unwrap()));
+    for private in ["text", "callback_number", "citizen", "reasons"] {
+        assert!(rows[0].get(private).is_none(), "{private} in {body}");
+    }
+    let logged: Vec<_> = county
+        .access_log()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "board_cases")
+        .collect();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].case_id, c.case_id);
+    assert_eq!(logged[0].purpose, pb::PurposeOfUse::Supervision as i32);
+
+    // Ops see the figures, not the cases; a supervisor of another team neither; no team, no list.
+    let ops = crate::harness::token(luotsi::auth::Role::Ops, "ops-1");
+    let (status, _) = crate::harness::http_get(
+        county.http_addr(),
+        "/api/board/cases?team=suunterveys",
+        Some(&ops),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let other = crate::harness::supervisor_token("sup-perhe", &["perhe-ja-lastensuojelu"]);
+    let (status, _) = crate::harness::http_get(
+        county.http_addr(),
+        "/api/board/cases?team=suunterveys",
+        Some(&other),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = county.http_get("/api/board/cases").await;
+    assert_eq!((status, body.trim()), (400, "team: required"));
+    let (status, _) = county
+        .http_get_anonymous("/api/board/cases?team=suunterveys")
+        .await;
+    assert_eq!(status, 401);
 }

@@ -259,3 +259,125 @@ async fn a_contact_nobody_looked_at_in_time_turns_its_tile_red_in_chromium() {
     browser.expect("look suunterveys 0").await;
     drop(browser);
 }
+
+/// The board tells the truth, in three languages: a queue nobody signed in can take turns its
+/// tile red; an offer not yet accepted shows as offered, not as waiting or nowhere; a queue row
+/// counts free slots, not everybody signed in; the staff line names only the professions
+/// someone is signed in for; the team's name is the county's name for it in the board's
+/// language; a click on the team lists its waiting cases (routing facts only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_tells_the_truth_in_finnish_swedish_and_english_in_chromium() {
+    node_modules();
+    let county = TestCounty::start_with(|c| {
+        let team = c
+            .county
+            .teams
+            .iter_mut()
+            .find(|t| t.id == "suunterveys")
+            .unwrap();
+        team.names.insert(
+            luotsi::domain::Language::Swedish,
+            "Munhälsovården, hela välfärdsområdet".into(),
+        );
+        team.names.insert(
+            luotsi::domain::Language::English,
+            "Oral health, the whole county".into(),
+        );
+    })
+    .await;
+    let mut browser = Browser::start(&format!("http://{}", county.http_addr()));
+    let token = crate::harness::supervisor_token("board-wall", &["*"]);
+    browser
+        .expect(&format!("goto /board?lang=en#access_token={token}"))
+        .await;
+    browser.expect("text Oral health, the whole county").await;
+    browser.expect("risk suunterveys ok").await;
+
+    // A call-back request with nobody signed in: red, and the tile says why.
+    let first = county.submit(dental(pb::Channel::Phone, "truth-1")).await;
+    browser.expect("row suunterveys phone unstaffed true").await;
+    browser.expect("risk suunterveys bad").await;
+    browser
+        .expect("text Waiting, and nobody signed in can take: Phone")
+        .await;
+    browser.expect("text Nobody signed in").await;
+
+    // A dental nurse signs in for the phone only: the call is offered to her at once. It is
+    // offered (not waiting), and she has no free phone slot left.
+    county
+        .go_online_with_capacity(
+            "suu-hh-1",
+            &[
+                (pb::Channel::Phone, 1),
+                (pb::Channel::Chat, 0),
+                (pb::Channel::EService, 0),
+            ],
+        )
+        .await;
+    let offer = county.next_offer("suu-hh-1").await;
+    assert_eq!(offer.case_id, first.case_id);
+    browser.expect("row suunterveys phone offered 1").await;
+    browser.expect("depth suunterveys 0").await;
+    browser.expect("row suunterveys phone free 0").await;
+    browser
+        .expect("row suunterveys phone unstaffed false")
+        .await;
+    browser.expect("risk suunterveys ok").await;
+    browser.expect("text dental nurse 1 busy").await;
+
+    // A second call waits behind her: someone who can take it is signed in, so not red.
+    county.submit(dental(pb::Channel::Phone, "truth-2")).await;
+    county.accept("suu-hh-1", &offer).await;
+    browser.expect("row suunterveys phone offered 0").await;
+    browser.expect("depth suunterveys 1").await;
+    browser
+        .expect("row suunterveys phone unstaffed false")
+        .await;
+    browser.expect("risk suunterveys ok").await;
+    browser
+        .expect(&format!(
+            "shot {}",
+            artefact("board-truth-en.png").display()
+        ))
+        .await;
+
+    // The team's waiting cases, one click away.
+    browser.expect("click a.drill[data-team=suunterveys]").await;
+    browser.expect("cases 1").await;
+    browser.expect("text Waiting cases").await;
+    browser
+        .expect(&format!(
+            "shot {}",
+            artefact("board-truth-cases-en.png").display()
+        ))
+        .await;
+
+    // Finnish and Swedish: the county's names, the same truths.
+    browser.expect("goto /board?lang=fi").await;
+    browser
+        .expect("text Suun terveydenhuolto, koko maakunta")
+        .await;
+    browser.expect("text hammashoitaja 1 varattu").await;
+    browser.expect("row suunterveys phone free 0").await;
+    browser
+        .expect(&format!(
+            "shot {}",
+            artefact("board-truth-fi.png").display()
+        ))
+        .await;
+    browser.expect("goto /board?lang=sv").await;
+    browser
+        .expect("text Munhälsovården, hela välfärdsområdet")
+        .await;
+    browser.expect("text tandskötare 1 upptagen").await;
+    browser.expect("click a.drill[data-team=suunterveys]").await;
+    browser.expect("cases 1").await;
+    browser.expect("text Väntande ärenden").await;
+    browser
+        .expect(&format!(
+            "shot {}",
+            artefact("board-truth-sv.png").display()
+        ))
+        .await;
+    drop(browser);
+}

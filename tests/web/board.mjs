@@ -6,6 +6,9 @@
 //   text <words…>            wait until the page shows the words
 //   risk <team> <ok|warn|bad> wait until the tile has that deadline-risk colour
 //   look <team> <n>          wait until the tile counts n cases past their first-look time
+//   row <team> <queue> <attr> <value>  wait until the tile's queue row has data-<attr>=value
+//   click <css selector>     click the first element matching
+//   cases <n>                wait until the drill-down lists n waiting cases
 //   shot <path>              full-page screenshot
 //   quit
 // Answers: `ok`, or `fail <what was seen>`.
@@ -45,6 +48,14 @@ for await (const line of createInterface({ input: process.stdin })) {
   } else if (cmd === "look") {
     answer = await waitFor(([t, n]) => document.querySelector(`section[data-team="${t}"]`)?.dataset.firstLookOverdue === n,
       args, ([t]) => document.querySelector(`section[data-team="${t}"]`)?.dataset.firstLookOverdue ?? "no tile");
+  } else if (cmd === "row") {
+    answer = await waitFor(([t, q, a, v]) => document.querySelector(`section[data-team="${t}"] tr[data-queue="${q}"]`)?.getAttribute("data-" + a) === v,
+      args, ([t, q, a]) => document.querySelector(`section[data-team="${t}"] tr[data-queue="${q}"]`)?.getAttribute("data-" + a) ?? "no row");
+  } else if (cmd === "click") {
+    try { await page.click(args.join(" "), { timeout: WAIT }); } catch (e) { answer = "fail " + String(e).slice(0, 200); }
+  } else if (cmd === "cases") {
+    answer = await waitFor((n) => document.querySelector("#cases [data-rows]")?.dataset.rows === n,
+      args[0], () => document.querySelector("#cases")?.innerText.slice(0, 200) ?? "no list");
   } else if (cmd === "stale") {
     answer = await waitFor((want) => document.body.classList.contains("stale") === (want === "true"),
       args[0], () => "stale=" + document.body.classList.contains("stale"));
