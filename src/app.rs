@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::dispatch::{Dispatcher, Timing};
 use crate::identity::Pseudonymizer;
 use crate::metrics::Metrics;
-use crate::reload::ClassifierCell;
+use crate::reload::{ClassifierCell, ConfigCell};
 use crate::store::Store;
 use crate::tls::ServerTls;
 
@@ -23,7 +23,9 @@ const STOP_WITHIN: Duration = Duration::from_secs(3);
 /// What every service shares. Built once at start.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    /// The configuration in use (the county and routing settings are replaced on SIGHUP): read
+    /// it with [`AppState::config`].
+    pub config: Arc<ConfigCell>,
     /// The classifier in use (replaced on SIGHUP).
     pub classifier: Arc<ClassifierCell>,
     pub store: Store,
@@ -50,6 +52,13 @@ pub enum StartError {
     Redis(#[from] crate::store::StoreError),
     #[error("security settings: {0}")]
     Security(#[from] crate::auth::SetupError),
+}
+
+impl AppState {
+    /// The configuration in use now.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.get()
+    }
 }
 
 /// The county's pseudonymizer: the configured key, or in development (no `auth.issuer`) the
@@ -139,7 +148,7 @@ impl App {
             metrics.clone(),
             &mut background,
         );
-        let config = Arc::new(config);
+        let config = Arc::new(ConfigCell::new(config));
         let board = BoardFeed::start(
             board_store,
             config.clone(),
@@ -148,7 +157,7 @@ impl App {
             &mut background,
         );
         let state = AppState {
-            streams: Arc::new(crate::limits::StreamLimits::new(&config.limits)),
+            streams: Arc::new(crate::limits::StreamLimits::new(&config.get().limits)),
             pseudonyms,
             config,
             classifier: Arc::new(classifier),
@@ -175,6 +184,63 @@ impl App {
             .classifier
             .clone()
             .reload_on_sighup(&mut self.background)?;
+        self.reload_tls_on_sighup()
+    }
+
+    /// Also reads the configuration at `path` again on every SIGHUP and puts the county,
+    /// routing, deadline and triage settings in use (`reload::reload_county`): all of it or,
+    /// when a file is broken or a setting that needs a restart differs, none of it.
+    pub fn reload_county_on_sighup(&mut self, path: std::path::PathBuf) -> std::io::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup())?;
+        let state = self.state.clone();
+        self.background.spawn("county reload", |stop| async move {
+            while let Some(Some(())) = stop.run_until_cancelled(hup.recv()).await {
+                let file = path.clone();
+                let loaded = tokio::task::spawn_blocking(move || Config::load(&file))
+                    .await
+                    .expect("the configuration is read to its end");
+                let reloaded = match loaded {
+                    Ok(new) => crate::reload::reload_county(&state, new).await,
+                    Err(e) => Err(e.into()),
+                };
+                match reloaded {
+                    Ok(r) => {
+                        state
+                            .metrics
+                            .config_reloads
+                            .get_or_create(&crate::metrics::ResultLabels {
+                                result: "ok".into(),
+                            })
+                            .inc();
+                        tracing::info!(
+                            teams = r.teams,
+                            professionals = r.professionals,
+                            signed_out = r.signed_out.len(),
+                            online_updated = r.updated_online,
+                            "county reloaded"
+                        )
+                    }
+                    Err(e) => {
+                        state
+                            .metrics
+                            .config_reloads
+                            .get_or_create(&crate::metrics::ResultLabels {
+                                result: "refused".into(),
+                            })
+                            .inc();
+                        tracing::error!(
+                            error = %e,
+                            "county NOT reloaded: the configuration in use stays"
+                        )
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    fn reload_tls_on_sighup(&mut self) -> std::io::Result<()> {
         if let Some(tls) = self.state.tls.clone() {
             use tokio::signal::unix::{SignalKind, signal};
             let mut hup = signal(SignalKind::hangup())?;

@@ -16,6 +16,7 @@ use crate::background::Background;
 use crate::config::Config;
 use crate::domain::{Presence, Urgency};
 use crate::metrics::{Metrics, QueueLabels};
+use crate::reload::ConfigCell;
 use crate::store::{BOARD_QUEUES, Store, TeamFigures, TeamQuery, today};
 
 const MIN_GAP: Duration = Duration::from_millis(200);
@@ -120,7 +121,7 @@ impl BoardFeed {
     /// on every change.
     pub fn start(
         store: Store,
-        config: Arc<Config>,
+        config: Arc<ConfigCell>,
         metrics: Arc<Metrics>,
         poke: Arc<Notify>,
         background: &mut Background,
@@ -159,7 +160,7 @@ impl BoardFeed {
 
 async fn refresh_loop(
     store: Store,
-    config: Arc<Config>,
+    config: Arc<ConfigCell>,
     metrics: Arc<Metrics>,
     poke: Arc<Notify>,
     tx: watch::Sender<Arc<Board>>,
@@ -167,7 +168,8 @@ async fn refresh_loop(
 ) {
     loop {
         let started = Instant::now();
-        let read = tokio::time::timeout(REDIS_TIMEOUT, read_board(&store, &config, &metrics)).await;
+        let read =
+            tokio::time::timeout(REDIS_TIMEOUT, read_board(&store, &config.get(), &metrics)).await;
         match read {
             Ok(Ok(board)) => {
                 metrics.board_stale.set(0);

@@ -75,7 +75,7 @@ pub struct AuthConfig {
     /// Claim naming the caller's organisation (for the access log).
     pub organisation_claim: String,
     /// Client certificate Common Name → roles, for systems calling with mutual TLS.
-    pub clients: std::collections::HashMap<String, Vec<String>>,
+    pub clients: std::collections::BTreeMap<String, Vec<String>>,
     /// Where the development issuer keeps its CA and keys (default `<data dir>/dev-auth`).
     pub dev_dir: Option<PathBuf>,
 }
@@ -795,6 +795,45 @@ impl Config {
     /// (`LUOTSI_<SECTION>__<KEY>` for every setting, see [`apply_env`]).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Self::load_with_env(path, std::env::vars())
+    }
+
+    /// The settings that differ between `self` and `other` and take effect only when the
+    /// service starts: a reload that would change any of them is refused. What a reload may
+    /// change: the county (teams, members, municipalities), `routing`, `deadlines`, `triage`.
+    pub fn restart_only_changes(&self, other: &Config) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        macro_rules! compare {
+            ($($section:ident => $name:literal),* $(,)?) => {$(
+                if format!("{:?}", self.$section) != format!("{:?}", other.$section) {
+                    changed.push($name);
+                }
+            )*};
+        }
+        compare!(
+            server => "server",
+            redis => "redis",
+            dispatch => "dispatch",
+            classifier_dir => "classifier_dir",
+            classifier => "classifier",
+            auth => "auth",
+            tls => "tls",
+            access_log => "access_log",
+            limits => "limits",
+        );
+        // Secrets print as a placeholder: compared by value.
+        let secret = |k: &Option<Secret>| k.as_ref().map(|k| k.expose().to_string());
+        if secret(&self.pseudonym_key) != secret(&other.pseudonym_key) {
+            changed.push("privacy.pseudonym_key");
+        }
+        if self.redis.url.as_ref().map(|u| u.expose().to_string())
+            != other.redis.url.as_ref().map(|u| u.expose().to_string())
+        {
+            changed.push("redis.url");
+        }
+        if self.county.id != other.county.id {
+            changed.push("county.id");
+        }
+        changed
     }
 
     /// [`Config::load`] with the environment given.

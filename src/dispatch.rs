@@ -50,8 +50,16 @@ pub struct Timing {
 
 /// Why an Offers stream was ended by the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("replaced by a newer Offers stream for this professional")]
-pub struct Replaced;
+pub enum Replaced {
+    #[error("replaced by a newer Offers stream for this professional")]
+    ByNewer,
+    /// The county's configuration, reloaded, no longer has the professional (or has them in
+    /// another team or profession): they are signed out.
+    #[error(
+        "signed out: the county's configuration no longer has this professional as they signed in"
+    )]
+    Removed,
+}
 
 /// A professional's offers as they are made, until the stream is replaced (then one
 /// `Err(Replaced)` and the end). Dropping it disconnects them: their offers not yet accepted
@@ -100,6 +108,8 @@ struct Connected {
     tx: mpsc::Sender<Reserved>,
     /// Fired when a newer stream took the connection: the stream ends, sending nothing more.
     replaced: CancellationToken,
+    /// Fired when the professional is signed out by a reloaded configuration.
+    removed: CancellationToken,
     member: Member,
     team: String,
 }
@@ -183,12 +193,14 @@ impl Dispatcher {
         // Room for every offer a professional could be announced before they read any.
         let (tx, rx) = mpsc::channel(256);
         let replaced = CancellationToken::new();
+        let removed = CancellationToken::new();
         let older = self.inner.connected.lock().expect("lock").insert(
             pro.to_string(),
             Connected {
                 token: token.clone(),
                 tx,
                 replaced: replaced.clone(),
+                removed: removed.clone(),
                 member: member.clone(),
                 team: team.to_string(),
             },
@@ -208,7 +220,7 @@ impl Dispatcher {
             token: token.clone(),
         };
         self.inner.store.set_presence(member, team, &change).await?;
-        Ok(offer_stream(rx, replaced, registration))
+        Ok(offer_stream(rx, replaced, removed, registration))
     }
 
     async fn disconnect(&self, member: &Member, team: &str, token: &str) {
@@ -481,6 +493,33 @@ impl Dispatcher {
         }
     }
 
+    /// The member's new settings (languages, capacities) for the stream connected here, used
+    /// when it reconnects after a lapse or closes.
+    pub fn update_member(&self, member: &Member, team: &str) {
+        if let Some(c) = self
+            .inner
+            .connected
+            .lock()
+            .expect("lock")
+            .get_mut(&member.id)
+        {
+            c.member = member.clone();
+            c.team = team.to_string();
+        }
+    }
+
+    /// Ends this instance's stream for `pro`, if any, because the reloaded configuration no
+    /// longer has them as they signed in (Redis has already signed them out).
+    pub fn end_removed(&self, pro: &str) {
+        if let Some(gone) = self.inner.connected.lock().expect("lock").remove(pro) {
+            gone.removed.cancel();
+            tracing::info!(
+                professional = pro,
+                "offers stream ended: removed from the county"
+            );
+        }
+    }
+
     /// Connects `pro` again with the same stream after their lease lapsed, unless a newer
     /// stream took the connection meanwhile (the next renewal then ends this one).
     async fn rejoin(&self, store: &Store, pro: &str, token: &str) {
@@ -512,17 +551,19 @@ impl Dispatcher {
 fn offer_stream(
     rx: mpsc::Receiver<Reserved>,
     replaced: CancellationToken,
+    removed: CancellationToken,
     registration: Registration,
 ) -> OfferStream {
     Box::pin(futures::stream::unfold(
-        Some((rx, replaced, registration)),
+        Some((rx, replaced, removed, registration)),
         |state| async move {
-            let (mut rx, replaced, registration) = state?;
+            let (mut rx, replaced, removed, registration) = state?;
             tokio::select! {
                 biased;
-                _ = replaced.cancelled() => Some((Err(Replaced), None)),
+                _ = replaced.cancelled() => Some((Err(Replaced::ByNewer), None)),
+                _ = removed.cancelled() => Some((Err(Replaced::Removed), None)),
                 offer = rx.recv() => {
-                    offer.map(|o| (Ok(o), Some((rx, replaced, registration))))
+                    offer.map(|o| (Ok(o), Some((rx, replaced, removed, registration))))
                 }
             }
         },

@@ -85,7 +85,7 @@ fn main() -> ExitCode {
         Command::Classify => cli::classify::run(&config),
         Command::Train(args) => cli::train::train(&config, &args),
         Command::Eval(args) => cli::train::eval(&config, &args),
-        Command::Serve => runtime.block_on(cli::serve::run(config)),
+        Command::Serve => runtime.block_on(cli::serve::run(config, command_line.config.clone())),
         Command::Bench(args) => runtime.block_on(cli::bench::run(config, args)),
         Command::Queues(args) => runtime.block_on(cli::queues::run(config, args)),
         Command::Token(args) => cli::auth::token(&config, &args),

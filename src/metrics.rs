@@ -36,6 +36,12 @@ pub struct OfferLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `ok` or `refused`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct QueueLabels {
     pub team: String,
     pub queue: String,
@@ -88,6 +94,8 @@ pub struct Metrics {
     pub first_look_overdue: Family<TeamLabels, Gauge>,
     /// First looks (ConfirmTriage), by what happened to the urgency and the needs.
     pub triage_confirmations: Family<TriageLabels, Counter>,
+    /// County reloads on SIGHUP, put in use or refused.
+    pub config_reloads: Family<ResultLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -117,6 +125,7 @@ impl Metrics {
             calls_unauthorized: Family::default(),
             first_look_overdue: Family::default(),
             triage_confirmations: Family::default(),
+            config_reloads: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -193,6 +202,11 @@ impl Metrics {
             "triage_confirmations",
             "First looks (ConfirmTriage), by what happened to the urgency and the needs",
             m.triage_confirmations.clone(),
+        );
+        registry.register(
+            "county_reloads",
+            "County configuration reloads on SIGHUP, by result (ok, refused)",
+            m.config_reloads.clone(),
         );
         Metrics { registry, ..m }
     }

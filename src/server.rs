@@ -53,7 +53,7 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
-    let reflect = state.config.server.reflection;
+    let reflect = state.config().server.reflection;
     let reflection_v1 = reflect.then(|| reflection().build_v1()).transpose()?;
     let reflection_v1alpha = reflect.then(|| reflection().build_v1alpha()).transpose()?;
 
@@ -66,9 +66,9 @@ pub async fn serve(
         None => tracing::info!(%addr, "gRPC and gRPC-Web listening in PLAIN TEXT (development)"),
     }
     let metrics = state.metrics.clone();
-    let cors = cors_layer(&state.config.server.cors_origins);
+    let cors = cors_layer(&state.config().server.cors_origins);
     let store = state.health_store.clone();
-    let keepalive = std::time::Duration::from_secs(state.config.server.keepalive_secs);
+    let keepalive = std::time::Duration::from_secs(state.config().server.keepalive_secs);
     let router = tonic::transport::Server::builder()
         // HTTP/1.1 for gRPC-Web from browsers; HTTP/2 clients are unaffected.
         .accept_http1(true)
@@ -76,22 +76,22 @@ pub async fn serve(
         .http2_keepalive_interval(Some(keepalive))
         .http2_keepalive_timeout(Some(keepalive))
         // Calls one connection may have open at once; a client waits for a free one.
-        .max_concurrent_streams(Some(state.config.limits.streams_per_connection))
+        .max_concurrent_streams(Some(state.config().limits.streams_per_connection))
         .layer(cors)
         .layer(tonic_web::GrpcWebLayer::new())
         .layer(RpcTimingLayer(metrics.clone()))
         // Inside the timing, so that refused calls are timed too; inside gRPC-Web, so that a
         // browser reads the refusal like any other status.
         .layer(AdmissionLayer::new(
-            state.config.server.max_concurrent_calls,
+            state.config().server.max_concurrent_calls,
             metrics.clone(),
         ))
         // Inside admission, so that a call past its deadline gives its place back; outside
         // authentication, so that a slow identity provider counts against it too.
-        .layer(DeadlineLayer::new(state.config.limits.call_timeout()))
+        .layer(DeadlineLayer::new(state.config().limits.call_timeout()))
         // Every call past this point has an authenticated, permitted caller.
         .layer(AuthLayer::new(state.auth.clone(), metrics.clone(), reflect))
-        .layer(RateLimitLayer::new(&state.config.limits, metrics))
+        .layer(RateLimitLayer::new(&state.config().limits, metrics))
         .add_service(health_service)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)

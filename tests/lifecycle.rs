@@ -49,7 +49,8 @@ async fn an_offers_stream_closed_just_before_the_stop_is_still_disconnected() {
     let redis = RedisServer::start();
     let app = running_instance(&redis).await;
     let state = app.state().clone();
-    let (team, member) = state.config.county.member("suu-hh-1").expect("configured");
+    let config = state.config();
+    let (team, member) = config.county.member("suu-hh-1").expect("configured");
 
     // Available through the public API, then connected as an Offers stream would be.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -83,7 +84,7 @@ async fn an_offers_stream_closed_just_before_the_stop_is_still_disconnected() {
         .await
         .expect("connected");
     let available = || async {
-        let board = luotsi::board::read_board(&state.store, &state.config, &state.metrics)
+        let board = luotsi::board::read_board(&state.store, &state.config(), &state.metrics)
             .await
             .expect("board read");
         let team = board.teams.iter().find(|t| t.team_id == team.id).unwrap();

@@ -13,6 +13,7 @@ use luotsi::auth::dev::{DevAuthority, TokenRequest};
 use luotsi::pb;
 use luotsi::pb::contact_service_client::ContactServiceClient;
 use luotsi::pb::supervisor_service_client::SupervisorServiceClient;
+use luotsi::pb::work_service_client::WorkServiceClient;
 use tonic::transport::Channel;
 
 /// The real `luotsi` process with its embedded Redis, on free ports. A test that ends before
@@ -390,4 +391,179 @@ async fn sighup_rereads_the_tls_certificate_and_key() {
     let out = luotsi.exit().await;
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("TLS certificate and key re-read"), "{log}");
+}
+
+impl LuotsiProcess {
+    /// A request with a development token of professional `pro`.
+    fn as_pro<T>(&self, pro: &str, message: T) -> tonic::Request<T> {
+        let dev = DevAuthority::open(&self.dev_dir).expect("the development issuer");
+        let req = TokenRequest::new(Role::Professional, pro, "luotsi");
+        luotsi::client::authorized(message, &dev.token(&req).expect("a token"))
+    }
+
+    /// `pro` signs in with their configured capacities and opens their Offers stream.
+    async fn sign_in(
+        &self,
+        channel: &Channel,
+        pro: &str,
+    ) -> Result<tonic::Streaming<pb::OffersResponse>, tonic::Status> {
+        let mut work = WorkServiceClient::new(channel.clone());
+        work.set_presence(self.as_pro(
+            pro,
+            pb::SetPresenceRequest {
+                professional_id: pro.into(),
+                presence: pb::Presence::Available as i32,
+                capacities: vec![],
+            },
+        ))
+        .await?;
+        Ok(work
+            .offers(self.as_pro(
+                pro,
+                pb::OffersRequest {
+                    professional_id: pro.into(),
+                },
+            ))
+            .await?
+            .into_inner())
+    }
+}
+
+fn dental_message(key: &str) -> pb::SubmitContactRequest {
+    pb::SubmitContactRequest {
+        channel: pb::Channel::EService as i32,
+        idempotency_key: key.into(),
+        citizen: Some(pb::Citizen {
+            municipality: "Joensuu".into(),
+            language: "fi".into(),
+            ..Default::default()
+        }),
+        text: "Hammasta särkee, voisiko joku katsoa?".into(),
+        hints: Some(pb::Hints {
+            form_category: "oral_health".into(),
+            ..Default::default()
+        }),
+    }
+}
+
+async fn next_offer(stream: &mut tonic::Streaming<pb::OffersResponse>) -> pb::Offer {
+    tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("an offer in time")
+        .expect("the stream is open")
+        .expect("not ended")
+        .offer
+        .expect("an offer")
+}
+
+/// The county edits `county.toml` and sends SIGHUP: a professional added can sign in at once, one
+/// removed while online is signed out (their Offers stream ends, their offer goes back to the
+/// queue and on to a colleague); a broken file, or a change to a setting that needs a restart,
+/// changes nothing and the log names why.
+#[tokio::test]
+async fn sighup_reloads_the_county_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
+        &config,
+    );
+    let luotsi = LuotsiProcess::start(&dir.path().join("data"), |c| {
+        c.env("LUOTSI_CONFIG", config.join("luotsi.toml"));
+    });
+    let channel = luotsi.channel().await;
+    let mut contacts = ContactServiceClient::new(channel.clone());
+
+    // Before: suu-hh-9 is nobody; suu-hh-1 signs in and is offered a dental message.
+    let unknown = luotsi.sign_in(&channel, "suu-hh-9").await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound, "{unknown:?}");
+    let mut hh1 = luotsi.sign_in(&channel, "suu-hh-1").await.unwrap();
+    let case = contacts
+        .submit_contact(luotsi.as_(Role::CitizenFrontend, dental_message("reload-county-1")))
+        .await
+        .unwrap()
+        .into_inner()
+        .case_id;
+    assert_eq!(next_offer(&mut hh1).await.case_id, case);
+
+    // The county replaces suu-hh-1 with suu-hh-9 and tells the service.
+    let county = config.join("county.toml");
+    let text = std::fs::read_to_string(&county).unwrap();
+    let edited = text.replacen("id = \"suu-hh-1\"", "id = \"suu-hh-9\"", 1);
+    assert_ne!(edited, text);
+    std::fs::write(&county, &edited).unwrap();
+    assert!(luotsi.signal("-HUP"));
+
+    // suu-hh-1's stream ends, saying why; the offer goes back to the queue.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match hh1.message().await {
+                Ok(Some(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the removed professional's stream ends");
+    let status = ended.expect_err("ended by the service");
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    assert!(status.message().contains("signed out"), "{status:?}");
+
+    // suu-hh-9 signs in now, and the message comes to her.
+    let mut hh9 = luotsi.sign_in(&channel, "suu-hh-9").await.unwrap();
+    assert_eq!(next_offer(&mut hh9).await.case_id, case);
+    // suu-hh-1 cannot sign in again.
+    let gone = luotsi.sign_in(&channel, "suu-hh-1").await.unwrap_err();
+    assert_eq!(gone.code(), tonic::Code::NotFound, "{gone:?}");
+
+    // A broken county file: refused, the county in use stays (suu-hh-9 is still a member).
+    std::fs::write(&county, format!("{edited}\n[[county.team]\n")).unwrap();
+    assert!(luotsi.signal("-HUP"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    std::fs::write(&county, &edited).unwrap();
+    // A setting that needs a restart: refused whole, though the county file is fine.
+    let service = config.join("luotsi.toml");
+    let settings = std::fs::read_to_string(&service).unwrap();
+    std::fs::write(
+        &service,
+        settings.replacen("keepalive_secs = 10", "keepalive_secs = 11", 1),
+    )
+    .unwrap();
+    assert!(luotsi.signal("-HUP"));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let mut work = WorkServiceClient::new(channel.clone());
+    work.set_presence(luotsi.as_pro(
+        "suu-hh-9",
+        pb::SetPresenceRequest {
+            professional_id: "suu-hh-9".into(),
+            presence: pb::Presence::OnBreak as i32,
+            capacities: vec![],
+        },
+    ))
+    .await
+    .expect("suu-hh-9 is still a member");
+
+    luotsi.signal("-TERM");
+    let out = luotsi.exit().await;
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("county reloaded"), "{log}");
+    let refusals: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("county NOT reloaded"))
+        .collect();
+    assert_eq!(refusals.len(), 2, "{log}");
+    assert!(
+        refusals[0].contains("config/county.toml")
+            && refusals[0]
+                .split("at line ")
+                .nth(1)
+                .is_some_and(|at| at.starts_with(|c: char| c.is_ascii_digit())),
+        "names the file and line: {}",
+        refusals[0]
+    );
+    assert!(
+        refusals[1].contains("server change only with a restart"),
+        "{}",
+        refusals[1]
+    );
 }

@@ -32,12 +32,14 @@ struct Checked<'a> {
     form_category: Option<Need>,
     phone_menu: Option<Need>,
     language: Option<Language>,
-    municipality: Option<&'a str>,
+    /// These three as the county in use names them (owned: a reload may replace the county
+    /// while the call runs).
+    municipality: Option<String>,
     age: Option<u32>,
     /// Pseudonym of the identity code, else of the call-back number.
     citizen_key: Option<String>,
-    own_professional: Option<&'a str>,
-    own_team: Option<&'a str>,
+    own_professional: Option<String>,
+    own_team: Option<String>,
     callback: Option<String>,
 }
 
@@ -50,18 +52,18 @@ impl Checked<'_> {
             phone_menu: self.phone_menu,
             language: self.language,
             age: self.age,
-            municipality: self.municipality,
+            municipality: self.municipality.as_deref(),
         }
     }
 
     fn facts(&self) -> ContactFacts<'_> {
         ContactFacts {
             channel: self.channel,
-            municipality: self.municipality,
+            municipality: self.municipality.as_deref(),
             language: self.language,
             age: self.age,
-            own_professional: self.own_professional,
-            own_team: self.own_team,
+            own_professional: self.own_professional.as_deref(),
+            own_team: self.own_team.as_deref(),
             form_category: self.form_category,
             phone_menu: self.phone_menu,
         }
@@ -86,7 +88,7 @@ impl ContactApi {
         hints: Option<&pb::Hints>,
         citizen: Option<&'a pb::Citizen>,
     ) -> Result<Checked<'a>, Status> {
-        let cfg = &self.state.config;
+        let cfg = self.state.config();
         let channel = super::required(
             "channel",
             channel,
@@ -131,12 +133,17 @@ impl ContactApi {
         };
         let municipality = match id_field("citizen.municipality", &citizen.municipality)? {
             "" => None,
-            m => Some(cfg.county.municipality(m).ok_or_else(|| {
-                invalid(
-                    "citizen.municipality",
-                    format!("not a municipality of {}", cfg.county.name),
-                )
-            })?),
+            m => Some(
+                cfg.county
+                    .municipality(m)
+                    .ok_or_else(|| {
+                        invalid(
+                            "citizen.municipality",
+                            format!("not a municipality of {}", cfg.county.name),
+                        )
+                    })?
+                    .to_string(),
+            ),
         };
         let mut age = citizen.age;
         let mut citizen_key = None;
@@ -168,7 +175,7 @@ impl ContactApi {
                 p => Some(
                     cfg.county
                         .member(p)
-                        .map(|(_, m)| m.id.as_str())
+                        .map(|(_, m)| m.id.clone())
                         .ok_or_else(|| {
                             invalid(
                                 "citizen.own_professional_id",
@@ -179,7 +186,7 @@ impl ContactApi {
             };
         let own_team = match id_field("citizen.own_team_id", &citizen.own_team_id)? {
             "" => None,
-            t => Some(cfg.county.team(t).map(|t| t.id.as_str()).ok_or_else(|| {
+            t => Some(cfg.county.team(t).map(|t| t.id.clone()).ok_or_else(|| {
                 invalid("citizen.own_team_id", format!("no team `{}`", quote(t)))
             })?),
         };
@@ -209,7 +216,7 @@ impl ContactApi {
         class: &Classification,
         open: Option<&OpenCase>,
     ) -> Result<CasePlan, Status> {
-        let cfg = &self.state.config;
+        let cfg = self.state.config();
         let policy = IntakePolicy {
             teams: &cfg.county.teams,
             deadlines: &cfg.deadlines,
@@ -248,7 +255,7 @@ impl ContactApi {
                     available,
                     Duration::from_secs(
                         self.state
-                            .config
+                            .config()
                             .routing
                             .average_handling_secs
                             .get(plan.channel),
@@ -404,7 +411,7 @@ impl ContactService for ContactApi {
                 contact_id: ids.contact_id.clone(),
                 case_id: ids.case_id.clone(),
                 idempotency_key: &key,
-                idempotency_ttl_secs: self.state.config.routing.idempotency_ttl_secs,
+                idempotency_ttl_secs: self.state.config().routing.idempotency_ttl_secs,
                 citizen: c.citizen_key.as_deref(),
                 classification: prost::Message::encode_to_vec(&class_pb),
                 text: c.text,
@@ -412,7 +419,7 @@ impl ContactService for ContactApi {
                 access_hash: &token_hash,
                 first_look_due_ms: crate::domain::triage::first_look_due(
                     plan.created_ms,
-                    self.state.config.triage.first_look_secs.get(c.channel),
+                    self.state.config().triage.first_look_secs.get(c.channel),
                 ),
                 open_case: consult_open_case.then(|| open.clone()),
             };
@@ -644,7 +651,7 @@ impl ContactService for ContactApi {
         let req = request.get_ref();
         let contact = parse_id("contact_id", &req.contact_id)?;
         let token = id_field("case_access_token", &req.case_access_token)?;
-        let retention = self.state.config.routing.closed_case_retention_days * 86_400;
+        let retention = self.state.config().routing.closed_case_retention_days * 86_400;
         let access = access_entry(caller, "cancel", Purpose::OwnContact);
         let case_id = self
             .state

@@ -31,7 +31,7 @@ impl AppState {
             domain::routing::estimate_wait(
                 rec.position.unwrap_or(0),
                 rec.available,
-                Duration::from_secs(self.config.routing.average_handling_secs.get(rec.channel)),
+                Duration::from_secs(self.config().routing.average_handling_secs.get(rec.channel)),
                 rec.queue == domain::routing::ALERT_QUEUE,
             )
         })
@@ -45,7 +45,7 @@ impl AppState {
 
     /// The call-back window for a wait, in the county's office hours.
     pub fn callback_window(&self, now_ms: i64, wait: Duration, deadline_ms: i64) -> (i64, i64) {
-        let d = &self.config.deadlines;
+        let d = &self.config().deadlines;
         domain::routing::callback_window(
             now_ms,
             wait,

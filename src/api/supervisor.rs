@@ -40,7 +40,7 @@ impl SupervisorService for SupervisorApi {
         // The board's figures, read now (one pipelined round trip for every team), or while
         // Redis does not answer the board's last figures, marked stale.
         let s = &self.state;
-        let board = match crate::board::read_board(&s.store, &s.config, &s.metrics).await {
+        let board = match crate::board::read_board(&s.store, &s.config(), &s.metrics).await {
             Ok(board) => board,
             Err(e) if e.is_unavailable() => s.board.last_known().ok_or_else(|| store_status(e))?,
             Err(e) => return Err(store_status(e)),
@@ -153,7 +153,7 @@ impl SupervisorService for SupervisorApi {
         // The first snapshot is read now, so that a one-shot look (`luotsi queues`) sees what
         // was just done; the shared refresh serves everything after it.
         let s = &self.state;
-        let first = match crate::board::read_board(&s.store, &s.config, &s.metrics).await {
+        let first = match crate::board::read_board(&s.store, &s.config(), &s.metrics).await {
             Ok(b) => std::sync::Arc::new(b),
             Err(_) => s.board.current(),
         };
@@ -251,9 +251,8 @@ impl SupervisorService for SupervisorApi {
         }
         let rec = self.case_of_team(&caller, &id).await?;
         if !team.is_empty() {
-            let t = self
-                .state
-                .config
+            let config = self.state.config();
+            let t = config
                 .county
                 .team(team)
                 .ok_or_else(|| invalid("team_id", format!("no team `{}`", quote(team))))?;
@@ -295,7 +294,7 @@ impl SupervisorService for SupervisorApi {
                 sub_queue: &rec.sub_queue,
             },
             urgency,
-            &self.state.config.deadlines,
+            &self.state.config().deadlines,
             now_ms(),
         );
         let case = self
@@ -385,7 +384,7 @@ impl SupervisorApi {
     /// county-wide sees their own teams only: their one team when they name none.
     fn team_filter(&self, caller: &Caller, team_id: &str) -> Result<String, Status> {
         let t = id_field("team_id", team_id)?;
-        if !t.is_empty() && self.state.config.county.team(t).is_none() {
+        if !t.is_empty() && self.state.config().county.team(t).is_none() {
             return Err(invalid("team_id", format!("no team `{}`", quote(t))));
         }
         if caller.role != Role::Supervisor || caller.teams == Teams::All {

@@ -40,18 +40,45 @@ impl WorkApi {
 
     /// The professional the caller acts as: the id in the request must be the one their token
     /// names.
-    fn professional(&self, caller: &Caller, id: &str) -> Result<(&Team, &Member), Status> {
+    fn professional(&self, caller: &Caller, id: &str) -> Result<Acting, Status> {
         let id = id_field("professional_id", id)?;
         if id.is_empty() {
             return Err(invalid("professional_id", "required"));
         }
         caller.acting_as(id)?;
-        self.state.config.county.member(id).ok_or_else(|| {
-            Status::not_found(format!(
+        let config = self.state.config();
+        let found = config
+            .county
+            .teams
+            .iter()
+            .enumerate()
+            .find_map(|(t, team)| team.members.iter().position(|m| m.id == id).map(|m| (t, m)));
+        match found {
+            Some((team, member)) => Ok(Acting {
+                config,
+                team,
+                member,
+            }),
+            None => Err(Status::not_found(format!(
                 "professional_id: `{}` is not a member of any team",
                 quote(id)
-            ))
-        })
+            ))),
+        }
+    }
+}
+
+/// The professional a call acts as, in the county configuration in use when the call came
+/// (kept whole for the call, whatever a reload does meanwhile).
+struct Acting {
+    config: std::sync::Arc<crate::config::Config>,
+    team: usize,
+    member: usize,
+}
+
+impl Acting {
+    fn pair(&self) -> (&Team, &Member) {
+        let team = &self.config.county.teams[self.team];
+        (team, &team.members[self.member])
     }
 }
 
@@ -86,7 +113,8 @@ impl WorkService for WorkApi {
     ) -> Result<Response<pb::SetPresenceResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (team, member) = self.professional(&caller, &req.professional_id)?;
+        let acting = self.professional(&caller, &req.professional_id)?;
+        let (team, member) = acting.pair();
         let presence: Presence = required(
             "presence",
             req.presence,
@@ -127,7 +155,8 @@ impl WorkService for WorkApi {
         request: Request<pb::OffersRequest>,
     ) -> Result<Response<Self::OffersStream>, Status> {
         let caller = Caller::of(&request)?;
-        let (team, member) = self.professional(caller, &request.get_ref().professional_id)?;
+        let acting = self.professional(caller, &request.get_ref().professional_id)?;
+        let (team, member) = acting.pair();
         let permit = self.state.streams.open_for(&caller.subject)?;
         let offers = self
             .state
@@ -142,10 +171,15 @@ impl WorkService for WorkApi {
             Ok(r) => Ok(pb::OffersResponse {
                 offer: Some(pb::Offer::from(r)),
             }),
-            Err(replaced) => {
+            Err(ended) => {
                 // The place is the stream's while it lives.
                 let _held = &permit;
-                Err(Status::aborted(replaced.to_string()))
+                Err(match ended {
+                    crate::dispatch::Replaced::ByNewer => Status::aborted(ended.to_string()),
+                    crate::dispatch::Replaced::Removed => {
+                        Status::permission_denied(ended.to_string())
+                    }
+                })
             }
         });
         Ok(Response::new(Box::pin(stream)))
@@ -158,7 +192,8 @@ impl WorkService for WorkApi {
     ) -> Result<Response<pb::AcceptOfferResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (_, member) = self.professional(&caller, &req.professional_id)?;
+        let acting = self.professional(&caller, &req.professional_id)?;
+        let (_, member) = acting.pair();
         let id = parse_id("case_id", &req.case_id)?;
         let access = access_entry(&caller, "accept", purpose(req.purpose)?);
         let (accepted, rec) = self
@@ -185,7 +220,8 @@ impl WorkService for WorkApi {
     ) -> Result<Response<pb::DeclineOfferResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (_, member) = self.professional(&caller, &req.professional_id)?;
+        let acting = self.professional(&caller, &req.professional_id)?;
+        let (_, member) = acting.pair();
         let id = parse_id("case_id", &req.case_id)?;
         // Optional, and not kept: but no more than any other reason.
         if !req.reason.trim().is_empty() {
@@ -214,7 +250,8 @@ impl WorkService for WorkApi {
     ) -> Result<Response<pb::CompleteCaseResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (_, member) = self.professional(&caller, &req.professional_id)?;
+        let acting = self.professional(&caller, &req.professional_id)?;
+        let (_, member) = acting.pair();
         let id = parse_id("case_id", &req.case_id)?;
         let access = access_entry(&caller, "complete", purpose(req.purpose)?);
         let outcome: Outcome = required(
@@ -222,7 +259,7 @@ impl WorkService for WorkApi {
             req.outcome,
             "RESOLVED_AT_FIRST_CONTACT, FOLLOW_UP_BOOKED, REFERRED_ON or CITIZEN_NOT_REACHED",
         )?;
-        let retention = self.state.config.routing.closed_case_retention_days * 86_400;
+        let retention = self.state.config().routing.closed_case_retention_days * 86_400;
         let rec = self
             .state
             .store
@@ -248,7 +285,8 @@ impl WorkService for WorkApi {
     ) -> Result<Response<pb::TransferCaseResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (team, member) = self.professional(&caller, &req.professional_id)?;
+        let acting = self.professional(&caller, &req.professional_id)?;
+        let (team, member) = acting.pair();
         let id = parse_id("case_id", &req.case_id)?;
         let access = access_entry(&caller, "transfer", purpose(req.purpose)?);
         let to = self.colleague(team, &req.to_professional_id, "to_professional_id")?;
@@ -270,7 +308,8 @@ impl WorkService for WorkApi {
     ) -> Result<Response<pb::RequestConsultationResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (team, member) = self.professional(&caller, &req.professional_id)?;
+        let acting = self.professional(&caller, &req.professional_id)?;
+        let (team, member) = acting.pair();
         let id = parse_id("case_id", &req.case_id)?;
         let access = access_entry(&caller, "consult_request", purpose(req.purpose)?);
         let colleague = if !id_field("colleague_id", &req.colleague_id)?.is_empty() {
@@ -322,14 +361,14 @@ impl WorkService for WorkApi {
         if team.is_empty() {
             return Err(invalid("team_id", "required"));
         }
-        if self.state.config.county.team(team).is_none() {
+        if self.state.config().county.team(team).is_none() {
             return Err(invalid("team_id", format!("no team `{}`", quote(team))));
         }
         // The team's own professionals look first at the team's contacts.
         let me = caller.professional.as_deref().unwrap_or("");
         if self
             .state
-            .config
+            .config()
             .county
             .member(me)
             .map(|(t, _)| t.id.as_str())
@@ -373,7 +412,8 @@ impl WorkService for WorkApi {
     ) -> Result<Response<pb::ConfirmTriageResponse>, Status> {
         let caller = Caller::of(&request)?.clone();
         let req = request.into_inner();
-        let (my_team, member) = self.professional(&caller, &req.professional_id)?;
+        let acting = self.professional(&caller, &req.professional_id)?;
+        let (my_team, member) = acting.pair();
         let id = parse_id("case_id", &req.case_id)?;
         let needs = req
             .needs
@@ -418,7 +458,8 @@ impl WorkService for WorkApi {
                 "a professional confirms the triage of their own team's cases",
             ));
         }
-        let county = &self.state.config.county;
+        let config = self.state.config();
+        let county = &config.county;
         let team = county.team(&rec.team).ok_or_else(|| {
             Status::failed_precondition("the case's team is no longer configured")
         })?;
@@ -426,7 +467,7 @@ impl WorkService for WorkApi {
             team,
             teams: &county.teams,
             language: rec.language,
-            deadlines: &self.state.config.deadlines,
+            deadlines: &config.deadlines,
         };
         let retriage = triage::retriage(
             &rec.steering_facts(),

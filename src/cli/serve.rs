@@ -14,7 +14,10 @@ use luotsi::embedded::EmbeddedRedis;
 /// How long a stopping service waits for open calls and streams to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run(
+    config: Config,
+    config_path: std::path::PathBuf,
+) -> Result<(), Box<dyn std::error::Error>> {
     let (url, embedded) = redis_for(&config).await?;
     let addr = config.server.grpc_addr;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -26,6 +29,7 @@ pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot listen on {http_addr}: {e}"))?;
     let mut app = App::start(config, &url).await?;
     app.reload_on_sighup()?;
+    app.reload_county_on_sighup(config_path)?;
 
     // Fired by the signal, or by the gRPC server ending for any other reason: both ports stop.
     let stopping = CancellationToken::new();

@@ -122,7 +122,7 @@ async fn board_reader(
                 .into_response());
         }
     };
-    if !team.is_empty() && s.config.county.team(team).is_none() {
+    if !team.is_empty() && s.config().county.team(team).is_none() {
         let shown: String = team.chars().take(40).collect();
         return Err((
             StatusCode::BAD_REQUEST,
@@ -161,7 +161,7 @@ async fn board_json(
     // Before the refresh loop's first read an instance that has just started has no figures:
     // read them now rather than show an empty county.
     if board.as_of_ms == 0
-        && let Ok(read) = crate::board::read_board(&s.store, &s.config, &s.metrics).await
+        && let Ok(read) = crate::board::read_board(&s.store, &s.config(), &s.metrics).await
     {
         board = std::sync::Arc::new(read);
     }

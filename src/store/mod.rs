@@ -18,6 +18,7 @@ mod triage;
 use std::collections::HashMap;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use redis::Script;
 
@@ -125,13 +126,19 @@ pub struct Store {
     shown: Arc<str>,
     keys: Keys,
     scripts: std::sync::Arc<Scripts>,
-    offer_ttl_ms: u64,
-    /// May a professional on a call be offered e-service work?
-    e_service_during_call: bool,
+    /// Routing policy the county may change while the service runs (`ConfigCell::reload`),
+    /// shared by every clone.
+    policy: Arc<LivePolicy>,
     /// How long access-log entries are kept (ms).
     access_keep_ms: u64,
     /// How long a connected professional's presence lease lasts after each renewal.
     presence_lease_ms: u64,
+}
+
+/// The part of the routing policy the scripts are given that may change while running.
+struct LivePolicy {
+    offer_ttl_ms: AtomicU64,
+    e_service_during_call: AtomicBool,
 }
 
 /// What `submit` did.
@@ -280,8 +287,10 @@ impl Store {
             shown: connect::redacted(url).into(),
             keys,
             scripts: std::sync::Arc::new(Scripts::load()),
-            offer_ttl_ms: offer_ttl.as_millis() as u64,
-            e_service_during_call: true,
+            policy: Arc::new(LivePolicy {
+                offer_ttl_ms: AtomicU64::new(offer_ttl.as_millis() as u64),
+                e_service_during_call: AtomicBool::new(true),
+            }),
             access_keep_ms: 2 * 366 * 86_400_000,
             presence_lease_ms: crate::config::DispatchConfig::default().presence_lease_ms,
         })
@@ -323,7 +332,7 @@ impl Store {
         inv.key(key)
             .arg(self.keys.prefix())
             .arg(crate::clock::now_ms())
-            .arg(self.offer_ttl_ms);
+            .arg(self.policy.offer_ttl_ms.load(Ordering::Relaxed));
         inv
     }
 
@@ -334,9 +343,22 @@ impl Store {
     }
 
     /// Sets the policy of e-service work during a call (from `routing.e_service_during_call`).
-    pub fn with_e_service_during_call(mut self, allow: bool) -> Self {
-        self.e_service_during_call = allow;
+    pub fn with_e_service_during_call(self, allow: bool) -> Self {
+        self.set_policy(None, allow);
         self
+    }
+
+    /// Changes the offer time-out (when given) and the policy of e-service work during a call
+    /// for every clone of this store, from the next script on.
+    pub fn set_policy(&self, offer_ttl: Option<std::time::Duration>, e_service_during_call: bool) {
+        if let Some(ttl) = offer_ttl {
+            self.policy
+                .offer_ttl_ms
+                .store(ttl.as_millis() as u64, Ordering::Relaxed);
+        }
+        self.policy
+            .e_service_during_call
+            .store(e_service_during_call, Ordering::Relaxed);
     }
 
     /// Sets the presence lease (from `dispatch.presence_lease_ms`).
@@ -640,6 +662,41 @@ impl Store {
         }
     }
 
+    /// Which of `pros` have an Offers stream connected (their connection token), in order.
+    pub async fn connections(&self, pros: &[&str]) -> Result<Vec<Option<String>>> {
+        if pros.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for pro in pros {
+            pipe.hget(self.keys.professional(pro), "conn");
+        }
+        let mut conn = self.conn.clone();
+        let tokens: Vec<Option<String>> = pipe.query_async(&mut conn).await?;
+        Ok(tokens
+            .into_iter()
+            .map(|t| t.filter(|t| !t.is_empty()))
+            .collect())
+    }
+
+    /// Signs a professional out for good (the county's configuration no longer has them as they
+    /// signed in): offline, their connection cleared, their offers placed again, the cases they
+    /// were working on listed as "holder disconnected" for a supervisor. `member` and `team`
+    /// are as they signed in.
+    pub async fn sign_out(&self, member: &Member, team: &str) -> Result<ProState> {
+        let token = self
+            .connections(&[member.id.as_str()])
+            .await?
+            .pop()
+            .flatten();
+        let change = PresenceChange {
+            presence: Some(Presence::Offline),
+            connection: token.as_deref().map(Connection::Clear),
+            ..Default::default()
+        };
+        self.set_presence(member, team, &change).await
+    }
+
     pub async fn set_presence(
         &self,
         member: &Member,
@@ -682,7 +739,13 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(",")
             ))
-            .arg(if self.e_service_during_call { "1" } else { "0" })
+            .arg(
+                if self.policy.e_service_during_call.load(Ordering::Relaxed) {
+                    "1"
+                } else {
+                    "0"
+                },
+            )
             .arg(self.presence_lease_ms)
             .invoke_async(&mut conn)
             .await?;

@@ -299,6 +299,31 @@ impl TestCounty {
     }
 
     /// The standard gRPC health check's status for `service` ("" for the whole server).
+    /// Every instance puts a changed configuration in use, as SIGHUP would.
+    pub async fn reload(
+        &self,
+        tweak: impl Fn(&mut luotsi::config::Config),
+    ) -> luotsi::reload::CountyReloaded {
+        let mut last = None;
+        for i in &self.instances {
+            last = Some(i.service.reload(&tweak).await.expect("reloaded"));
+        }
+        last.expect("an instance")
+    }
+
+    /// The refusal instance 0 gives a changed configuration.
+    pub async fn instances_reload_error(
+        &self,
+        tweak: impl Fn(&mut luotsi::config::Config),
+    ) -> String {
+        self.instances[0]
+            .service
+            .reload(&tweak)
+            .await
+            .expect_err("refused")
+            .to_string()
+    }
+
     pub async fn health(&self, service: &str) -> i32 {
         use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
         HealthClient::new(self.instances[0].service.channel().await)

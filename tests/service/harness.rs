@@ -290,6 +290,18 @@ impl Luotsi {
         }
     }
 
+    /// Puts a changed configuration in use as SIGHUP would (`reload::reload_county`).
+    #[allow(dead_code)] // not every test binary reloads
+    pub async fn reload(
+        &self,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Result<luotsi::reload::CountyReloaded, luotsi::reload::ReloadError> {
+        let state = self.app.as_ref().expect("running").state();
+        let mut cfg = (*state.config()).clone();
+        tweak(&mut cfg);
+        luotsi::reload::reload_county(state, cfg).await
+    }
+
     pub async fn channel(&self) -> Channel {
         let url = format!("http://{}", self.addr);
         for _ in 0..50 {

@@ -517,6 +517,58 @@ async fn on_a_call_no_e_service_work_when_policy_says_so() {
     }
 }
 
+/// The county changes its policy while a nurse is on a call: from the reload on, no e-service
+/// work comes to her during the call, without her signing in again.
+#[tokio::test]
+async fn a_reloaded_policy_applies_to_professionals_already_online() {
+    let county = TestCounty::start_with(|c| c.routing.e_service_during_call = true).await;
+    county.go_online("jns-sh-1").await;
+    let call = county
+        .submit(cough(pb::Channel::Phone, "live-call-1"))
+        .await;
+    assert_eq!(county.next_offer("jns-sh-1").await.case_id, call.case_id);
+    county.accept("jns-sh-1", &call).await;
+    let reloaded = county
+        .reload(|c| c.routing.e_service_during_call = false)
+        .await;
+    assert!(reloaded.updated_online >= 1, "{reloaded:?}");
+    assert!(reloaded.signed_out.is_empty(), "{reloaded:?}");
+    let message = county
+        .submit(contact(
+            pb::Channel::EService,
+            "live-msg-1",
+            "Verenpainelääkkeen annosta pitäisi ehkä muuttaa, kysyisin hoitajalta",
+            "acute_symptoms",
+            "Joensuu",
+        ))
+        .await;
+    assert!(
+        county
+            .offer_within("jns-sh-1", Duration::from_millis(500))
+            .await
+            .is_none(),
+        "no e-service work during the call after the reload"
+    );
+    county.complete("jns-sh-1", &call).await;
+    assert_eq!(county.next_offer("jns-sh-1").await.case_id, message.case_id);
+}
+
+/// A reload that would change a setting read only at start is refused whole: the county part
+/// of it is not put in use either.
+#[tokio::test]
+async fn a_reload_touching_a_restart_only_setting_changes_nothing() {
+    let county = TestCounty::start().await;
+    let err = county
+        .instances_reload_error(|c| {
+            c.server.keepalive_secs += 1;
+            c.county.teams.retain(|t| t.id != "suunterveys");
+        })
+        .await;
+    assert!(err.contains("server change only with a restart"), "{err}");
+    // The oral health team is still there.
+    county.go_online("suu-hh-1").await;
+}
+
 /// Kaija needs her blood-pressure prescription renewed and would like to talk about how she is
 /// coping: one contact, one case, one team that has both a nurse and a psychiatric nurse.
 #[tokio::test]
