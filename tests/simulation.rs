@@ -119,7 +119,7 @@ struct Day {
     cases: HashMap<String, i64>, // case → created (virtual ms)
     languages: HashMap<String, String>,
     emergency_cases: HashSet<String>,
-    own: HashMap<String, String>, // case → own professional
+    own: HashMap<String, (String, i64)>, // case → own professional, until when (planned)
     /// (hetu, need) → the open case and the contact that opened it.
     // Ordered, so that picking the k-th open case is the same on every run.
     open: BTreeMap<(String, String), (String, pb::SubmitContactRequest)>,
@@ -306,7 +306,16 @@ async fn a_working_day_of_the_county_in_virtual_time() {
             day.cases.insert(a.case_id.clone(), now);
             day.languages.insert(a.case_id.clone(), language.into());
             if let Some(o) = own {
-                day.own.insert(a.case_id.clone(), o);
+                // The continuity wait as planned: the configured one, or shorter when the
+                // case's deadline is near (half the time left).
+                let until: Option<i64> = redis::cmd("HGET")
+                    .arg(keys.case(&a.case_id))
+                    .arg("own_professional_until")
+                    .query(&mut conn)
+                    .unwrap();
+                let until = until.unwrap_or(now);
+                assert!(until <= now + 1000 * cfg.routing.continuity_wait_secs as i64);
+                day.own.insert(a.case_id.clone(), (o, until));
             }
             if !id_code.is_empty() && !emergency {
                 day.open
@@ -362,12 +371,12 @@ async fn a_working_day_of_the_county_in_virtual_time() {
     }
 
     // Continuity held: the own nurse first, others only after the wait.
-    for (case_id, own) in &day.own {
+    for (case_id, (own, until)) in &day.own {
         if let Some((pro, at)) = day.first_offer.get(case_id)
             && pro != own
         {
             assert!(
-                *at >= day.cases[case_id] + 1000 * cfg.routing.continuity_wait_secs as i64,
+                *at >= *until,
                 "{case_id} offered to {pro} before the continuity wait for {own} ended"
             );
         }

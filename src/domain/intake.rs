@@ -146,26 +146,6 @@ pub fn plan(
     let own = routing::apply_continuity(policy.teams, &mut decision, own_team, own_professional);
     decision.reasons.extend(language_reason);
     let now_ms = now.timestamp_millis();
-    let continuity = own.map(|professional| {
-        decision.reasons.push(format!(
-            "continuity: offered first to own professional {professional} for up to {} min",
-            policy.continuity_wait_secs / 60
-        ));
-        Continuity {
-            professional,
-            until_ms: now_ms + 1000 * policy.continuity_wait_secs as i64,
-        }
-    });
-    let overflow = routing::overflow_plan(
-        policy.teams,
-        &decision,
-        contact.municipality,
-        policy.overflow_after_secs,
-        now_ms,
-    )
-    .into_iter()
-    .map(|(team, at_ms)| OverflowStep { team, at_ms })
-    .collect();
     let marks = policy
         .deadlines
         .marks(contact.channel, contact.form_category, contact.phone_menu);
@@ -179,6 +159,60 @@ pub fn plan(
     };
     let deadline = policy.deadlines.deadline(&facts);
     let statutory = policy.deadlines.statutory(&facts);
+    // Continuity and the first team keep a case only while waiting for them does not put its
+    // deadline at risk: the own professional alone for at most half the time left, each
+    // overflow step at the latest at its share of it (of two steps: a third, two thirds).
+    let left_ms = (deadline.at.timestamp_millis() - now_ms).max(0);
+    let planned = routing::overflow_plan(
+        policy.teams,
+        &decision,
+        contact.municipality,
+        policy.overflow_after_secs,
+        now_ms,
+    );
+    let steps = planned.len() as i64;
+    let mut shortened = false;
+    let mut previous = now_ms;
+    let overflow: Vec<OverflowStep> = planned
+        .into_iter()
+        .enumerate()
+        .map(|(i, (team, at_ms))| {
+            // Never sooner than a minute after the step before: each team gets its moment.
+            let latest = (now_ms + left_ms * (i as i64 + 1) / (steps + 1))
+                .max(previous + MIN_OVERFLOW_STEP_MS);
+            shortened |= latest < at_ms;
+            previous = at_ms.min(latest);
+            OverflowStep {
+                team,
+                at_ms: previous,
+            }
+        })
+        .collect();
+    if shortened {
+        decision
+            .reasons
+            .push("overflow: steps brought forward so that the deadline is not put at risk".into());
+    }
+    let continuity = own.map(|professional| {
+        // ... and never past the first overflow step, which takes continuity away.
+        let first_step = overflow.first().map_or(i64::MAX, |o| o.at_ms - now_ms);
+        let wait_ms = (1000 * policy.continuity_wait_secs as i64)
+            .min(left_ms / 2)
+            .min(first_step);
+        decision.reasons.push(format!(
+            "continuity: offered first to own professional {professional} for up to {} min{}",
+            wait_ms / 60_000,
+            if wait_ms < 1000 * policy.continuity_wait_secs as i64 {
+                " (shortened: the deadline is near)"
+            } else {
+                ""
+            }
+        ));
+        Continuity {
+            professional,
+            until_ms: now_ms + wait_ms,
+        }
+    });
     // Queued cases wait in a sub-queue per routed need, so that a professional's pull reads
     // only the heads of the sub-queues their profession serves.
     let sub_queue = if decision.queue == ALERT_QUEUE {
@@ -208,6 +242,9 @@ pub fn plan(
         reasons: decision.reasons,
     })
 }
+
+/// The shortest time between overflow steps when a near deadline brings them forward.
+pub const MIN_OVERFLOW_STEP_MS: i64 = 60_000;
 
 /// The sub-queue of the alert queue: emergencies wait there whatever their need.
 pub const ANY_NEED: &str = "any";
@@ -374,6 +411,81 @@ mod tests {
             })
         );
         assert!(p.reasons.iter().any(|r| r.contains("open case")));
+    }
+
+    /// An urgent call-back an hour from its deadline: the overflow steps at the latest at a
+    /// third and two thirds of that hour, the own professional alone for at most half of it and
+    /// never past the first step.
+    #[test]
+    fn continuity_and_overflow_give_way_as_the_deadline_nears() {
+        let mut teams = county();
+        teams.push(team(
+            "kitee",
+            &["Kitee"],
+            vec![member("k-nurse", Profession::Nurse)],
+        ));
+        let d = DeadlinePolicy {
+            urgent_hours: 1,
+            ..DeadlinePolicy::default()
+        };
+        let open = OpenCase {
+            team: "joensuu".into(),
+            holder: Some("j-nurse".into()),
+        };
+        let now = tuesday_ten();
+        let urgent = Assessment {
+            urgency: Urgency::Urgent,
+            ..COUGH
+        };
+        let policy = IntakePolicy {
+            continuity_wait_secs: 1500,
+            overflow_after_secs: &[1800, 1800],
+            ..policy(&teams, &d)
+        };
+        let p = plan(&contact(Channel::Phone), &urgent, Some(&open), &policy, now).unwrap();
+        let t0 = now.timestamp_millis();
+        let min = 60_000;
+        assert_eq!(p.deadline.at.timestamp_millis(), t0 + 60 * min);
+        let at: Vec<i64> = p.overflow.iter().map(|o| o.at_ms - t0).collect();
+        // Configured: 30 min, then 30 more; brought forward to 20 and 40.
+        assert_eq!(at, vec![20 * min, 40 * min]);
+        assert_eq!(
+            p.continuity.unwrap().until_ms,
+            t0 + 20 * min,
+            "25 configured, but not past the first step"
+        );
+        assert!(
+            p.reasons.iter().any(|r| r.contains("shortened")),
+            "{:?}",
+            p.reasons
+        );
+        assert!(
+            p.reasons.iter().any(|r| r.contains("brought forward")),
+            "{:?}",
+            p.reasons
+        );
+
+        // Three months to the deadline: the configured waits stand.
+        let routine = Assessment {
+            urgency: Urgency::Routine,
+            ..COUGH
+        };
+        let p = plan(
+            &contact(Channel::Phone),
+            &routine,
+            Some(&open),
+            &policy,
+            now,
+        )
+        .unwrap();
+        assert_eq!(p.continuity.unwrap().until_ms, t0 + 25 * min);
+        let at: Vec<i64> = p.overflow.iter().map(|o| o.at_ms - t0).collect();
+        assert_eq!(at, vec![30 * min, 60 * min]);
+        assert!(
+            !p.reasons
+                .iter()
+                .any(|r| r.contains("shortened") || r.contains("forward"))
+        );
     }
 
     #[test]
