@@ -110,7 +110,10 @@ impl SupervisorService for SupervisorApi {
             ));
         }
         // Summed page by page: a month of a county is hundreds of thousands of entries.
-        let mut sum = StatsSum::default();
+        let mut sum = StatsSum {
+            continuity_wait_ms: 1000 * self.state.config().routing.continuity_wait_secs as i64,
+            ..StatsSum::default()
+        };
         self.state
             .store
             .for_each_stats_entry(from, to, |e| {
@@ -495,6 +498,8 @@ fn async_stream_board(
 /// waits for the median and p90.
 #[derive(Default)]
 pub struct StatsSum {
+    /// The configured continuity wait (ms): a shorter one was shortened for a near deadline.
+    pub continuity_wait_ms: i64,
     out: pb::Stats,
     waits: Vec<i64>,
     looks: Vec<i64>,
@@ -519,6 +524,22 @@ impl StatsSum {
             }
             "first" => {
                 self.waits.push(get("wait").parse().unwrap_or(0));
+                match get("own") {
+                    "" => {}
+                    "kept" => out.continuity_kept += 1,
+                    why => {
+                        out.continuity_broken += 1;
+                        let shortened = get("own_wait")
+                            .parse::<i64>()
+                            .is_ok_and(|w| w < self.continuity_wait_ms);
+                        let why = if why == "wait_ended" && shortened {
+                            "deadline_near"
+                        } else {
+                            why
+                        };
+                        *out.continuity_broken_by.entry(why.to_string()).or_default() += 1;
+                    }
+                }
                 if get("late") == "1" {
                     out.deadlines_missed += 1;
                 } else {

@@ -596,3 +596,56 @@ async fn a_contact_with_two_needs_is_one_case_for_a_team_covering_both() {
     let list = county.queued_cases("joensuu-keskus", "", 0).await;
     assert_eq!(list.len(), 1);
 }
+
+/// GetStats counts continuity: kept when the own professional took the case, broken when
+/// someone else did, and why — the wait passed, or was cut short by a near deadline.
+#[tokio::test]
+async fn get_stats_counts_continuity_kept_and_broken_and_why() {
+    let county = TestCounty::start_with(|c| {
+        c.routing.continuity_wait_secs = 1;
+        c.deadlines.chat_answer_minutes = 0;
+    })
+    .await;
+    let own = |channel, key: &str, pro: &str| {
+        let mut c = cough(channel, key);
+        c.citizen.as_mut().unwrap().own_professional_id = pro.into();
+        c
+    };
+    // Kept: the own nurse is there and takes it.
+    county.go_online("jns-sh-1").await;
+    let kept = county
+        .submit(own(pb::Channel::EService, "own-kept", "jns-sh-1"))
+        .await;
+    county.accept("jns-sh-1", &kept).await;
+    county.set_presence("jns-sh-1", pb::Presence::OnBreak).await;
+    // Broken, the wait passed: the own nurse is away; after a second a colleague takes it.
+    county.go_online("jns-sh-3").await;
+    let waited = county
+        .submit(own(pb::Channel::EService, "own-waited", "jns-sh-2"))
+        .await;
+    assert!(
+        county
+            .offer_within("jns-sh-3", Duration::from_millis(300))
+            .await
+            .is_none(),
+        "the own nurse first"
+    );
+    assert_eq!(county.next_offer("jns-sh-3").await.case_id, waited.case_id);
+    county.accept("jns-sh-3", &waited).await;
+    // Broken, the deadline near: a chat must be answered now, so no waiting for the own nurse.
+    let chat = county
+        .submit(own(pb::Channel::Chat, "own-chat", "jns-sh-2"))
+        .await;
+    assert_eq!(county.next_offer("jns-sh-3").await.case_id, chat.case_id);
+    county.accept("jns-sh-3", &chat).await;
+
+    let s = county.try_stats("", None, None).await.unwrap();
+    assert_eq!(s.continuity_kept, 1, "{s:?}");
+    assert_eq!(s.continuity_broken, 2, "{s:?}");
+    assert_eq!(s.continuity_broken_by.get("wait_ended"), Some(&1), "{s:?}");
+    assert_eq!(
+        s.continuity_broken_by.get("deadline_near"),
+        Some(&1),
+        "{s:?}"
+    );
+}

@@ -55,7 +55,19 @@ if set[5] then
   -- The day's counts expire after two days, from the day's first.
   if redis.call('HINCRBY', day, 'taken', 1) == 1 then redis.call('EXPIRE', day, 172800) end
   if late == '1' then redis.call('HINCRBY', day, 'late', 1) end
-  stat('k', 'first', 'team', case.team, 'wait', ms(tonumber(NOW) - tonumber(case.created)), 'late', late)
+  -- Continuity, when the case had an own professional: kept, or why not (GetStats).
+  local own = {}
+  if case.own_professional and case.own_professional ~= '' then
+    local why = 'wait_ended'
+    if case.own_professional == pro then
+      why = 'kept'
+    elseif case.own_professional_until == '0' then
+      why = 'overflow'
+    end
+    local until_ms = tonumber(case.own_professional_until) or tonumber(case.created)
+    own = {'own', why, 'own_wait', ms(math.max(0, until_ms - tonumber(case.created)))}
+  end
+  stat('k', 'first', 'team', case.team, 'wait', ms(tonumber(NOW) - tonumber(case.created)), 'late', late, unpack(own))
 end
 event('c', id, 'in_progress')
 log_access(id, 'accept', case.citizen or '')
