@@ -8,7 +8,7 @@
 //! | `case:<case>:words` | hash | the case's long values: the citizen's text and call-back number (erased at closing), classification, routing reasons, linked cases, access-token hashes |
 //! | `case:<case>:contacts` | set | contact ids joined to the case after the first (`joins` on the case counts them) |
 //! | `contact:<contact>` | hash | the contact's case, join / withdrawal; a joined contact's own classification (the first contact's is the case's) |
-//! | `q:<team>:<queue>:<need>` | zset | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies) |
+//! | `q:<team>:<queue>:<need>` | zset | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies); a case widened by overflow is in its own team's and in each `wide` team's (field `wide` of `case:<case>`), and in their `qa`/`qp` |
 //! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
 //! | `qp:<team>:<queue>` | zset | the queue's cases (all needs) by priority, for the supervisors' list, urgency and deadline counts (within an urgency class the score is the deadline) |
 //! | `alerts` | zset | every emergency waiting anywhere in the county |

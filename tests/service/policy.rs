@@ -205,10 +205,11 @@ async fn the_own_team_is_chosen_over_the_area_team() {
     );
 }
 
-/// Nobody of the Joensuu station is online. After the first overflow wait the case moves to
-/// another team, where a nurse is online and gets it; the step is on the case.
+/// Nobody of the Joensuu station is online. After the first overflow wait another team may take
+/// the case too — a nurse online there gets it — and the Joensuu station still may: declined
+/// there, it waits in both teams' queues, and the first Joensuu nurse to come online gets it.
 #[tokio::test]
-async fn an_untaken_case_overflows_to_another_team_and_the_step_is_recorded() {
+async fn overflow_widens_who_may_take_a_case_and_the_first_team_still_may() {
     let county = TestCounty::start_with(|c| c.routing.overflow_after_secs = vec![1, 1]).await;
     let c = county.submit(cough(pb::Channel::EService, "ovf-1")).await;
     assert_eq!(c.team_id, "joensuu-keskus");
@@ -216,16 +217,40 @@ async fn an_untaken_case_overflows_to_another_team_and_the_step_is_recorded() {
     // Offered in another team after the overflow wait.
     let offer = county.next_offer("poh-sh-1").await;
     assert_eq!(offer.case_id, c.case_id);
-    assert_ne!(offer.team_id, "joensuu-keskus");
-    let moved = county.case(&c).await;
+    let widened = county.case(&c).await;
+    assert_eq!(
+        widened.team_id, "joensuu-keskus",
+        "the case's own team stays"
+    );
     assert!(
-        moved
+        widened
             .routing_reasons
             .iter()
-            .any(|r| r.starts_with("overflow: nobody in team joensuu-keskus took it")),
+            .any(|r| r.starts_with("overflow: nobody took it")
+                && r.contains("team pohjoinen may take it too (team joensuu-keskus still may)")),
         "{:?}",
-        moved.routing_reasons
+        widened.routing_reasons
     );
+    // Declined there: listed in both teams' queues.
+    county.decline("poh-sh-1", &c, "not for our team").await;
+    let listed = |team: &'static str| {
+        let county = &county;
+        async move {
+            county
+                .queued_cases(team, "e_service", 10)
+                .await
+                .into_iter()
+                .map(|q| q.case_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("joensuu-keskus").await, vec![c.case_id.clone()]);
+    assert_eq!(listed("pohjoinen").await, vec![c.case_id.clone()]);
+    // The first team takes it after all; it leaves both queues.
+    county.go_online("jns-sh-1").await;
+    assert_eq!(county.next_offer("jns-sh-1").await.case_id, c.case_id);
+    assert!(listed("joensuu-keskus").await.is_empty());
+    assert!(listed("pohjoinen").await.is_empty());
 }
 
 /// Outside the Sámi homeland a North Sámi speaker is served in Finnish; in Inari, Sámi-speaking

@@ -97,7 +97,7 @@ end
 local ROUTING = {'status', 'team', 'queue', 'sub_queue', 'score', 'deadline', 'created',
   'language_wait_until', 'own_professional_until', 'channel', 'callback_offered', 'overflow_at',
   'professions', 'declined', 'language', 'own_professional', 'needs', 'urgency', 'escalated',
-  'holder', 'citizen'}
+  'holder', 'citizen', 'wide'}
 local function routing_of(id)
   local h = redis.call('HMGET', case_key(id), unpack(ROUTING))
   local c = {}
@@ -149,17 +149,29 @@ local function relist_waiting(team, needs)
   end
 end
 
+-- Overflow widens: a case whose overflow step came is listed in the queues of its own team and
+-- of every team in its `wide` list, and any of them may take it (`team` stays the first team).
+local function listed_teams(team, wide)
+  local teams = {team}
+  for _, t in ipairs(csv(wide)) do
+    if t ~= team then teams[#teams + 1] = t end
+  end
+  return teams
+end
+
 local function enqueue(id, c)
   c = c or routing_of(id)
-  local team, queue, score = c.team, c.queue, c.score
-  local qa, qp = index_keys(team, queue)
-  redis.call('ZADD', sub_queue(team, queue, c.sub_queue), score, id)
-  redis.call('ZADD', qa, c.created, id)
-  redis.call('ZADD', qp, score, id)
+  local queue, score = c.queue, c.score
+  for _, team in ipairs(listed_teams(c.team, queue ~= 'alert' and c.wide)) do
+    local qa, qp = index_keys(team, queue)
+    redis.call('ZADD', sub_queue(team, queue, c.sub_queue), score, id)
+    redis.call('ZADD', qa, c.created, id)
+    redis.call('ZADD', qp, score, id)
+    if queue ~= 'alert' then redis.call('SADD', waiting_key(team), queue .. ':' .. c.sub_queue) end
+  end
   if queue == 'alert' then
     redis.call('ZADD', P .. 'alerts', score, id)
   else
-    redis.call('SADD', waiting_key(team), queue .. ':' .. c.sub_queue)
     local nxt = next_wait(c.language_wait_until, c.own_professional_until)
     if nxt then redis.call('ZADD', P .. 'waits', nxt, id) end
     local step = csv(c.overflow_at)[1]
@@ -172,15 +184,19 @@ end
 -- Takes the case out of its queue. With its routing fields `c` only the timers it can be in
 -- are touched; without them, all.
 local function dequeue(id, team, queue, sub, c)
+  local wide
   if queue ~= 'alert' then
     if not c or c.language_wait_until or c.own_professional_until then redis.call('ZREM', P .. 'waits', id) end
     if not c or (c.overflow_at and c.overflow_at ~= '') then redis.call('ZREM', P .. 'overflow', id) end
     if not c or c.channel == 'chat' then redis.call('ZREM', P .. 'chatwait', id) end
+    if c then wide = c.wide else wide = redis.call('HGET', case_key(id), 'wide') end
   end
-  local qa, qp = index_keys(team, queue)
-  redis.call('ZREM', sub_queue(team, queue, sub), id)
-  redis.call('ZREM', qa, id)
-  redis.call('ZREM', qp, id)
+  for _, t in ipairs(listed_teams(team, wide)) do
+    local qa, qp = index_keys(t, queue)
+    redis.call('ZREM', sub_queue(t, queue, sub), id)
+    redis.call('ZREM', qa, id)
+    redis.call('ZREM', qp, id)
+  end
   if queue == 'alert' then redis.call('ZREM', P .. 'alerts', id) end
 end
 
@@ -313,17 +329,21 @@ local function find_professional(c, avail)
     end
     return nil
   end
-  if avail == 0 then return nil end
-  for _, prof in ipairs(csv(c.professions)) do
-    scan_zset(P .. 'free:' .. c.team .. ':' .. c.channel .. ':' .. prof, function(pro, load)
-      if best_load and load >= best_load then return true end
-      if declined_by(c.declined, pro) then return false end
-      local p = pro_of(pro)
-      if waits_allow(pro, p.langs, c.language, c.language_wait_until, c.own_professional, c.own_professional_until) then
-        best, best_load, best_p = pro, load, p
-        return true
-      end
-    end)
+  if avail == 0 and not c.wide then return nil end
+  -- The least loaded of the case's own team, else of the teams overflow widened it to.
+  for _, team in ipairs(listed_teams(c.team, c.wide)) do
+    for _, prof in ipairs(csv(c.professions)) do
+      scan_zset(P .. 'free:' .. team .. ':' .. c.channel .. ':' .. prof, function(pro, load)
+        if best_load and load >= best_load then return true end
+        if declined_by(c.declined, pro) then return false end
+        local p = pro_of(pro)
+        if waits_allow(pro, p.langs, c.language, c.language_wait_until, c.own_professional, c.own_professional_until) then
+          best, best_load, best_p = pro, load, p
+          return true
+        end
+      end)
+    end
+    if best then break end
   end
   return best, best_p
 end
@@ -572,22 +592,26 @@ local function stat(...)
   timed_xadd(P .. 'stats', 31, ...)
 end
 
--- Overflow: a queued case whose step is due moves to the next team of its list, the step
--- recorded. (Only queued cases are in `overflow`: `enqueue` schedules the next step and
--- `dequeue` forgets it, so an offer or hand-over pauses overflow.)
+-- Overflow: a queued case whose step is due is listed for the next team of its list too (the
+-- teams before it still see and may take it), the step recorded; continuity ends. (Only queued
+-- cases are in `overflow`: `enqueue` schedules the next step and `dequeue` forgets it, so an
+-- offer or hand-over pauses overflow.)
 local function overflow_step(id)
   redis.call('ZREM', P .. 'overflow', id)
   local key = case_key(id)
-  local h = redis.call('HMGET', key, 'status', 'team', 'queue', 'sub_queue', 'overflow_teams', 'overflow_at', 'created')
-  local teams, ats = csv(h[5]), csv(h[6])
-  if h[1] ~= 'queued' or #teams == 0 then return 0 end
+  local c = routing_of(id)
+  local teams, ats = csv(redis.call('HGET', key, 'overflow_teams')), csv(c.overflow_at)
+  if c.status ~= 'queued' or #teams == 0 then return 0 end
   local to = table.remove(teams, 1)
   table.remove(ats, 1)
-  dequeue(id, h[2], h[3], h[4])
-  redis.call('HSET', key, 'team', to, 'overflow_teams', table.concat(teams, ','),
+  dequeue(id, c.team, c.queue, c.sub_queue, c)
+  local wide = csv(c.wide)
+  wide[#wide + 1] = to
+  redis.call('HSET', key, 'wide', table.concat(wide, ','), 'overflow_teams', table.concat(teams, ','),
     'overflow_at', table.concat(ats, ','), 'own_professional_until', '0')
-  add_reason(id, 'overflow: nobody in team ' .. h[2] .. ' took it within ' ..
-    math.floor((tonumber(NOW) - tonumber(h[7])) / 60000) .. ' min: moved to team ' .. to)
+  add_reason(id, 'overflow: nobody took it within ' ..
+    math.floor((tonumber(NOW) - tonumber(c.created)) / 60000) .. ' min: team ' .. to ..
+    ' may take it too (team ' .. c.team .. ' still may)')
   event('c', id, 'moved')
   place(id)
   return 1

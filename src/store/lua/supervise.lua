@@ -29,7 +29,7 @@ if op == 'move' then
   dequeue(id, h[2], h[3], h[4])
   -- A case moved on purpose starts afresh for the cross-team emergency rule's marker; its
   -- language and continuity waits still hold.
-  redis.call('HSET', key, 'team', team, 'queue', queue, 'channel', channel, 'escalated', '')
+  redis.call('HSET', key, 'team', team, 'queue', queue, 'channel', channel, 'escalated', '', 'wide', '')
   audit(what)
   event('c', id, 'moved')
   place(id)

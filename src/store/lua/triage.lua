@@ -53,7 +53,7 @@ redis.call('HSET', key, 'needs', needs, 'professions', professions, 'urgency', u
   'statutory_law', ARGV[26])
 if status ~= 'in_progress' then
   -- Moved on purpose: the cross-team emergency marker starts afresh, as after a move.
-  redis.call('HSET', key, 'team', team, 'queue', queue, 'sub_queue', sub, 'escalated', '')
+  redis.call('HSET', key, 'team', team, 'queue', queue, 'sub_queue', sub, 'escalated', '', 'wide', '')
 end
 event('c', id, 'urgency')
 if status == 'queued' then
