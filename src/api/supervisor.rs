@@ -524,6 +524,18 @@ impl StatsSum {
             }
             "first" => {
                 self.waits.push(get("wait").parse().unwrap_or(0));
+                if !get("lang").is_empty() {
+                    let row = out
+                        .language_fulfilment
+                        .entry(get("lang").to_string())
+                        .or_default();
+                    row.first_responses += 1;
+                    if get("interp") == "1" {
+                        row.with_interpreter += 1;
+                    } else {
+                        row.in_own_language += 1;
+                    }
+                }
                 match get("own") {
                     "" => {}
                     "kept" => out.continuity_kept += 1,
@@ -585,6 +597,12 @@ impl StatsSum {
 
     pub fn finish(mut self) -> pb::Stats {
         let mut out = self.out;
+        for row in out.language_fulfilment.values_mut() {
+            if row.first_responses > 0 {
+                row.share_in_own_language =
+                    f64::from(row.in_own_language) / f64::from(row.first_responses);
+            }
+        }
         if out.completed > 0 {
             out.one_contact_share =
                 f64::from(out.resolved_with_one_contact) / f64::from(out.completed);

@@ -87,3 +87,36 @@ async fn a_speaker_coming_online_during_the_wait_takes_the_case() {
     assert_eq!(o.case_id, sent.case_id);
     assert!(!o.interpreter_needed);
 }
+
+/// GetStats: of the Swedish contacts answered, how many in Swedish and how many with an
+/// interpreter; Finnish ones counted apart.
+#[tokio::test]
+async fn get_stats_reports_language_fulfilment() {
+    let county = TestCounty::start_with(|c| c.routing.language_wait_secs = 1).await;
+    // A Finnish-only dental nurse alone: the Swedish chat waits, then goes with an interpreter.
+    county.go_online("suu-hh-1").await;
+    let first = county.submit(in_swedish("lf-1")).await;
+    let o = county.next_offer("suu-hh-1").await;
+    assert_eq!(o.case_id, first.case_id);
+    assert!(o.interpreter_needed);
+    county.accept("suu-hh-1", &first).await;
+    // A Swedish speaker comes: the next Swedish chat is answered in Swedish.
+    county.go_online("suu-hh-2").await;
+    let second = county.submit(in_swedish("lf-2")).await;
+    assert_eq!(county.next_offer("suu-hh-2").await.case_id, second.case_id);
+    county.accept("suu-hh-2", &second).await;
+    county.set_presence("suu-hh-1", pb::Presence::OnBreak).await;
+    let fi = county.submit(dental(pb::Channel::EService, "lf-3")).await;
+    assert_eq!(county.next_offer("suu-hh-2").await.case_id, fi.case_id);
+    county.accept("suu-hh-2", &fi).await;
+
+    let s = county.county_stats().await;
+    let sv = &s.language_fulfilment["sv"];
+    assert_eq!(
+        (sv.first_responses, sv.in_own_language, sv.with_interpreter),
+        (2, 1, 1),
+        "{s:?}"
+    );
+    assert!((sv.share_in_own_language - 0.5).abs() < 1e-9);
+    assert_eq!(s.language_fulfilment["fi"].in_own_language, 1, "{s:?}");
+}

@@ -67,7 +67,10 @@ if set[5] then
     local until_ms = tonumber(case.own_professional_until) or tonumber(case.created)
     own = {'own', why, 'own_wait', ms(math.max(0, until_ms - tonumber(case.created)))}
   end
-  stat('k', 'first', 'team', case.team, 'wait', ms(tonumber(NOW) - tonumber(case.created)), 'late', late, unpack(own))
+  -- Language fulfilment: the citizen's language, and whether the taker speaks it (else an
+  -- interpreter is needed).
+  stat('k', 'first', 'team', case.team, 'wait', ms(tonumber(NOW) - tonumber(case.created)), 'late', late,
+    'lang', case.language or '', 'interp', case.interpreter_needed or '0', unpack(own))
 end
 event('c', id, 'in_progress')
 log_access(id, 'accept', case.citizen or '')
