@@ -49,6 +49,7 @@ pub struct Config {
     pub access_log: AccessLogConfig,
     pub triage: TriageConfig,
     pub limits: LimitsConfig,
+    pub callback: CallbackConfig,
 }
 
 /// `[auth]`: who may call. Without `issuer`, Luotsi is its own development issuer (keys and
@@ -155,6 +156,35 @@ impl Default for TriageConfig {
                 e_service: 900,
             },
         }
+    }
+}
+
+/// `[callback]`: call-back attempts (`WorkService.RecordCallAttempt`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbackConfig {
+    /// Attempts before a call-back is unreachable (a wrong number makes it so at once).
+    pub attempts: u32,
+    /// Minutes to wait after each failed attempt before the case is offered again; the last
+    /// value serves for any further attempt. Fractions allowed (`0.5`).
+    pub spacing_minutes: Vec<f64>,
+}
+
+impl Default for CallbackConfig {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            spacing_minutes: vec![20.0, 60.0],
+        }
+    }
+}
+
+impl CallbackConfig {
+    pub fn spacing(&self) -> Vec<std::time::Duration> {
+        self.spacing_minutes
+            .iter()
+            .map(|m| std::time::Duration::from_secs_f64(60.0 * m.max(0.0)))
+            .collect()
     }
 }
 
@@ -684,6 +714,8 @@ struct ServiceFile {
     triage: TriageConfig,
     #[serde(default)]
     limits: LimitsConfig,
+    #[serde(default)]
+    callback: CallbackConfig,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -872,7 +904,28 @@ impl Config {
             access_log: file.access_log,
             triage: file.triage,
             limits: file.limits,
+            callback: file.callback,
         };
+        if cfg.callback.attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "callback.attempts must be at least 1".into(),
+            ));
+        }
+        if cfg
+            .callback
+            .spacing_minutes
+            .iter()
+            .any(|m| !m.is_finite() || *m < 0.0)
+        {
+            return Err(ConfigError::Invalid(
+                "callback.spacing_minutes: minutes, none negative".into(),
+            ));
+        }
+        if cfg.callback.attempts > 1 && cfg.callback.spacing_minutes.is_empty() {
+            return Err(ConfigError::Invalid(
+                "callback.spacing_minutes must name the wait after a failed attempt".into(),
+            ));
+        }
         for o in &cfg.server.cors_origins {
             if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
                 return Err(ConfigError::Invalid(format!(
@@ -1080,7 +1133,7 @@ mod tests {
     /// the program itself: the deserializer names the fields it expects when it meets one it
     /// does not know.
     fn settings() -> Vec<String> {
-        const SECTIONS: [&str; 12] = [
+        const SECTIONS: [&str; 13] = [
             "server",
             "redis",
             "routing",
@@ -1093,6 +1146,7 @@ mod tests {
             "access_log",
             "triage",
             "limits",
+            "callback",
         ];
         let expected = |err: ConfigError| -> Vec<String> {
             let text = err.to_string();
@@ -1101,7 +1155,12 @@ mod tests {
                 .nth(1)
                 .or_else(|| text.split("expected ").nth(1))
                 .unwrap_or_else(|| panic!("no field list in: {text}"));
-            let list = list.lines().next().unwrap_or_default();
+            // serde: "one of `a`, `b`, `c`", or for two "`a` or `b`".
+            let list = list
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .replace("` or `", "`, `");
             list.split(',')
                 .map(|f| f.trim().trim_matches('`').to_string())
                 .filter(|f| !f.is_empty())
@@ -1158,6 +1217,7 @@ mod tests {
             "access_log" => format!("{:?}", c.access_log),
             "triage" => format!("{:?}", c.triage),
             "limits" => format!("{:?}", c.limits),
+            "callback" => format!("{:?}", c.callback),
             "classifier_dir" => format!("{:?}", c.classifier_dir),
             other => panic!("no section {other}"),
         }

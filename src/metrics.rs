@@ -96,6 +96,10 @@ pub struct Metrics {
     pub triage_confirmations: Family<TriageLabels, Counter>,
     /// County reloads on SIGHUP, put in use or refused.
     pub config_reloads: Family<ResultLabels, Counter>,
+    /// Call-back attempts recorded, by outcome.
+    pub call_attempts: Family<OutcomeLabels, Counter>,
+    /// Call-backs that became unreachable.
+    pub cases_unreachable: Counter,
 }
 
 impl Default for Metrics {
@@ -126,6 +130,8 @@ impl Metrics {
             first_look_overdue: Family::default(),
             triage_confirmations: Family::default(),
             config_reloads: Family::default(),
+            call_attempts: Family::default(),
+            cases_unreachable: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -202,6 +208,16 @@ impl Metrics {
             "triage_confirmations",
             "First looks (ConfirmTriage), by what happened to the urgency and the needs",
             m.triage_confirmations.clone(),
+        );
+        registry.register(
+            "call_attempts",
+            "Call-back attempts recorded, by outcome (answered, no_answer, busy, wrong_number)",
+            m.call_attempts.clone(),
+        );
+        registry.register(
+            "cases_unreachable",
+            "Call-backs that became unreachable (attempts exhausted or a wrong number)",
+            m.cases_unreachable.clone(),
         );
         registry.register(
             "county_reloads",

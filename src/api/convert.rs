@@ -62,6 +62,7 @@ impl From<CaseStatus> for pb::CaseStatus {
             CaseStatus::InProgress => pb::CaseStatus::InProgress,
             CaseStatus::Completed => pb::CaseStatus::Completed,
             CaseStatus::Cancelled => pb::CaseStatus::Cancelled,
+            CaseStatus::Unreachable => pb::CaseStatus::Unreachable,
         }
     }
 }
@@ -125,6 +126,19 @@ impl FromPb for Outcome {
             pb::Outcome::ReferredOn => Some(Outcome::ReferredOn),
             pb::Outcome::CitizenNotReached => Some(Outcome::CitizenNotReached),
             pb::Outcome::Unspecified => None,
+        }
+    }
+}
+
+impl FromPb for crate::domain::CallOutcome {
+    fn from_pb(v: i32) -> Option<Self> {
+        use crate::domain::CallOutcome;
+        match pb::CallOutcome::try_from(v).ok()? {
+            pb::CallOutcome::Answered => Some(CallOutcome::Answered),
+            pb::CallOutcome::NoAnswer => Some(CallOutcome::NoAnswer),
+            pb::CallOutcome::Busy => Some(CallOutcome::Busy),
+            pb::CallOutcome::WrongNumber => Some(CallOutcome::WrongNumber),
+            pb::CallOutcome::Unspecified => None,
         }
     }
 }

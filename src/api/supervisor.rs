@@ -349,7 +349,37 @@ impl SupervisorService for SupervisorApi {
             holders,
         }))
     }
+
+    #[tracing::instrument(name = "ListUnreachable", skip_all)]
+    async fn list_unreachable(
+        &self,
+        request: Request<pb::ListUnreachableRequest>,
+    ) -> Result<Response<pb::ListUnreachableResponse>, Status> {
+        let team = self.team_filter(Caller::of(&request)?, &request.get_ref().team_id)?;
+        let rows = self
+            .state
+            .store
+            .unreachable(UNREACHABLE_LISTED)
+            .await
+            .map_err(store_status)?;
+        let cases = rows
+            .into_iter()
+            .filter(|u| team.is_empty() || u.team == team)
+            .map(|u| pb::UnreachableCase {
+                case_id: u.case_id,
+                team_id: u.team,
+                since: Some(timestamp(u.since_ms)),
+                attempts: u.attempts,
+                reason: u.why,
+                deadline: Some(timestamp(u.deadline_ms)),
+            })
+            .collect();
+        Ok(Response::new(pb::ListUnreachableResponse { cases }))
+    }
 }
+
+/// How many unreachable call-backs `ListUnreachable` reads, oldest first.
+const UNREACHABLE_LISTED: usize = 1000;
 
 impl SupervisorApi {
     /// A case the supervisor may act on: one of their teams' (any, when county-wide).
@@ -558,6 +588,12 @@ impl StatsSum {
                     out.deadlines_met += 1;
                 }
             }
+            "attempt" => {
+                *out.call_attempts
+                    .entry(get("outcome").to_string())
+                    .or_default() += 1;
+            }
+            "unreachable" => out.unreachable += 1,
             "done" => {
                 out.completed += 1;
                 *out.outcomes.entry(get("outcome").to_string()).or_default() += 1;

@@ -278,6 +278,72 @@ impl WorkService for WorkApi {
         Ok(Response::new(pb::CompleteCaseResponse { case: Some(case) }))
     }
 
+    #[tracing::instrument(name = "RecordCallAttempt", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
+    async fn record_call_attempt(
+        &self,
+        request: Request<pb::RecordCallAttemptRequest>,
+    ) -> Result<Response<pb::RecordCallAttemptResponse>, Status> {
+        let caller = Caller::of(&request)?.clone();
+        let req = request.into_inner();
+        let acting = self.professional(&caller, &req.professional_id)?;
+        let (_, member) = acting.pair();
+        let id = parse_id("case_id", &req.case_id)?;
+        let outcome: crate::domain::CallOutcome = required(
+            "outcome",
+            req.outcome,
+            "ANSWERED, NO_ANSWER, BUSY or WRONG_NUMBER",
+        )?;
+        let access = access_entry(&caller, "call_attempt", purpose(req.purpose)?);
+        let config = self.state.config();
+        let done = self
+            .state
+            .store
+            .record_call_attempt(
+                &id,
+                &member.id,
+                outcome,
+                config.callback.attempts,
+                &config.callback.spacing(),
+                &access,
+            )
+            .await
+            .map_err(store_status)?;
+        let metrics = &self.state.metrics;
+        metrics
+            .call_attempts
+            .get_or_create(&crate::metrics::OutcomeLabels {
+                outcome: outcome.code().to_string(),
+            })
+            .inc();
+        use crate::store::CallAttempted;
+        let answer = match done {
+            CallAttempted::Answered { failed } => pb::RecordCallAttemptResponse {
+                failed_attempts: failed,
+                ..Default::default()
+            },
+            CallAttempted::Retry { failed, next_at_ms } => pb::RecordCallAttemptResponse {
+                failed_attempts: failed,
+                next_attempt_at: Some(crate::api::convert::timestamp(next_at_ms)),
+                unreachable: false,
+            },
+            CallAttempted::Unreachable { failed } => {
+                metrics.cases_unreachable.inc();
+                pb::RecordCallAttemptResponse {
+                    failed_attempts: failed,
+                    next_attempt_at: None,
+                    unreachable: true,
+                }
+            }
+        };
+        tracing::info!(
+            outcome = outcome.code(),
+            failed = answer.failed_attempts,
+            unreachable = answer.unreachable,
+            "call attempt recorded"
+        );
+        Ok(Response::new(answer))
+    }
+
     #[tracing::instrument(name = "TransferCase", skip_all, fields(case_id = %request.get_ref().case_id, professional = %request.get_ref().professional_id))]
     async fn transfer_case(
         &self,

@@ -48,6 +48,7 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
     ),
     ("/luotsi.v1.WorkService/ListUnconfirmed", &[Professional]),
     ("/luotsi.v1.WorkService/ConfirmTriage", &[Professional]),
+    ("/luotsi.v1.WorkService/RecordCallAttempt", &[Professional]),
     (
         "/luotsi.v1.SupervisorService/ListQueues",
         &[Supervisor, Ops],
@@ -66,6 +67,10 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
     ("/luotsi.v1.SupervisorService/GetStats", &[Supervisor, Ops]),
     (
         "/luotsi.v1.SupervisorService/ListDisconnectedHolders",
+        &[Supervisor],
+    ),
+    (
+        "/luotsi.v1.SupervisorService/ListUnreachable",
         &[Supervisor],
     ),
     ("/luotsi.v1.AccessLogService/ReadAccessLog", &[Ops]),

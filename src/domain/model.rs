@@ -137,6 +137,17 @@ codes! {
         InProgress => "in_progress",
         Completed => "completed",
         Cancelled => "cancelled",
+        Unreachable => "unreachable",
+    }
+}
+
+codes! {
+    /// What came of one call-back attempt.
+    CallOutcome {
+        Answered => "answered",
+        NoAnswer => "no_answer",
+        Busy => "busy",
+        WrongNumber => "wrong_number",
     }
 }
 

@@ -18,6 +18,9 @@
 //! | `waits` | zset | queued cases by the end of their next language or continuity wait |
 //! | `overflow` | zset | queued cases by their next overflow step |
 //! | `chatwait` | zset | queued chats by their answer deadline (call-back offer) |
+//! | `retry` | zset | call-backs waiting for their next attempt (no answer or busy, attempts left), by when: listed in `qa`/`qp`, in no sub-queue until then |
+//! | `unreachable` | zset | call-backs nobody reached (attempts exhausted, or a wrong number), by since when: status `unreachable`, out of every queue until the citizen contacts again, a supervisor sends one back, or the citizen withdraws |
+//! | `notify` | stream, 2 days | outbound notifications for the county's SMS gateway: `at`, `case`, `team`, `reason` (`attempts_exhausted` / `wrong_number`), `attempts`, `number` (the call-back number: the gateway's one use of it), `language` |
 //! | `pro:<pro>` | hash | presence, connection token (`<instance>:<n>` of the Offers stream), capacity and load per channel |
 //! | `leases` | zset | connected professionals by the end of their presence lease, in Redis's `TIME` ms (renewed by the instance holding the stream) |
 //! | `disconnected` | zset | in-progress cases whose holder's lease lapsed, by when: "holder disconnected" for supervisors |
@@ -121,6 +124,14 @@ impl Keys {
 
     pub fn audit(&self) -> String {
         format!("{}audit", self.prefix)
+    }
+
+    pub fn unreachable(&self) -> String {
+        format!("{}unreachable", self.prefix)
+    }
+
+    pub fn notify(&self) -> String {
+        format!("{}notify", self.prefix)
     }
 
     pub fn offers(&self) -> String {

@@ -37,7 +37,7 @@ pub use triage::{Confirmation, UnconfirmedCase};
 
 use crate::domain::intake::OpenCase;
 use crate::domain::routing::Member;
-use crate::domain::{CaseStatus, Channel, Need, Outcome, Presence};
+use crate::domain::{CallOutcome, CaseStatus, Channel, Need, Outcome, Presence};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -86,6 +86,7 @@ struct Scripts {
     lapse: Script,
     unleased: Script,
     triage: Script,
+    attempt: Script,
 }
 
 impl Scripts {
@@ -100,6 +101,7 @@ impl Scripts {
             complete: with_prelude(include_str!("lua/complete.lua")),
             cancel: with_prelude(include_str!("lua/cancel.lua")),
             presence: with_prelude(include_str!("lua/presence.lua")),
+            attempt: with_prelude(include_str!("lua/attempt.lua")),
             supervise: with_prelude(include_str!("lua/supervise.lua")),
             callback: with_prelude(include_str!("lua/callback.lua")),
             handover: with_prelude(include_str!("lua/handover.lua")),
@@ -139,6 +141,34 @@ pub struct Store {
 struct LivePolicy {
     offer_ttl_ms: AtomicU64,
     e_service_during_call: AtomicBool,
+}
+
+/// What a recorded call attempt did (`failed`: failed attempts so far).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallAttempted {
+    Answered {
+        failed: u32,
+    },
+    /// Back in its queue, offered to nobody before `next_at_ms`.
+    Retry {
+        failed: u32,
+        next_at_ms: i64,
+    },
+    Unreachable {
+        failed: u32,
+    },
+}
+
+/// A call-back nobody could reach, as supervisors see it (no number, no words).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreachableCase {
+    pub case_id: String,
+    pub team: String,
+    pub since_ms: i64,
+    pub attempts: u32,
+    /// `attempts_exhausted` or `wrong_number`.
+    pub why: String,
+    pub deadline_ms: i64,
 }
 
 /// What `submit` did.
@@ -564,6 +594,85 @@ impl Store {
             .invoke_async(&mut conn)
             .await?;
         Self::check_with_case(case_id, r, 1).map(|(_, case)| case)
+    }
+
+    /// Records a call-back attempt by the professional holding the phone case: see
+    /// `lua/attempt.lua`. `spacing` is the wait after each failed attempt.
+    pub async fn record_call_attempt(
+        &self,
+        case_id: &str,
+        pro: &str,
+        outcome: CallOutcome,
+        allowed: u32,
+        spacing: &[std::time::Duration],
+        access: &AccessEntry,
+    ) -> Result<CallAttempted> {
+        let mut conn = self.conn.clone();
+        let spacing: Vec<String> = spacing.iter().map(|d| d.as_millis().to_string()).collect();
+        let r: Vec<String> = self
+            .invoke(&self.scripts.attempt, self.keys.case(case_id))
+            .arg(case_id)
+            .arg(pro)
+            .arg(outcome.code())
+            .arg(allowed)
+            .arg(spacing.join(","))
+            .arg(access.encode(self.access_keep_ms))
+            .invoke_async(&mut conn)
+            .await?;
+        let failed = || -> u32 { r.get(1).and_then(|n| n.parse().ok()).unwrap_or(0) };
+        match r.first().map(String::as_str) {
+            Some("answered") => Ok(CallAttempted::Answered { failed: failed() }),
+            Some("retry") => Ok(CallAttempted::Retry {
+                failed: failed(),
+                next_at_ms: r.get(2).and_then(|t| t.parse().ok()).unwrap_or(0),
+            }),
+            Some("unreachable") => Ok(CallAttempted::Unreachable { failed: failed() }),
+            Some("not_phone") => Err(StoreError::Conflict(format!(
+                "call attempts are for call-backs; this case is {}",
+                r.get(1).map(String::as_str).unwrap_or("")
+            ))),
+            _ => Self::check(r).map(|_| CallAttempted::Answered { failed: 0 }),
+        }
+    }
+
+    /// Unreachable call-backs (every attempt failed, or the number was wrong), oldest first:
+    /// `(case, since ms, attempts, why)`, at most `limit`.
+    pub async fn unreachable(&self, limit: usize) -> Result<Vec<UnreachableCase>> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<(String, f64)> = redis::cmd("ZRANGE")
+            .arg(self.keys.unreachable())
+            .arg(0)
+            .arg(limit.max(1) as isize - 1)
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for (id, _) in &ids {
+            pipe.cmd("HMGET").arg(self.keys.case(id)).arg(&[
+                case::field::TEAM,
+                "call_attempts",
+                "unreachable_why",
+                case::field::DEADLINE,
+                case::field::STATUS,
+            ]);
+        }
+        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut conn).await?;
+        Ok(ids
+            .into_iter()
+            .zip(rows)
+            .filter(|(_, row)| row[4].as_deref() == Some("unreachable"))
+            .map(|((case_id, since), row)| UnreachableCase {
+                case_id,
+                since_ms: since as i64,
+                team: row[0].clone().unwrap_or_default(),
+                attempts: row[1].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0),
+                why: row[2].clone().unwrap_or_default(),
+                deadline_ms: row[3].as_deref().and_then(|n| n.parse().ok()).unwrap_or(0),
+            })
+            .collect())
     }
 
     /// The citizen's chat becomes a call-back to `number`, keeping its place.

@@ -656,6 +656,50 @@ impl TestCounty {
             .map(|r| r.into_inner().case.expect("case in the answer"))
     }
 
+    /// The holder records a call-back attempt.
+    pub async fn call_attempt(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        outcome: pb::CallOutcome,
+    ) -> pb::RecordCallAttemptResponse {
+        self.try_call_attempt(pro, case, outcome as i32)
+            .await
+            .expect("attempt recorded")
+    }
+
+    pub async fn try_call_attempt(
+        &self,
+        pro: &str,
+        case: &(impl CaseRef + ?Sized),
+        outcome: i32,
+    ) -> Result<pb::RecordCallAttemptResponse, Status> {
+        self.work(pro)
+            .record_call_attempt(self.as_pro(
+                pro,
+                pb::RecordCallAttemptRequest {
+                    professional_id: pro.into(),
+                    case_id: case.case_id().into(),
+                    outcome,
+                    purpose: pb::PurposeOfUse::CareRelationship as i32,
+                },
+            ))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// Unreachable call-backs, as the duty supervisor lists them.
+    pub async fn unreachable(&self, team: &str) -> Vec<pb::UnreachableCase> {
+        self.supervisors()
+            .list_unreachable(self.as_supervisor(pb::ListUnreachableRequest {
+                team_id: team.into(),
+            }))
+            .await
+            .expect("unreachable listed")
+            .into_inner()
+            .cases
+    }
+
     /// The holder hands the case over to a colleague of the team, past the queue.
     pub async fn transfer(
         &self,

@@ -23,6 +23,8 @@ elseif case.status == 'offered' then
   holder = case.holder
 elseif case.status == 'in_progress' then
   holder = case.holder
+elseif case.status == 'unreachable' then
+  redis.call('ZREM', P .. 'unreachable', id)
 else
   return {'ok', id}
 end

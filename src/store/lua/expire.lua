@@ -1,5 +1,6 @@
--- Return every offer that expired by now to its queue (or straight to another professional), and
--- open cases whose language wait ran out to every professional who fits.
+-- Return every offer that expired by now to its queue (or straight to another professional),
+-- open cases whose language wait ran out to every professional who fits, and place call-backs
+-- whose next attempt is due.
 -- Any instance may run it; a case accepted in the meantime is left alone.
 -- ARGV: P, now, ttl, budget: how many due entries this call takes, all kinds together, so that
 -- one call holds Redis briefly however many cases are due (the caller calls again while there
@@ -28,5 +29,8 @@ for _, id in ipairs(due(P .. 'overflow')) do
 end
 for _, id in ipairs(due(P .. 'chatwait')) do
   relaxed = relaxed + offer_callback(id)
+end
+for _, id in ipairs(due(P .. 'retry')) do
+  relaxed = relaxed + retry_call(id)
 end
 return {n, relaxed, moved, budget <= 0 and 1 or 0}

@@ -97,7 +97,7 @@ end
 local ROUTING = {'status', 'team', 'queue', 'sub_queue', 'score', 'deadline', 'created',
   'language_wait_until', 'own_professional_until', 'channel', 'callback_offered', 'overflow_at',
   'professions', 'declined', 'language', 'own_professional', 'needs', 'urgency', 'escalated',
-  'holder', 'citizen', 'wide'}
+  'holder', 'citizen', 'wide', 'retry_at'}
 local function routing_of(id)
   local h = redis.call('HMGET', case_key(id), unpack(ROUTING))
   local c = {}
@@ -189,6 +189,7 @@ local function dequeue(id, team, queue, sub, c)
     if not c or c.language_wait_until or c.own_professional_until then redis.call('ZREM', P .. 'waits', id) end
     if not c or (c.overflow_at and c.overflow_at ~= '') then redis.call('ZREM', P .. 'overflow', id) end
     if not c or c.channel == 'chat' then redis.call('ZREM', P .. 'chatwait', id) end
+    if not c or (c.retry_at and c.retry_at ~= '') then redis.call('ZREM', P .. 'retry', id) end
     if c then wide = c.wide else wide = redis.call('HGET', case_key(id), 'wide') end
   end
   for _, t in ipairs(listed_teams(team, wide)) do
@@ -615,6 +616,31 @@ local function overflow_step(id)
   event('c', id, 'moved')
   place(id)
   return 1
+end
+
+-- A call-back whose next attempt is due (`RecordCallAttempt`: no answer or busy, attempts
+-- left): until now it was listed for supervisors but in no sub-queue; now it is placed again,
+-- at its own priority.
+local function retry_call(id)
+  redis.call('ZREM', P .. 'retry', id)
+  local c = routing_of(id)
+  if c.status ~= 'queued' or not c.retry_at or c.retry_at == '' then return 0 end
+  dequeue(id, c.team, c.queue, c.sub_queue, c)
+  redis.call('HSET', case_key(id), 'retry_at', '')
+  c.retry_at = nil
+  add_reason(id, 'call-back: next attempt due')
+  place(id, c)
+  return 1
+end
+
+-- An unreachable case back in the queue (the citizen contacted again, or a supervisor sent it
+-- back): attempts start afresh.
+local function reachable_again(id, why)
+  redis.call('ZREM', P .. 'unreachable', id)
+  redis.call('HSET', case_key(id), 'status', 'queued', 'call_attempts', 0, 'unreachable_since', '',
+    'unreachable_why', '', 'holder', '')
+  add_reason(id, 'call-back: queued again (' .. why .. ')')
+  place(id)
 end
 
 -- A chat nobody took within its answer limit: offer the citizen a call-back (once).

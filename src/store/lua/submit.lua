@@ -38,7 +38,7 @@ if citizen ~= '' then
     local open = links[needs[1]]
     if open then
       local h = redis.call('HMGET', case_key(open), 'status', 'urgency_rank', 'team')
-      local is_open = h[1] == 'queued' or h[1] == 'offered' or h[1] == 'in_progress'
+      local is_open = h[1] == 'queued' or h[1] == 'offered' or h[1] == 'in_progress' or h[1] == 'unreachable'
       -- A more urgent contact never hides inside a less urgent case: it opens its own.
       if is_open and tonumber(urank) >= tonumber(h[2]) then
         redis.call('SADD', case_key(open) .. ':contacts', cid)
@@ -49,6 +49,8 @@ if citizen ~= '' then
         redis.call('HSET', P .. 'contact:' .. cid, 'case', open, 'classification', class, 'joined', '1', 'created', NOW)
         stat('k', 'contact', 'team', h[3] or '', 'need', needs[1], 'joined', '1')
         event('c', open, 'joined')
+        -- The citizen nobody reached calls again: their case is queued again, attempts afresh.
+        if h[1] == 'unreachable' then reachable_again(open, 'the citizen contacted again') end
         return {'joined', cid, open}
       end
     end

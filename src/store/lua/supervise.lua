@@ -20,7 +20,15 @@ local function audit(detail)
   add_reason(id, op .. ' by supervisor ' .. by .. ': ' .. detail .. ' (' .. why .. ')')
 end
 
-if op == 'move' then
+if op == 'move' and status == 'unreachable' then
+  -- A supervisor sends an unreachable call-back back to the queue (to its team, or another).
+  local team = ARGV[8] ~= '' and ARGV[8] or h[2]
+  what = 'unreachable -> queued, team ' .. team
+  redis.call('HSET', key, 'team', team, 'wide', '')
+  audit(what)
+  reachable_again(id, 'sent back by supervisor ' .. by)
+  return {'ok', what}
+elseif op == 'move' then
   if status ~= 'queued' then return {'refused', status} end
   local team = ARGV[8] ~= '' and ARGV[8] or h[2]
   local channel = ARGV[9] ~= '' and ARGV[9] or h[5]
