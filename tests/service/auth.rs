@@ -90,6 +90,14 @@ async fn call(channel: &Channel, path: &str, token: &str) -> Code {
             .confirm_triage(authorized(Default::default(), token))
             .await
             .map(drop),
+        "RecordCallAttempt" => w()
+            .record_call_attempt(authorized(Default::default(), token))
+            .await
+            .map(drop),
+        "ListUnreachable" => s()
+            .list_unreachable(authorized(Default::default(), token))
+            .await
+            .map(drop),
         "ListQueues" => s()
             .list_queues(authorized(Default::default(), token))
             .await
