@@ -431,6 +431,7 @@ impl LuotsiProcess {
 
 fn dental_message(key: &str) -> pb::SubmitContactRequest {
     pb::SubmitContactRequest {
+        callback_window: None,
         channel: pb::Channel::EService as i32,
         idempotency_key: key.into(),
         citizen: Some(pb::Citizen {

@@ -268,6 +268,7 @@ async fn a_working_day_of_the_county_in_virtual_time() {
                 .and_then(|t| t.members.iter().find(|m| m.profession.code() == "nurse"))
                 .map(|m| m.id.clone());
             let req = pb::SubmitContactRequest {
+                callback_window: None,
                 channel: channel as i32,
                 idempotency_key: format!("day-{i}"),
                 citizen: Some(pb::Citizen {

@@ -41,6 +41,8 @@ struct Checked<'a> {
     own_professional: Option<String>,
     own_team: Option<String>,
     callback: Option<String>,
+    /// The call-back time the citizen chose (ms; the end `i64::MAX` when not given).
+    callback_window: Option<(i64, i64)>,
 }
 
 impl Checked<'_> {
@@ -66,8 +68,49 @@ impl Checked<'_> {
             own_team: self.own_team.as_deref(),
             form_category: self.form_category,
             phone_menu: self.phone_menu,
+            callback_window: self.callback_window,
         }
     }
+}
+
+/// The call-back window a contact asks for, checked: phone and e-service only, an end in the
+/// future after its start. Whether it ends by the deadline the plan decides.
+fn chosen_window(
+    w: Option<&pb::CallbackWindow>,
+    channel: Channel,
+) -> Result<Option<(i64, i64)>, Status> {
+    let Some(w) = w else { return Ok(None) };
+    if channel == Channel::Chat {
+        return Err(invalid(
+            "callback_window",
+            "a chosen call-back time is for phone and e-service contacts, not chat",
+        ));
+    }
+    let ms = |field: &str, t: &Option<prost_types::Timestamp>| -> Result<Option<i64>, Status> {
+        let Some(t) = t else { return Ok(None) };
+        if !(0..1_000_000_000).contains(&t.nanos) || !(0..=253_402_300_799).contains(&t.seconds) {
+            return Err(invalid(field, "not a valid time"));
+        }
+        Ok(Some(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000))
+    };
+    let now = crate::clock::now_ms();
+    let from = ms("callback_window.not_before", &w.not_before)?.unwrap_or(now);
+    let to = ms("callback_window.not_after", &w.not_after)?;
+    if let Some(to) = to {
+        if to <= now {
+            return Err(invalid(
+                "callback_window.not_after",
+                "must be in the future",
+            ));
+        }
+        if to <= from {
+            return Err(invalid(
+                "callback_window.not_after",
+                "must be after callback_window.not_before",
+            ));
+        }
+    }
+    Ok(Some((from.max(now), to.unwrap_or(i64::MAX))))
 }
 
 fn hint(field: &str, v: &str) -> Result<Option<Need>, Status> {
@@ -191,6 +234,7 @@ impl ContactApi {
             })?),
         };
         Ok(Checked {
+            callback_window: None,
             own_professional,
             own_team,
             channel,
@@ -265,15 +309,25 @@ impl ContactApi {
             ),
         };
         let now = now_ms();
-        let window = (status == pb::CaseStatus::Queued && plan.channel == Channel::Phone)
-            .then(|| self.state.callback_window(now, wait, deadline_ms));
+        // The window the citizen chose, else (a call-back) the estimate in office hours.
+        let chosen = plan.window.filter(|_| status == pb::CaseStatus::Queued);
+        let wait = match chosen {
+            Some((from, _)) => wait.max(Duration::from_millis((from - now).max(0) as u64)),
+            None => wait,
+        };
+        let window = chosen.or_else(|| {
+            (status == pb::CaseStatus::Queued && plan.channel == Channel::Phone)
+                .then(|| self.state.callback_window(now, wait, deadline_ms))
+        });
         let promise = window.map(|(start, end)| Window {
             start,
             end,
             now,
             // The call waits for office hours: an urgent case is told where to turn meanwhile.
-            urgent_after_hours: plan.urgency == Urgency::Urgent
+            urgent_after_hours: chosen.is_none()
+                && plan.urgency == Urgency::Urgent
                 && start > now + wait.as_millis() as i64 + 60_000,
+            chosen: chosen.is_some(),
         });
         pb::SubmitContactResponse {
             callback_window_start: window.map(|w| timestamp(w.0)),
@@ -379,12 +433,13 @@ impl ContactService for ContactApi {
         let key = format!("{}/{key}", caller.idempotency_scope());
         let token = case_token::new();
         let token_hash = case_token::hash(&token);
-        let c = self.check(
+        let mut c = self.check(
             req.channel,
             &req.text,
             req.hints.as_ref(),
             req.citizen.as_ref(),
         )?;
+        c.callback_window = chosen_window(req.callback_window.as_ref(), c.channel)?;
         if c.channel == Channel::Phone && c.callback.is_none() {
             return Err(invalid(
                 "citizen.callback_number",

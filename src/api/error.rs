@@ -27,6 +27,7 @@ pub fn refusal_status(r: Refusal) -> Status {
     match &r {
         // The team was named in the request: the field is the problem.
         Refusal::TeamCannotTake { .. } => invalid("team_id", &r),
+        Refusal::WindowPastDeadline { .. } => invalid("callback_window.not_after", &r),
         Refusal::NoTeamForNeed | Refusal::NoColleagueAvailable { .. } => {
             Status::failed_precondition(r.to_string())
         }

@@ -32,6 +32,8 @@ pub struct Window {
     /// An urgent case whose call waits for office hours: the citizen is told where to turn
     /// meanwhile.
     pub urgent_after_hours: bool,
+    /// The window is the one the citizen chose (not an estimate).
+    pub chosen: bool,
 }
 
 /// The national medical helpline (Päivystysapu), answering day and night.
@@ -51,14 +53,23 @@ pub fn citizen_message(lang: Language, standing: Standing) -> String {
             let (s, e) = (start.format("%H:%M"), end.format("%H:%M"));
             let fi_day = if other_day { start.format("%-d.%-m. ").to_string() } else { String::new() };
             let en_day = if other_day { start.format(" on %-d %b").to_string() } else { String::new() };
-            let mut text = match lang {
-                Language::Swedish => format!(
+            let mut text = match (lang, w.chosen) {
+                (Language::Swedish, true) => format!(
+                    "Din kontakt har tagits emot. Vi kontaktar dig under den tid du valde, {fi_day}kl. {s_fi}–{e_fi}."
+                ),
+                (Language::English, true) => format!(
+                    "Your contact has been received. We will contact you in the time you chose, {s}–{e}{en_day}."
+                ),
+                (_, true) => format!(
+                    "Yhteydenottosi on vastaanotettu. Otamme sinuun yhteyttä valitsemanasi aikana {fi_day}klo {s_fi}–{e_fi}."
+                ),
+                (Language::Swedish, false) => format!(
                     "Din kontakt har tagits emot. Vi ringer dig upp cirka {fi_day}kl. {s_fi}–{e_fi}."
                 ),
-                Language::English => format!(
+                (Language::English, false) => format!(
                     "Your contact has been received. We will call you back at about {s}–{e}{en_day}."
                 ),
-                _ => format!(
+                (_, false) => format!(
                     "Yhteydenottosi on vastaanotettu. Soitamme sinulle arviolta {fi_day}klo {s_fi}–{e_fi}."
                 ),
             };
@@ -139,6 +150,7 @@ mod tests {
                 end: start + 1_800_000,
                 now,
                 urgent_after_hours,
+                chosen: false,
             })
         };
         let m = citizen_message(Language::Finnish, window(start - 600_000, false));
@@ -157,6 +169,29 @@ mod tests {
         let m = citizen_message(Language::Swedish, window(evening, true));
         assert!(
             m.contains("cirka 24.11. kl. 10.00–10.30.") && m.contains("jourhjälpen"),
+            "{m}"
+        );
+        // A window the citizen chose is said as theirs, in each language.
+        let chosen = Standing::CallbackWindow(Window {
+            start,
+            end: start + 7_200_000,
+            now: evening,
+            urgent_after_hours: false,
+            chosen: true,
+        });
+        let m = citizen_message(Language::Finnish, chosen);
+        assert!(
+            m.contains("valitsemanasi aikana 24.11. klo 10.00–12.00."),
+            "{m}"
+        );
+        let m = citizen_message(Language::Swedish, chosen);
+        assert!(
+            m.contains("den tid du valde, 24.11. kl. 10.00–12.00."),
+            "{m}"
+        );
+        let m = citizen_message(Language::English, chosen);
+        assert!(
+            m.contains("in the time you chose, 10:00–12:00 on 24 Nov."),
             "{m}"
         );
     }

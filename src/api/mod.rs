@@ -60,10 +60,20 @@ impl AppState {
     /// The case as the API shows it, with the live wait estimate and, for a queued phone case,
     /// the call-back window.
     pub fn case_pb(&self, rec: &CaseRecord, view: CaseView) -> pb::Case {
+        let now = now_ms();
         let wait = self.estimated_wait(rec);
-        let window = wait
-            .filter(|_| rec.channel == Channel::Phone)
-            .map(|w| self.callback_window(now_ms(), w, rec.deadline_ms));
+        // The window the citizen chose, while it waits: nobody calls before it opens.
+        let chosen = rec.window.filter(|_| rec.status == CaseStatus::Queued);
+        let wait = match (wait, chosen) {
+            (Some(w), Some((from, _))) => {
+                Some(w.max(Duration::from_millis((from - now).max(0) as u64)))
+            }
+            (w, _) => w,
+        };
+        let window = chosen.or_else(|| {
+            wait.filter(|_| rec.channel == Channel::Phone)
+                .map(|w| self.callback_window(now, w, rec.deadline_ms))
+        });
         convert::case_pb(rec, view, wait, window)
     }
 }

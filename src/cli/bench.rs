@@ -490,6 +490,7 @@ pub(super) fn contact(i: usize, run: &str) -> pb::SubmitContactRequest {
     ];
     let channel = [pb::Channel::EService, pb::Channel::Chat, pb::Channel::Phone][i % 3];
     pb::SubmitContactRequest {
+        callback_window: None,
         channel: channel as i32,
         idempotency_key: format!("bench-{run}-{i}"),
         citizen: Some(pb::Citizen {

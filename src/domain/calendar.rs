@@ -29,6 +29,13 @@ use serde::Deserialize;
 /// Luotsi counts days in Finnish local time.
 pub const TZ: Tz = chrono_tz::Europe::Helsinki;
 
+/// An instant as Helsinki wall-clock text with its UTC offset, e.g. `2026-11-24 16:00 +02:00`.
+pub fn local_text(at: DateTime<Utc>) -> String {
+    at.with_timezone(&TZ)
+        .format("%Y-%m-%d %H:%M %:z")
+        .to_string()
+}
+
 /// The Helsinki local date of an instant.
 pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&TZ).date_naive()

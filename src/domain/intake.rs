@@ -26,6 +26,9 @@ pub struct ContactFacts<'a> {
     /// group).
     pub form_category: Option<Need>,
     pub phone_menu: Option<Need>,
+    /// A call-back time the citizen chose (phone and e-service): not offered before the first,
+    /// ordered by the second (ms since the epoch; validated: first < second).
+    pub callback_window: Option<(i64, i64)>,
 }
 
 /// What the classifier said, as far as routing is concerned.
@@ -105,6 +108,9 @@ pub struct CasePlan {
     pub score: f64,
     pub created_ms: i64,
     pub reasons: Vec<String>,
+    /// The chosen call-back window, when there is one: offered to nobody before its start,
+    /// ordered by its end.
+    pub window: Option<(i64, i64)>,
 }
 
 /// Plans a new case. Refuses only when no team of the county can take the need.
@@ -159,6 +165,24 @@ pub fn plan(
     };
     let deadline = policy.deadlines.deadline(&facts);
     let statutory = policy.deadlines.statutory(&facts);
+    // A chosen call-back time must end by the deadline; an emergency is never held for one.
+    let window = match contact.callback_window {
+        Some(_) if assessment.urgency == Urgency::Emergency => {
+            decision
+                .reasons
+                .push("chosen call-back time ignored: an emergency is taken at once".into());
+            None
+        }
+        Some((_, to)) if to != i64::MAX && to > deadline.at.timestamp_millis() => {
+            return Err(Refusal::WindowPastDeadline {
+                latest: deadline.at,
+            });
+        }
+        // No end given: the deadline ends it.
+        Some((from, i64::MAX)) => Some((from, deadline.at.timestamp_millis())),
+        Some(w) => Some(w),
+        None => None,
+    };
     // Continuity and the first team keep a case only while waiting for them does not put its
     // deadline at risk: the own professional alone for at most half the time left, each
     // overflow step at the latest at its share of it (of two steps: a third, two thirds).
@@ -225,7 +249,11 @@ pub fn plan(
         needs: assessment.needs.to_vec(),
         urgency: assessment.urgency,
         language,
-        score: routing::priority_score(assessment.urgency, deadline.at.timestamp_millis()),
+        // Ordered by the chosen window's end when there is one (it is never after the deadline).
+        score: routing::priority_score(
+            assessment.urgency,
+            window.map_or(deadline.at.timestamp_millis(), |(_, to)| to),
+        ),
         team: decision.team_id,
         queue: decision.queue,
         sub_queue,
@@ -240,6 +268,7 @@ pub fn plan(
         marks,
         created_ms: now_ms,
         reasons: decision.reasons,
+        window,
     })
 }
 
@@ -315,6 +344,7 @@ mod tests {
             own_team: None,
             form_category: None,
             phone_menu: None,
+            callback_window: None,
         }
     }
 
@@ -486,6 +516,73 @@ mod tests {
                 .iter()
                 .any(|r| r.contains("shortened") || r.contains("forward"))
         );
+    }
+
+    /// A chosen call-back time orders the case by its end; one ending after the deadline is
+    /// refused with the latest allowed end; an emergency is never held for one.
+    #[test]
+    fn a_chosen_window_orders_by_its_end_ends_by_the_deadline_and_never_holds_an_emergency() {
+        let (teams, d) = (county(), DeadlinePolicy::default());
+        let now = tuesday_ten();
+        let t0 = now.timestamp_millis();
+        let with = |w| ContactFacts {
+            callback_window: Some(w),
+            ..contact(Channel::Phone)
+        };
+        let plain = plan(
+            &contact(Channel::Phone),
+            &COUGH,
+            None,
+            &policy(&teams, &d),
+            now,
+        )
+        .unwrap();
+        let deadline = plain.deadline.at.timestamp_millis();
+        let p = plan(
+            &with((t0 + 60_000, t0 + 120_000)),
+            &COUGH,
+            None,
+            &policy(&teams, &d),
+            now,
+        )
+        .unwrap();
+        assert_eq!(p.window, Some((t0 + 60_000, t0 + 120_000)));
+        assert!(
+            p.score < plain.score,
+            "ordered by the window's end, before the deadline"
+        );
+        let open_ended = plan(
+            &with((t0, i64::MAX)),
+            &COUGH,
+            None,
+            &policy(&teams, &d),
+            now,
+        )
+        .unwrap();
+        assert_eq!(open_ended.window, Some((t0, deadline)));
+        let late = plan(
+            &with((t0, deadline + 1)),
+            &COUGH,
+            None,
+            &policy(&teams, &d),
+            now,
+        );
+        assert!(
+            matches!(late, Err(Refusal::WindowPastDeadline { latest }) if latest == plain.deadline.at)
+        );
+        let emergency = Assessment {
+            urgency: Urgency::Emergency,
+            ..COUGH
+        };
+        let e = plan(
+            &with((t0 + 60_000, t0 + 120_000)),
+            &emergency,
+            None,
+            &policy(&teams, &d),
+            now,
+        )
+        .unwrap();
+        assert_eq!(e.window, None);
     }
 
     #[test]

@@ -28,4 +28,9 @@ pub enum Refusal {
         profession: Profession,
         team: String,
     },
+    /// A chosen call-back time ends after the case's deadline.
+    #[error("ends after the case's deadline; the latest allowed end is {}", crate::domain::calendar::local_text(*latest))]
+    WindowPastDeadline {
+        latest: chrono::DateTime<chrono::Utc>,
+    },
 }

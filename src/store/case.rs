@@ -59,6 +59,10 @@ pub(crate) mod field {
     /// By when a person should have looked at the case (ms); the classification is provisional
     /// until `triage_confirmed` (ms) is set, by `triage_confirmed_by`.
     pub const FIRST_LOOK_DUE: &str = "first_look_due";
+    /// The chosen call-back window (ms); offered to nobody before `retry_at` (its start).
+    pub const WINDOW_FROM: &str = "window_from";
+    pub const WINDOW_TO: &str = "window_to";
+    pub const RETRY_AT: &str = "retry_at";
     pub const TRIAGE_CONFIRMED: &str = "triage_confirmed";
     pub const TRIAGE_CONFIRMED_BY: &str = "triage_confirmed_by";
     /// `consult:<professional>`: a consultation asked of a colleague, and its state.
@@ -183,6 +187,13 @@ impl NewCase<'_> {
         if let Some(number) = self.callback_number {
             f.push((CALLBACK_NUMBER, s(number)));
         }
+        if let Some((from, to)) = p.window {
+            f.push((WINDOW_FROM, n(from)));
+            f.push((WINDOW_TO, n(to)));
+            if from > p.created_ms {
+                f.push((RETRY_AT, n(from)));
+            }
+        }
         f
     }
 }
@@ -237,6 +248,8 @@ pub struct CaseRecord {
     /// Contact ids joined to the case, sorted.
     pub contacts: Vec<String>,
     pub first_look_due_ms: Option<i64>,
+    /// The call-back window the citizen chose, if any (ms).
+    pub window: Option<(i64, i64)>,
     /// When and by whom the classification was confirmed; None while it is provisional.
     pub triage_confirmed: Option<(i64, String)>,
     /// 0-based place in its sub-queue while queued.
@@ -396,6 +409,7 @@ impl CaseRecord {
                 .collect(),
             contacts,
             first_look_due_ms: f.parse_opt(FIRST_LOOK_DUE)?,
+            window: f.parse_opt(WINDOW_FROM)?.zip(f.parse_opt(WINDOW_TO)?),
             triage_confirmed: match f.parse_opt::<i64>(TRIAGE_CONFIRMED)? {
                 Some(at) => Some((at, f.opt(TRIAGE_CONFIRMED_BY)?.unwrap_or("").to_string())),
                 None => None,

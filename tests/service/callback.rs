@@ -226,3 +226,139 @@ async fn a_call_attempt_is_refused_naming_why_and_nothing_is_written() {
     assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
     assert!(e.message().contains("call-backs"), "{e:?}");
 }
+
+fn at(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+fn with_window(
+    mut r: pb::SubmitContactRequest,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> pb::SubmitContactRequest {
+    r.callback_window = Some(pb::CallbackWindow {
+        not_before: from.map(at),
+        not_after: to.map(at),
+    });
+    r
+}
+
+/// The citizen chooses when to be called: nobody is offered the case before the window opens,
+/// though a nurse is free; the answer and GetCase say the chosen window, in the citizen's words.
+#[tokio::test]
+async fn a_chosen_call_back_time_is_kept_and_said() {
+    let county = county().await;
+    county.go_online("jns-sh-1").await;
+    let now = luotsi::clock::now_ms();
+    let (from, to) = (now + 1500, now + 3_600_000);
+    let a = county
+        .submit(with_window(
+            cough(pb::Channel::Phone, "win-1"),
+            Some(from),
+            Some(to),
+        ))
+        .await;
+    assert_eq!(a.status, pb::CaseStatus::Queued as i32);
+    assert_eq!(a.callback_window_start, Some(at(from)));
+    assert_eq!(a.callback_window_end, Some(at(to)));
+    assert!(
+        a.citizen_message.contains("valitsemanasi aikana"),
+        "{}",
+        a.citizen_message
+    );
+    let c = county.case(&a).await;
+    assert_eq!(c.callback_window_start, Some(at(from)));
+    assert!(
+        county
+            .offer_within("jns-sh-1", Duration::from_millis(700))
+            .await
+            .is_none(),
+        "not before the window opens"
+    );
+    assert_eq!(county.next_offer("jns-sh-1").await.case_id, a.case_id);
+}
+
+/// Cases are ordered by the chosen window's end: a message whose citizen asked to be contacted
+/// within the hour goes ahead of one due tomorrow.
+#[tokio::test]
+async fn a_chosen_window_orders_the_case_by_its_end() {
+    let county = county().await;
+    let plain = county
+        .submit(cough(pb::Channel::EService, "win-order-1"))
+        .await;
+    let now = luotsi::clock::now_ms();
+    let soon = county
+        .submit(with_window(
+            cough(pb::Channel::EService, "win-order-2"),
+            None,
+            Some(now + 3_600_000),
+        ))
+        .await;
+    let listed: Vec<String> = county
+        .queued_cases("joensuu-keskus", "e_service", 10)
+        .await
+        .into_iter()
+        .map(|q| q.case_id)
+        .collect();
+    assert_eq!(listed, vec![soon.case_id, plain.case_id]);
+}
+
+#[tokio::test]
+async fn a_window_is_refused_naming_its_field_and_nothing_is_written() {
+    let county = county().await;
+    let now = luotsi::clock::now_ms();
+    let before = county.stored();
+    let refused = |r: Result<pb::SubmitContactResponse, tonic::Status>, field: &str| {
+        let e = r.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+        assert!(e.message().starts_with(field), "{field}: {e:?}");
+        e.message().to_string()
+    };
+    // Past the deadline: the latest allowed end is named.
+    let far = now + 400 * 86_400_000;
+    let m = refused(
+        county
+            .try_submit(with_window(
+                cough(pb::Channel::Phone, "win-bad-1"),
+                None,
+                Some(far),
+            ))
+            .await,
+        "callback_window.not_after",
+    );
+    assert!(m.contains("latest allowed end is 20"), "{m}");
+    refused(
+        county
+            .try_submit(with_window(
+                cough(pb::Channel::Chat, "win-bad-2"),
+                None,
+                Some(now + 600_000),
+            ))
+            .await,
+        "callback_window",
+    );
+    refused(
+        county
+            .try_submit(with_window(
+                cough(pb::Channel::Phone, "win-bad-3"),
+                None,
+                Some(now - 60_000),
+            ))
+            .await,
+        "callback_window.not_after",
+    );
+    refused(
+        county
+            .try_submit(with_window(
+                cough(pb::Channel::Phone, "win-bad-4"),
+                Some(now + 7_200_000),
+                Some(now + 3_600_000),
+            ))
+            .await,
+        "callback_window.not_after",
+    );
+    assert_eq!(county.stored(), before, "nothing written");
+}

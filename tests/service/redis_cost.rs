@@ -325,6 +325,7 @@ async fn reaper_slowlog_with_100k_waiting() {
                 own_team: None,
                 form_category: None,
                 phone_menu: None,
+                callback_window: None,
             };
             let need = [needs[i % needs.len()]];
             let assessment = Assessment {

@@ -10,6 +10,7 @@ pub fn contact(
     municipality: &str,
 ) -> pb::SubmitContactRequest {
     pb::SubmitContactRequest {
+        callback_window: None,
         channel: channel as i32,
         idempotency_key: key.to_string(),
         citizen: Some(pb::Citizen {

@@ -122,6 +122,17 @@ if citizen ~= '' then
   redis.call('HSET', citizen_key, unpack(opened))
 end
 stat('k', 'contact', 'team', f.team, 'need', needs[1], 'joined', '0', 'recontact', recontact)
+-- A call-back time the citizen chose: listed for supervisors, offered to nobody before its
+-- window opens (`retry`, placed then by the reaper); its place is among the cases ahead of it.
+if f.retry_at and f.retry_at ~= '' and tonumber(f.retry_at) > tonumber(NOW) then
+  local qa, qp = index_keys(f.team, f.queue)
+  redis.call('ZADD', qa, f.created, id)
+  redis.call('ZADD', qp, f.score, id)
+  redis.call('ZADD', P .. 'retry', f.retry_at, id)
+  event('c', id, 'queued')
+  local ahead = redis.call('ZCOUNT', sub_queue(f.team, f.queue, f.sub_queue), '-inf', '(' .. f.score)
+  return {'new', cid, id, ahead, redis.call('SCARD', P .. 'avail:' .. f.team .. ':' .. f.channel)}
+end
 -- Nobody available on the channel: nobody free to offer it to, no need to look.
 local avail = nil
 if f.queue ~= 'alert' then avail = redis.call('SCARD', P .. 'avail:' .. f.team .. ':' .. f.channel) end
