@@ -50,6 +50,7 @@ pub struct Config {
     pub triage: TriageConfig,
     pub limits: LimitsConfig,
     pub callback: CallbackConfig,
+    pub staffing: StaffingConfig,
 }
 
 /// `[auth]`: who may call. Without `issuer`, Luotsi is its own development issuer (keys and
@@ -185,6 +186,33 @@ impl CallbackConfig {
             .iter()
             .map(|m| std::time::Duration::from_secs_f64(60.0 * m.max(0.0)))
             .collect()
+    }
+}
+
+/// `[staffing]`: the service the staffing forecast plans for (`luotsi staffing`,
+/// `SupervisorService.PlanStaffing`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffingConfig {
+    /// The share of live contacts to answer within the channel's promise.
+    pub service_level: f64,
+    /// The phone channel's promise: a call-back within this many seconds of the request (chat's
+    /// is `deadlines.chat_answer_minutes`).
+    pub phone_within_secs: u64,
+    /// No professional planned busier than this share of an hour (also e-service's workload).
+    pub max_occupancy: f64,
+    /// Weeks of the same weekday the forecast averages (at most 4: the statistics keep 31 days).
+    pub weeks: u32,
+}
+
+impl Default for StaffingConfig {
+    fn default() -> Self {
+        Self {
+            service_level: 0.8,
+            phone_within_secs: 1800,
+            max_occupancy: 0.85,
+            weeks: 4,
+        }
     }
 }
 
@@ -716,6 +744,8 @@ struct ServiceFile {
     limits: LimitsConfig,
     #[serde(default)]
     callback: CallbackConfig,
+    #[serde(default)]
+    staffing: StaffingConfig,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -905,7 +935,18 @@ impl Config {
             triage: file.triage,
             limits: file.limits,
             callback: file.callback,
+            staffing: file.staffing,
         };
+        let st = &cfg.staffing;
+        let in_range = (st.service_level > 0.0 && st.service_level < 1.0)
+            && (st.max_occupancy > 0.0 && st.max_occupancy <= 1.0)
+            && (1..=4).contains(&st.weeks);
+        if !in_range {
+            return Err(ConfigError::Invalid(
+                "staffing: service_level between 0 and 1, max_occupancy above 0 and at most 1, weeks 1 to 4"
+                    .into(),
+            ));
+        }
         if cfg.callback.attempts == 0 {
             return Err(ConfigError::Invalid(
                 "callback.attempts must be at least 1".into(),
@@ -1133,7 +1174,7 @@ mod tests {
     /// the program itself: the deserializer names the fields it expects when it meets one it
     /// does not know.
     fn settings() -> Vec<String> {
-        const SECTIONS: [&str; 13] = [
+        const SECTIONS: [&str; 14] = [
             "server",
             "redis",
             "routing",
@@ -1147,6 +1188,7 @@ mod tests {
             "triage",
             "limits",
             "callback",
+            "staffing",
         ];
         let expected = |err: ConfigError| -> Vec<String> {
             let text = err.to_string();
@@ -1218,6 +1260,7 @@ mod tests {
             "triage" => format!("{:?}", c.triage),
             "limits" => format!("{:?}", c.limits),
             "callback" => format!("{:?}", c.callback),
+            "staffing" => format!("{:?}", c.staffing),
             "classifier_dir" => format!("{:?}", c.classifier_dir),
             other => panic!("no section {other}"),
         }

@@ -17,6 +17,7 @@ pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod embedded;
+pub mod forecast;
 pub mod http;
 pub mod identity;
 pub mod limits;

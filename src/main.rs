@@ -62,6 +62,9 @@ enum Command {
     /// Print every first look (confirmed or corrected triage) between two times as JSON lines,
     /// pseudonymised, for the county's own evaluation. Reads only; retrains nothing.
     Corrections(cli::corrections::CorrectionsArgs),
+    /// The staffing forecast for a day: professionals needed per hour, team and channel (Erlang C
+    /// for phone and chat, workload for e-service), from the same weekday's statistics.
+    Staffing(cli::staffing::StaffingArgs),
     /// Exit 0 when the running service is ready (`/readyz` on the HTTP port answers 200), else
     /// 1 with the reason: the container's HEALTHCHECK, needing no shell.
     Health(cli::health::HealthArgs),
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::AccessLog(args) => runtime.block_on(cli::auth::access_log(config, args)),
         Command::Permissions => cli::auth::permissions(),
         Command::Corrections(args) => runtime.block_on(cli::corrections::run(config, args)),
+        Command::Staffing(args) => runtime.block_on(cli::staffing::run(config, args)),
         Command::Health(args) => runtime.block_on(cli::health::run(config, args)),
     };
     match result {

@@ -350,6 +350,38 @@ impl SupervisorService for SupervisorApi {
         }))
     }
 
+    #[tracing::instrument(name = "PlanStaffing", skip_all)]
+    async fn plan_staffing(
+        &self,
+        request: Request<pb::PlanStaffingRequest>,
+    ) -> Result<Response<pb::PlanStaffingResponse>, Status> {
+        let team = self.team_filter(Caller::of(&request)?, &request.get_ref().team_id)?;
+        let date = staffing_date(&request.get_ref().date)?;
+        let config = self.state.config();
+        let plan = crate::forecast::plan(&self.state.store, &config, date, &team)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(pb::PlanStaffingResponse {
+            date: plan.date.to_string(),
+            weeks: plan.weeks,
+            csv: plan.csv(),
+            hours: plan
+                .hours
+                .into_iter()
+                .map(|h| pb::StaffingHour {
+                    hour: h.hour,
+                    team_id: h.team,
+                    channel: wire::<_, pb::Channel>(h.channel),
+                    arrivals: h.arrivals,
+                    average_handling: Some(duration(h.aht)),
+                    professionals: h.professionals,
+                    service_level: h.service_level,
+                    occupancy: h.occupancy,
+                })
+                .collect(),
+        }))
+    }
+
     #[tracing::instrument(name = "ListUnreachable", skip_all)]
     async fn list_unreachable(
         &self,
@@ -376,6 +408,15 @@ impl SupervisorService for SupervisorApi {
             .collect();
         Ok(Response::new(pb::ListUnreachableResponse { cases }))
     }
+}
+
+/// The day a staffing forecast is for: `YYYY-MM-DD`, or today (Helsinki) when empty.
+fn staffing_date(v: &str) -> Result<chrono::NaiveDate, Status> {
+    if v.trim().is_empty() {
+        return Ok(crate::domain::calendar::local_date(crate::clock::now()));
+    }
+    chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+        .map_err(|_| invalid("date", "a day as YYYY-MM-DD"))
 }
 
 /// How many unreachable call-backs `ListUnreachable` reads, oldest first.

@@ -73,6 +73,10 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
         "/luotsi.v1.SupervisorService/ListUnreachable",
         &[Supervisor],
     ),
+    (
+        "/luotsi.v1.SupervisorService/PlanStaffing",
+        &[Supervisor, Ops],
+    ),
     ("/luotsi.v1.AccessLogService/ReadAccessLog", &[Ops]),
 ];
 

@@ -9,7 +9,6 @@ use serde_json::json;
 
 use luotsi::config::Config;
 use luotsi::identity::Pseudonymizer;
-use luotsi::store::Store;
 
 #[derive(clap::Args)]
 pub struct CorrectionsArgs {
@@ -34,40 +33,7 @@ pub async fn run(config: Config, args: CorrectionsArgs) -> Result<(), Box<dyn st
     if from > to {
         return Err("--from is after --to".into());
     }
-    let (county, offer_ttl, options) = (
-        &config.county.id,
-        config.routing.offer_timeout(),
-        config.redis.connect_options(),
-    );
-    let store = match (args.redis, config.redis.cluster_seeds()) {
-        (None, Some(seeds)) => Store::connect_cluster(&seeds, county, offer_ttl, options)
-            .await
-            .map_err(|e| format!("cannot read the Redis Cluster: {e}"))?,
-        (url, _) => {
-            let url = match url.or(config.redis.url.as_ref().map(|u| u.expose().to_string())) {
-                Some(url) => url,
-                None => {
-                    let dir = config
-                        .redis
-                        .data_dir
-                        .clone()
-                        .unwrap_or_else(|| "data".into());
-                    luotsi::embedded::EmbeddedRedis::url_for(&dir)
-                        .map_err(|e| format!("the embedded Redis of {}: {e}", dir.display()))?
-                        .expose()
-                        .to_string()
-                }
-            };
-            Store::connect_with(&url, county, offer_ttl, options)
-                .await
-                .map_err(|e| {
-                    format!(
-                        "cannot read Redis at {}: {e}",
-                        luotsi::store::connect::redacted(&url)
-                    )
-                })?
-        }
-    };
+    let store = super::read_store(&config, args.redis).await?;
     let names = luotsi::app::pseudonymizer(&config)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = None;

@@ -11,6 +11,7 @@ pub mod intake;
 #[macro_use]
 pub mod model;
 pub mod routing;
+pub mod staffing;
 pub mod steering;
 pub mod triage;
 

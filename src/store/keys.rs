@@ -32,7 +32,7 @@
 //! | `day:<date>:<team>` | hash | today's cases taken and taken late (service level; expires after 2 days) |
 //! | `citizen:<citizen>` | hash | the citizen's open cases (fields `<case>`, linked to each other) and the newest open case per need (`need:<need>` → case); gone when none is open |
 //! | `last:<citizen>:<need>` | string, expires after 7 days | a case about the need was completed (re-contacts) |
-//! | `stats` | stream, 31 days | per contact, first response and completion: codes and times (GetStats) |
+//! | `stats` | stream, 31 days | per contact (`ch`: channel), first response (language, interpreter, continuity), call attempt, unreachable case and completion (`ch`, `handled`: ms since the last acceptance): codes and times (GetStats, the staffing forecast) |
 //! | `access` | stream, by time (`access_log.retention_days`) | the access log (Act 703/2023): at, by, role, org, action, case, citizen (pseudonym), purpose, source — never trimmed by count |
 //! | `firstlook` | zset | cases whose classification no person has confirmed yet, by arrival (the first-look view) |
 //! | `firstlook_due` | zset | the same cases by first-look due time (overdue on the board) |

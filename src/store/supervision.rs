@@ -499,7 +499,12 @@ impl Store {
                 .query_async(&mut conn)
                 .await?;
             for e in &reply.ids {
-                f(&AuditEntry::from_stream(e).fields);
+                // With the entry's time (its id's milliseconds) as `_ms`.
+                let mut fields = AuditEntry::from_stream(e).fields;
+                if let Some((ms, _)) = e.id.split_once('-') {
+                    fields.insert("_ms".into(), ms.to_string());
+                }
+                f(&fields);
             }
             match reply.ids.last() {
                 Some(last) if reply.ids.len() == PAGE => start = format!("({}", last.id),

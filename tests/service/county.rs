@@ -688,6 +688,27 @@ impl TestCounty {
             .map(|r| r.into_inner())
     }
 
+    /// The staffing forecast for a day, as the duty supervisor asks for it.
+    pub async fn plan_staffing(&self, date: &str, team: &str) -> pb::PlanStaffingResponse {
+        self.try_plan_staffing(date, team)
+            .await
+            .expect("a forecast")
+    }
+
+    pub async fn try_plan_staffing(
+        &self,
+        date: &str,
+        team: &str,
+    ) -> Result<pb::PlanStaffingResponse, Status> {
+        self.supervisors()
+            .plan_staffing(self.as_supervisor(pb::PlanStaffingRequest {
+                date: date.into(),
+                team_id: team.into(),
+            }))
+            .await
+            .map(|r| r.into_inner())
+    }
+
     /// Unreachable call-backs, as the duty supervisor lists them.
     pub async fn unreachable(&self, team: &str) -> Vec<pb::UnreachableCase> {
         self.supervisors()

@@ -675,3 +675,114 @@ async fn the_boards_case_list_is_for_supervisors_of_the_team_and_each_opening_is
         .await;
     assert_eq!(status, 401);
 }
+
+/// The staffing forecast reads the same weekday of the last four weeks: 200 call-backs between
+/// 10 and 11 on each, three minutes each, is 10 Erlangs, and 80 % within 20 seconds needs 14
+/// professionals (the classic Erlang C example). The contacts and completions the service
+/// records carry what the forecast reads (channel, handling time).
+#[tokio::test]
+async fn plan_staffing_forecasts_each_hour_from_the_same_weekday() {
+    let county = TestCounty::start_with(|c| {
+        c.staffing.phone_within_secs = 20;
+        c.staffing.max_occupancy = 1.0;
+    })
+    .await;
+    let today = luotsi::domain::calendar::local_date(luotsi::clock::now());
+    let mut conn = county.redis();
+    for week in (1..=4u64).rev() {
+        let day = today - chrono::Days::new(7 * week);
+        let ten = luotsi::domain::calendar::local_time(
+            day,
+            chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+        )
+        .timestamp_millis();
+        for i in 0..200i64 {
+            let at = ten + i * 17_000;
+            let _: String = redis::cmd("XADD")
+                .arg(county.keys().stats())
+                .arg(format!("{at}-0"))
+                .arg(&[
+                    "k",
+                    "contact",
+                    "team",
+                    "joensuu-keskus",
+                    "need",
+                    "acute_symptoms",
+                ])
+                .arg(&["joined", "0", "recontact", "0", "ch", "phone"])
+                .query(&mut conn)
+                .unwrap();
+            let _: String = redis::cmd("XADD")
+                .arg(county.keys().stats())
+                .arg(format!("{at}-1"))
+                .arg(&[
+                    "k",
+                    "done",
+                    "team",
+                    "joensuu-keskus",
+                    "outcome",
+                    "resolved_at_first_contact",
+                ])
+                .arg(&["contacts", "1", "ch", "phone", "handled", "180000"])
+                .query(&mut conn)
+                .unwrap();
+        }
+    }
+    let plan = county
+        .plan_staffing(&today.to_string(), "joensuu-keskus")
+        .await;
+    assert_eq!(plan.weeks, 4);
+    assert_eq!(plan.hours.len(), 1, "{plan:?}");
+    let h = &plan.hours[0];
+    assert_eq!((h.hour, h.channel), (10, pb::Channel::Phone as i32));
+    assert!((h.arrivals - 200.0).abs() < 1e-9);
+    assert_eq!(h.average_handling.as_ref().unwrap().seconds, 180);
+    assert_eq!(h.professionals, 14);
+    assert!((h.service_level - 0.889).abs() < 0.001, "{h:?}");
+    assert!(
+        plan.csv
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains(",10,joensuu-keskus,phone,200.00,180,14,")
+    );
+
+    // What the service writes: a call-back contact and its completion carry channel and
+    // handling time.
+    county.go_online("jns-sh-1").await;
+    let c = county.submit(cough(pb::Channel::Phone, "staffing-1")).await;
+    county.next_offer("jns-sh-1").await;
+    county.accept("jns-sh-1", &c).await;
+    county.complete("jns-sh-1", &c).await;
+    let entries: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+        .arg(county.keys().stats())
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(3)
+        .query(&mut conn)
+        .unwrap();
+    let kinds: Vec<(String, String, bool)> = entries
+        .ids
+        .iter()
+        .map(|e| {
+            let get = |k: &str| e.get::<String>(k).unwrap_or_default();
+            (get("k"), get("ch"), e.map.contains_key("handled"))
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("done".into(), "phone".into(), true)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("contact".into(), "phone".into(), false)),
+        "{kinds:?}"
+    );
+    // A bad day is refused naming the field.
+    let e = county
+        .try_plan_staffing("24.11.2026", "")
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("date"), "{e:?}");
+}

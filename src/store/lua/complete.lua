@@ -14,7 +14,9 @@ if case.citizen and case.citizen ~= '' then
     redis.call('SET', P .. 'last:' .. case.citizen .. ':' .. need, NOW, 'EX', 604800)
   end
 end
-stat('k', 'done', 'team', case.team, 'outcome', outcome, 'contacts', #contacts)
+-- The handling time since the last acceptance, for the staffing forecast.
+stat('k', 'done', 'team', case.team, 'outcome', outcome, 'contacts', #contacts, 'ch', case.channel,
+  'handled', ms(math.max(0, tonumber(NOW) - tonumber(case.accepted or NOW))))
 close_case(id, retention, case, contacts, {'status', 'completed', 'outcome', outcome})
 event('c', id, 'completed')
 pull(pro, release_load(pro, id, case.channel))

@@ -121,7 +121,7 @@ if citizen ~= '' then
   end
   redis.call('HSET', citizen_key, unpack(opened))
 end
-stat('k', 'contact', 'team', f.team, 'need', needs[1], 'joined', '0', 'recontact', recontact)
+stat('k', 'contact', 'team', f.team, 'need', needs[1], 'joined', '0', 'recontact', recontact, 'ch', f.channel)
 -- A call-back time the citizen chose: listed for supervisors, offered to nobody before its
 -- window opens (`retry`, placed then by the reaper); its place is among the cases ahead of it.
 if f.retry_at and f.retry_at ~= '' and tonumber(f.retry_at) > tonumber(NOW) then
