@@ -148,6 +148,25 @@ impl App {
             metrics.clone(),
             &mut background,
         );
+        // Each finished day's statistics summed into a roll-up kept 13 months and more (the
+        // monthly report), hourly from five minutes after start: whichever instance comes
+        // first does it, the others find it done.
+        let rollup_store = store.clone();
+        background.spawn("daily roll-up", |stop| async move {
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + Duration::from_secs(300),
+                Duration::from_secs(3600),
+            );
+            while stop.run_until_cancelled(tick.tick()).await.is_some() {
+                match crate::report::roll_up_missing(&rollup_store).await {
+                    Ok(0) => {}
+                    Ok(days) => tracing::info!(days, "statistics rolled up into daily aggregates"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "daily roll-up failed; retried in an hour")
+                    }
+                }
+            }
+        });
         let config = Arc::new(ConfigCell::new(config));
         let board = BoardFeed::start(
             board_store,

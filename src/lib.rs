@@ -23,6 +23,7 @@ pub mod identity;
 pub mod limits;
 pub mod metrics;
 pub mod reload;
+pub mod report;
 pub mod secret;
 pub mod server;
 pub mod store;

@@ -65,6 +65,9 @@ enum Command {
     /// The staffing forecast for a day: professionals needed per hour, team and channel (Erlang C
     /// for phone and chat, workload for e-service), from the same weekday's statistics.
     Staffing(cli::staffing::StaffingArgs),
+    /// The county's monthly report per team and channel (CSV, or `--html` to print), from the
+    /// daily roll-ups kept 400 days.
+    Report(cli::report::ReportArgs),
     /// Exit 0 when the running service is ready (`/readyz` on the HTTP port answers 200), else
     /// 1 with the reason: the container's HEALTHCHECK, needing no shell.
     Health(cli::health::HealthArgs),
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Permissions => cli::auth::permissions(),
         Command::Corrections(args) => runtime.block_on(cli::corrections::run(config, args)),
         Command::Staffing(args) => runtime.block_on(cli::staffing::run(config, args)),
+        Command::Report(args) => runtime.block_on(cli::report::run(config, args)),
         Command::Health(args) => runtime.block_on(cli::health::run(config, args)),
     };
     match result {

@@ -382,6 +382,38 @@ impl SupervisorService for SupervisorApi {
         }))
     }
 
+    #[tracing::instrument(name = "GetMonthlyReport", skip_all)]
+    async fn get_monthly_report(
+        &self,
+        request: Request<pb::GetMonthlyReportRequest>,
+    ) -> Result<Response<pb::GetMonthlyReportResponse>, Status> {
+        let team = self.team_filter(Caller::of(&request)?, &request.get_ref().team_id)?;
+        let month = request.get_ref().month.trim().to_string();
+        if chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_err() {
+            return Err(invalid("month", "a month as YYYY-MM"));
+        }
+        let report = crate::report::monthly(&self.state.store, &month, &team)
+            .await
+            .map_err(|e| Status::unavailable(format!("the report could not be read: {e}")))?;
+        let county = self.state.config().county.name.clone();
+        Ok(Response::new(pb::GetMonthlyReportResponse {
+            csv: report.csv(),
+            html: report.html(&county),
+            month: report.month,
+            missing_days: report.missing_days.iter().map(|d| d.to_string()).collect(),
+            days_to_come: report.days_to_come,
+            rows: report
+                .rows
+                .into_iter()
+                .map(|r| pb::MonthlyReportRow {
+                    team_id: r.team,
+                    channel: r.channel,
+                    counters: r.counters.0.into_iter().collect(),
+                })
+                .collect(),
+        }))
+    }
+
     #[tracing::instrument(name = "ListUnreachable", skip_all)]
     async fn list_unreachable(
         &self,

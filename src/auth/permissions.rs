@@ -77,6 +77,10 @@ pub const PERMISSIONS: &[(&str, &[Role])] = &[
         "/luotsi.v1.SupervisorService/PlanStaffing",
         &[Supervisor, Ops],
     ),
+    (
+        "/luotsi.v1.SupervisorService/GetMonthlyReport",
+        &[Supervisor, Ops],
+    ),
     ("/luotsi.v1.AccessLogService/ReadAccessLog", &[Ops]),
 ];
 

@@ -8,6 +8,7 @@ pub mod classify;
 pub mod corrections;
 pub mod health;
 pub mod queues;
+pub mod report;
 pub mod serve;
 pub mod soak;
 pub mod staffing;

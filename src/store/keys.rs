@@ -33,6 +33,7 @@
 //! | `citizen:<citizen>` | hash | the citizen's open cases (fields `<case>`, linked to each other) and the newest open case per need (`need:<need>` → case); gone when none is open |
 //! | `last:<citizen>:<need>` | string, expires after 7 days | a case about the need was completed (re-contacts) |
 //! | `stats` | stream, 31 days | per contact (`ch`: channel), first response (language, interpreter, continuity), call attempt, unreachable case and completion (`ch`, `handled`: ms since the last acceptance): codes and times (GetStats, the staffing forecast) |
+//! | `agg:<date>` | hash, 400 days | one Helsinki day's statistics summed per team and channel (fields `<team>|<channel>|<counter>`), rolled up from `stats` once the day is over, so the monthly report outlives the stream's 31 days |
 //! | `access` | stream, by time (`access_log.retention_days`) | the access log (Act 703/2023): at, by, role, org, action, case, citizen (pseudonym), purpose, source — never trimmed by count |
 //! | `firstlook` | zset | cases whose classification no person has confirmed yet, by arrival (the first-look view) |
 //! | `firstlook_due` | zset | the same cases by first-look due time (overdue on the board) |
@@ -124,6 +125,10 @@ impl Keys {
 
     pub fn audit(&self) -> String {
         format!("{}audit", self.prefix)
+    }
+
+    pub fn day_aggregate(&self, date: &str) -> String {
+        format!("{}agg:{date}", self.prefix)
     }
 
     pub fn unreachable(&self) -> String {

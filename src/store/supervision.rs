@@ -513,6 +513,51 @@ impl Store {
         }
     }
 
+    /// Writes one day's roll-up (`agg:<date>`), replacing any earlier one, kept `keep_secs`.
+    pub async fn write_day_aggregate(
+        &self,
+        date: &str,
+        fields: &[(String, i64)],
+        keep_secs: u64,
+    ) -> Result<()> {
+        let key = self.keys.day_aggregate(date);
+        let mut conn = self.conn.clone();
+        let _: () = redis::pipe()
+            .atomic()
+            .del(&key)
+            .hset_multiple(&key, fields)
+            .expire(&key, keep_secs as i64)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether each day has its roll-up.
+    pub async fn day_aggregates_present(&self, dates: &[String]) -> Result<Vec<bool>> {
+        if dates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for d in dates {
+            pipe.exists(self.keys.day_aggregate(d));
+        }
+        let mut conn = self.conn.clone();
+        Ok(pipe.query_async(&mut conn).await?)
+    }
+
+    /// Each day's roll-up (empty when there is none).
+    pub async fn day_aggregates(&self, dates: &[String]) -> Result<Vec<HashMap<String, i64>>> {
+        if dates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for d in dates {
+            pipe.hgetall(self.keys.day_aggregate(d));
+        }
+        let mut conn = self.conn.clone();
+        Ok(pipe.query_async(&mut conn).await?)
+    }
+
     /// Cases in progress whose holder is disconnected, longest disconnected first; `team`
     /// empty for the whole county.
     pub async fn disconnected_holders(&self, team: &str) -> Result<Vec<DisconnectedHolder>> {

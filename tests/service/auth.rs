@@ -94,6 +94,10 @@ async fn call(channel: &Channel, path: &str, token: &str) -> Code {
             .record_call_attempt(authorized(Default::default(), token))
             .await
             .map(drop),
+        "GetMonthlyReport" => s()
+            .get_monthly_report(authorized(Default::default(), token))
+            .await
+            .map(drop),
         "PlanStaffing" => s()
             .plan_staffing(authorized(Default::default(), token))
             .await

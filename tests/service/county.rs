@@ -709,6 +709,24 @@ impl TestCounty {
             .map(|r| r.into_inner())
     }
 
+    /// The county's monthly report, as the duty supervisor asks for it.
+    pub async fn monthly_report(&self, month: &str) -> pb::GetMonthlyReportResponse {
+        self.try_monthly_report(month).await.expect("a report")
+    }
+
+    pub async fn try_monthly_report(
+        &self,
+        month: &str,
+    ) -> Result<pb::GetMonthlyReportResponse, Status> {
+        self.supervisors()
+            .get_monthly_report(self.as_supervisor(pb::GetMonthlyReportRequest {
+                month: month.into(),
+                team_id: String::new(),
+            }))
+            .await
+            .map(|r| r.into_inner())
+    }
+
     /// Unreachable call-backs, as the duty supervisor lists them.
     pub async fn unreachable(&self, team: &str) -> Vec<pb::UnreachableCase> {
         self.supervisors()

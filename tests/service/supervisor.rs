@@ -786,3 +786,119 @@ async fn plan_staffing_forecasts_each_hour_from_the_same_weekday() {
     assert_eq!(e.code(), Code::InvalidArgument);
     assert!(e.message().starts_with("date"), "{e:?}");
 }
+
+/// The monthly report: each finished day's statistics rolled up into an aggregate kept 400
+/// days, so the month is reported after the 31-day statistics stream has let them go.
+#[tokio::test]
+async fn the_monthly_report_outlives_the_statistics_stream() {
+    let county = TestCounty::start().await;
+    let today = luotsi::domain::calendar::local_date(luotsi::clock::now());
+    let day = today - chrono::Days::new(2);
+    let month = day.format("%Y-%m").to_string();
+    let noon = luotsi::domain::calendar::local_time(
+        day,
+        chrono::NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
+    )
+    .timestamp_millis();
+    let assessment = "Health Care Act 1326/2010 §51";
+    let guarantee = "Health Care Act 1326/2010 §51 a";
+    let entries: Vec<Vec<(&str, &str)>> = vec![
+        vec![("k", "contact"), ("joined", "0"), ("recontact", "0")],
+        vec![("k", "contact"), ("joined", "0"), ("recontact", "1")],
+        vec![("k", "contact"), ("joined", "1")],
+        vec![
+            ("k", "first"),
+            ("wait", "600000"),
+            ("late", "0"),
+            ("dlaw", assessment),
+            ("lang", "sv"),
+            ("interp", "0"),
+        ],
+        vec![
+            ("k", "first"),
+            ("wait", "1800000"),
+            ("late", "1"),
+            ("dlaw", assessment),
+            ("lang", "sv"),
+            ("interp", "1"),
+        ],
+        vec![
+            ("k", "done"),
+            ("outcome", "resolved_at_first_contact"),
+            ("contacts", "1"),
+            ("slaw", guarantee),
+            ("slate", "0"),
+        ],
+        vec![
+            ("k", "done"),
+            ("outcome", "referred_on"),
+            ("contacts", "2"),
+            ("slaw", ""),
+            ("slate", "0"),
+        ],
+        vec![("k", "attempt"), ("outcome", "no_answer")],
+        vec![("k", "unreachable"), ("reason", "attempts_exhausted")],
+    ];
+    let mut conn = county.redis();
+    for (i, e) in entries.iter().enumerate() {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(county.keys().stats())
+            .arg(format!("{}-0", noon + i as i64))
+            .arg(&["team", "joensuu-keskus", "ch", "phone"]);
+        for (k, v) in e {
+            cmd.arg(k).arg(v);
+        }
+        let _: String = cmd.query(&mut conn).unwrap();
+    }
+    let first = county.monthly_report(&month).await;
+    let row = first
+        .rows
+        .iter()
+        .find(|r| r.team_id == "joensuu-keskus" && r.channel == "phone")
+        .unwrap_or_else(|| panic!("{first:?}"));
+    let n = |k: &str| row.counters.get(k).copied().unwrap_or(0);
+    assert_eq!((n("contacts"), n("cases"), n("recontacts")), (3, 2, 2));
+    assert_eq!((n("completed"), n("one_contact")), (2, 1));
+    assert_eq!((n("assessment_met"), n("assessment_late")), (1, 1));
+    assert_eq!((n("guarantee_met"), n("guarantee_late")), (1, 0));
+    assert_eq!(
+        (n("lang_sv"), n("lang_sv_own"), n("interpreter")),
+        (2, 1, 1)
+    );
+    assert_eq!((n("attempts_no_answer"), n("unreachable")), (1, 1));
+    let line = first
+        .csv
+        .lines()
+        .find(|l| l.contains(",joensuu-keskus,phone,"))
+        .unwrap();
+    // contacts, cases, recontacts, completed, one-contact %, first responses, mean first
+    // response (min), same-day assessment %, care guarantee %, Swedish in Swedish %, Sámi,
+    // call-back attempts, unreachable.
+    assert!(
+        line.ends_with(",joensuu-keskus,phone,3,2,2,2,50.0,2,20.0,50.0,100.0,50.0,,1,1"),
+        "{line}"
+    );
+    assert!(first.html.contains("<table>") && first.html.contains("Siun sote"));
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(county.keys().day_aggregate(&day.to_string()))
+        .query(&mut conn)
+        .unwrap();
+    assert!(ttl > 399 * 86_400, "kept 400 days: {ttl}");
+
+    // The statistics stream lets the day go; the report stays the same.
+    let _: i64 = redis::cmd("XTRIM")
+        .arg(county.keys().stats())
+        .arg("MAXLEN")
+        .arg(0)
+        .query(&mut conn)
+        .unwrap();
+    let again = county.monthly_report(&month).await;
+    assert_eq!(again.rows, first.rows);
+    // A month long gone has no roll-ups: its days are reported missing, not as zeros.
+    let old = county.monthly_report("2025-01").await;
+    assert!(old.rows.is_empty());
+    assert_eq!(old.missing_days.len(), 31);
+    let e = county.try_monthly_report("11/2026").await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().starts_with("month"), "{e:?}");
+}

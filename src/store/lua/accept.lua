@@ -70,7 +70,8 @@ if set[5] then
   -- Language fulfilment: the citizen's language, and whether the taker speaks it (else an
   -- interpreter is needed).
   stat('k', 'first', 'team', case.team, 'wait', ms(tonumber(NOW) - tonumber(case.created)), 'late', late,
-    'lang', case.language or '', 'interp', case.interpreter_needed or '0', unpack(own))
+    'lang', case.language or '', 'interp', case.interpreter_needed or '0', 'ch', case.channel,
+    'dlaw', case.deadline_law or '', unpack(own))
 end
 event('c', id, 'in_progress')
 log_access(id, 'accept', case.citizen or '')

@@ -17,7 +17,7 @@ if not c.status then return {'missing'} end
 if c.status ~= 'in_progress' or c.holder ~= pro then return {'not_yours', c.status} end
 if c.channel ~= 'phone' then return {'not_phone', c.channel} end
 log_access(id, 'call_attempt', c.citizen or '')
-stat('k', 'attempt', 'team', c.team, 'outcome', outcome)
+stat('k', 'attempt', 'team', c.team, 'outcome', outcome, 'ch', c.channel)
 local failed = tonumber(redis.call('HGET', key, 'call_attempts') or '0')
 if outcome == 'answered' then
   redis.call('HSET', key, 'call_answered', NOW)
@@ -36,7 +36,7 @@ if outcome == 'wrong_number' or failed >= allowed then
   -- For the county's SMS gateway: which case, why; the number to send to. Kept two days.
   timed_xadd(P .. 'notify', 2, 'at', NOW, 'case', id, 'team', c.team, 'reason', why,
     'attempts', failed, 'number', word(id, 'callback_number') or '', 'language', c.language or '')
-  stat('k', 'unreachable', 'team', c.team, 'reason', why)
+  stat('k', 'unreachable', 'team', c.team, 'reason', why, 'ch', c.channel)
   event('c', id, 'unreachable')
   pull(pro, p)
   return {'unreachable', tostring(failed), ''}

@@ -16,7 +16,9 @@ if case.citizen and case.citizen ~= '' then
 end
 -- The handling time since the last acceptance, for the staffing forecast.
 stat('k', 'done', 'team', case.team, 'outcome', outcome, 'contacts', #contacts, 'ch', case.channel,
-  'handled', ms(math.max(0, tonumber(NOW) - tonumber(case.accepted or NOW))))
+  'handled', ms(math.max(0, tonumber(NOW) - tonumber(case.accepted or NOW))),
+  'slaw', case.statutory_law or '',
+  'slate', (case.statutory_deadline and tonumber(NOW) > tonumber(case.statutory_deadline)) and '1' or '0')
 close_case(id, retention, case, contacts, {'status', 'completed', 'outcome', outcome})
 event('c', id, 'completed')
 pull(pro, release_load(pro, id, case.channel))

@@ -47,7 +47,9 @@ if citizen ~= '' then
         add_access(open, access_hash)
         -- A joined contact keeps its own classification; the first contact's is the case's.
         redis.call('HSET', P .. 'contact:' .. cid, 'case', open, 'classification', class, 'joined', '1', 'created', NOW)
-        stat('k', 'contact', 'team', h[3] or '', 'need', needs[1], 'joined', '1')
+        local ch = ''
+        for i = 14, #ARGV, 2 do if ARGV[i] == 'channel' then ch = ARGV[i + 1] end end
+        stat('k', 'contact', 'team', h[3] or '', 'need', needs[1], 'joined', '1', 'ch', ch)
         event('c', open, 'joined')
         -- The citizen nobody reached calls again: their case is queued again, attempts afresh.
         if h[1] == 'unreachable' then reachable_again(open, 'the citizen contacted again') end
