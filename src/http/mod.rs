@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/board", get(board_page))
         .route("/api/board", get(board_json))
         .route("/api/board/cases", get(board_cases))
+        .route("/api/board/staffing", get(board_staffing))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -239,6 +240,69 @@ async fn board_cases(
         })
         .collect();
     ([(header::CACHE_CONTROL, "no-store")], Json(cases)).into_response()
+}
+
+/// Today's staffing per team for the board's chart: professionals recommended per hour (all
+/// channels; `luotsi::forecast`) and signed in now. Figures only; supervisors and ops.
+#[derive(serde::Serialize)]
+struct TeamStaffing {
+    team_id: String,
+    /// Index = Helsinki hour.
+    recommended: [u32; 24],
+    online_now: u32,
+    hour_now: u32,
+}
+
+async fn board_staffing(
+    State(s): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Query(mut q): Query<BoardQuery>,
+) -> Response {
+    if let Err(refused) =
+        board_reader(&s, &headers, &mut q.team, &[Role::Supervisor, Role::Ops]).await
+    {
+        return refused;
+    }
+    let config = s.config();
+    let today = crate::domain::calendar::local_date(crate::clock::now());
+    let plan = match crate::forecast::plan(&s.store, &config, today, &q.team).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "staffing forecast failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n").into_response();
+        }
+    };
+    let board = s.board.current();
+    let hour_now = {
+        use chrono::Timelike;
+        crate::clock::now()
+            .with_timezone(&crate::domain::calendar::TZ)
+            .hour()
+    };
+    let teams: Vec<TeamStaffing> = config
+        .county
+        .teams
+        .iter()
+        .filter(|t| q.team.is_empty() || t.id == q.team)
+        .map(|t| {
+            let mut recommended = [0u32; 24];
+            for h in plan.hours.iter().filter(|h| h.team == t.id) {
+                recommended[h.hour as usize % 24] += h.professionals;
+            }
+            let online_now = board
+                .teams
+                .iter()
+                .find(|b| b.team_id == t.id)
+                .map_or(0, |b| b.staff.iter().map(|st| st.available + st.busy).sum());
+            TeamStaffing {
+                team_id: t.id.clone(),
+                recommended,
+                online_now,
+                hour_now,
+            }
+        })
+        .collect();
+    ([(header::CACHE_CONTROL, "no-store")], Json(teams)).into_response()
 }
 
 async fn metrics(State(s): State<AppState>) -> impl IntoResponse {

@@ -285,12 +285,42 @@ async fn the_board_tells_the_truth_in_finnish_swedish_and_english_in_chromium() 
         );
     })
     .await;
+    // Four weeks of history: 30 call-backs in this hour on each of the same weekdays, so the
+    // forecast recommends someone for the hour.
+    let now = luotsi::clock::now();
+    let today = luotsi::domain::calendar::local_date(now);
+    let hour = {
+        use chrono::Timelike;
+        now.with_timezone(&luotsi::domain::calendar::TZ).hour()
+    };
+    let mut conn = county.redis();
+    for week in (1..=4u64).rev() {
+        let start = luotsi::domain::calendar::local_time(
+            today - chrono::Days::new(7 * week),
+            chrono::NaiveTime::from_hms_opt(hour, 0, 0).unwrap(),
+        )
+        .timestamp_millis();
+        for i in 0..30i64 {
+            let _: String = redis::cmd("XADD")
+                .arg(county.keys().stats())
+                .arg(format!("{}-0", start + i * 60_000))
+                .arg(&["k", "contact", "team", "suunterveys", "need", "oral_health"])
+                .arg(&["joined", "0", "recontact", "0", "ch", "phone"])
+                .query(&mut conn)
+                .unwrap();
+        }
+    }
     let mut browser = Browser::start(&format!("http://{}", county.http_addr()));
     let token = crate::harness::supervisor_token("board-wall", &["*"]);
     browser
         .expect(&format!("goto /board?lang=en#access_token={token}"))
         .await;
     browser.expect("text Oral health, the whole county").await;
+    // Today's chart: recommended for this hour from the forecast, nobody signed in yet.
+    browser
+        .expect("attr section[data-team=suunterveys]_svg.plan data-online-now 0")
+        .await;
+    browser.expect("text Recommended staff today").await;
     browser.expect("risk suunterveys ok").await;
 
     // A call-back request with nobody signed in: red, and the tile says why.
@@ -357,6 +387,17 @@ async fn the_board_tells_the_truth_in_finnish_swedish_and_english_in_chromium() 
     browser
         .expect("text Suun terveydenhuolto, koko maakunta")
         .await;
+    browser
+        .expect("attr section[data-team=suunterveys]_svg.plan data-online-now 1")
+        .await;
+    let (_, plans) = county
+        .http_get("/api/board/staffing?team=suunterveys")
+        .await;
+    let plans: serde_json::Value = serde_json::from_str(&plans).unwrap();
+    assert!(
+        plans[0]["recommended"][hour as usize].as_u64().unwrap() >= 1,
+        "{plans}"
+    );
     browser.expect("text hammashoitaja 1 varattu").await;
     browser.expect("row suunterveys phone free 0").await;
     browser

@@ -9,6 +9,7 @@
 //   row <team> <queue> <attr> <value>  wait until the tile's queue row has data-<attr>=value
 //   click <css selector>     click the first element matching
 //   cases <n>                wait until the drill-down lists n waiting cases
+//   attr <css> <name> <value> wait until the first element matching has the attribute value
 //   shot <path>              full-page screenshot
 //   quit
 // Answers: `ok`, or `fail <what was seen>`.
@@ -53,6 +54,9 @@ for await (const line of createInterface({ input: process.stdin })) {
       args, ([t, q, a]) => document.querySelector(`section[data-team="${t}"] tr[data-queue="${q}"]`)?.getAttribute("data-" + a) ?? "no row");
   } else if (cmd === "click") {
     try { await page.click(args.join(" "), { timeout: WAIT }); } catch (e) { answer = "fail " + String(e).slice(0, 200); }
+  } else if (cmd === "attr") {
+    answer = await waitFor(([css, name, value]) => document.querySelector(css)?.getAttribute(name) === value,
+      [args[0].replace(/_/g, " "), args[1], args[2]], ([css, name]) => document.querySelector(css)?.getAttribute(name) ?? "no element");
   } else if (cmd === "cases") {
     answer = await waitFor((n) => document.querySelector("#cases [data-rows]")?.dataset.rows === n,
       args[0], () => document.querySelector("#cases")?.innerText.slice(0, 200) ?? "no list");
