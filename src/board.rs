@@ -70,6 +70,8 @@ pub struct Tile {
     pub offered: u64,
     /// Cases wait and nobody online in the team can take them: the tile turns red.
     pub unstaffed: bool,
+    /// Waiting cases older than `routing.stale_case_days`: a supervisor decides (never deleted).
+    pub stale: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -235,8 +237,9 @@ pub async fn read_board(
     let now = crate::clock::now_ms();
     // All on the one multiplexed connection at once: no extra round trip to wait for.
     let day = today();
+    let stale_before = now - config.routing.stale_case_days as i64 * 86_400_000;
     let (figures, overdue, offered) = tokio::try_join!(
-        store.board_figures(&queries, now, &day),
+        store.board_figures(&queries, now, &day, stale_before),
         store.first_look_overdue(now),
         store.offered_by_queue(MAX_OFFERS_READ)
     )?;
@@ -284,6 +287,7 @@ fn team_board(team: &crate::domain::routing::Team, f: TeamFigures, now: i64) -> 
                 online_professionals: t.available,
                 offered: t.offered,
                 unstaffed: t.depth > 0 && t.available == 0,
+                stale: t.stale,
             }
         })
         .collect();
@@ -353,6 +357,10 @@ fn record(metrics: &Metrics, board: &Board) {
                 .queue_past_deadline
                 .get_or_create(&labels)
                 .set(q.past_deadline as i64);
+            metrics
+                .queue_stale
+                .get_or_create(&labels)
+                .set(q.stale as i64);
         }
     }
 }

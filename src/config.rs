@@ -542,6 +542,9 @@ pub struct RoutingConfig {
     pub sami_homeland: Vec<String>,
     /// May a professional on a call still be offered e-service messages (a separate capacity)?
     pub e_service_during_call: bool,
+    /// A waiting case older than this many days is shown to supervisors as stale (board,
+    /// `luotsi_queue_stale`, `ListQueues`); nothing is ever deleted for its age.
+    pub stale_case_days: u64,
 }
 
 impl Default for RoutingConfig {
@@ -563,6 +566,7 @@ impl Default for RoutingConfig {
                 .map(String::from)
                 .to_vec(),
             e_service_during_call: true,
+            stale_case_days: 14,
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct Metrics {
     pub triage_confirmations: Family<TriageLabels, Counter>,
     /// County reloads on SIGHUP, put in use or refused.
     pub config_reloads: Family<ResultLabels, Counter>,
+    /// Waiting cases older than `routing.stale_case_days`, per team and queue.
+    pub queue_stale: Family<QueueLabels, Gauge>,
     /// Call-back attempts recorded, by outcome.
     pub call_attempts: Family<OutcomeLabels, Counter>,
     /// Call-backs that became unreachable.
@@ -131,6 +133,7 @@ impl Metrics {
             triage_confirmations: Family::default(),
             config_reloads: Family::default(),
             call_attempts: Family::default(),
+            queue_stale: Family::default(),
             cases_unreachable: Counter::default(),
             registry: Registry::default(),
         };
@@ -208,6 +211,11 @@ impl Metrics {
             "triage_confirmations",
             "First looks (ConfirmTriage), by what happened to the urgency and the needs",
             m.triage_confirmations.clone(),
+        );
+        registry.register(
+            "queue_stale",
+            "Waiting cases older than routing.stale_case_days (never deleted: a supervisor decides)",
+            m.queue_stale.clone(),
         );
         registry.register(
             "call_attempts",

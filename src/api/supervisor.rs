@@ -64,6 +64,7 @@ impl SupervisorService for SupervisorApi {
                     },
                     offered: q.offered as u32,
                     unstaffed: q.unstaffed,
+                    stale: q.stale as u32,
                 })
             })
             .collect();
@@ -551,6 +552,7 @@ pub fn board_pb(b: &Board) -> pb::QueueBoard {
                         online_professionals: q.online_professionals as u32,
                         offered: q.offered as u32,
                         unstaffed: q.unstaffed,
+                        stale: q.stale as u32,
                     })
                     .collect(),
                 staff: t

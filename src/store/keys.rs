@@ -1,45 +1,46 @@
-//! The Redis key layout, in one place. Every key of a county starts with `lu:{<county>}:`; the
+//! The Redis key layout, in one place, with how long each key or entry is kept (the retention
+//! table: nothing about a citizen outlives its row). Every key of a county starts with `lu:{<county>}:`; the
 //! braces make the county id the hash tag, so one county's keys share a hash slot and each
 //! script runs atomically on Redis Cluster too. (The Lua prelude builds the same names.)
 //!
-//! | key | type | what |
-//! |---|---|---|
-//! | `case:<case>` | hash | the case: status, routing, deadline, holder, its first contact; only short values, so that Redis keeps it a compact listpack |
-//! | `case:<case>:words` | hash | the case's long values: the citizen's text and call-back number (erased at closing), classification, routing reasons, linked cases, access-token hashes |
-//! | `case:<case>:contacts` | set | contact ids joined to the case after the first (`joins` on the case counts them) |
-//! | `contact:<contact>` | hash | the contact's case, join / withdrawal; a joined contact's own classification (the first contact's is the case's) |
-//! | `q:<team>:<queue>:<need>` | zset | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies); a case widened by overflow is in its own team's and in each `wide` team's (field `wide` of `case:<case>`), and in their `qa`/`qp` |
-//! | `qa:<team>:<queue>` | zset | the queue's cases (all needs) by arrival |
-//! | `qp:<team>:<queue>` | zset | the queue's cases (all needs) by priority, for the supervisors' list, urgency and deadline counts (within an urgency class the score is the deadline) |
-//! | `alerts` | zset | every emergency waiting anywhere in the county |
-//! | `waiting:<team>` | set | the team's sub-queues (`<queue>:<need>`) that may hold waiting cases: a pull reads only these (`enqueue` adds, the pull that finds one empty removes it, a professional connecting lists their needs' again) |
-//! | `teams` | set | teams that have had a professional online |
-//! | `offers` | zset | offered cases by offer expiry |
-//! | `waits` | zset | queued cases by the end of their next language or continuity wait |
-//! | `overflow` | zset | queued cases by their next overflow step |
-//! | `chatwait` | zset | queued chats by their answer deadline (call-back offer) |
-//! | `retry` | zset | call-backs waiting for their next attempt (no answer or busy, attempts left), by when: listed in `qa`/`qp`, in no sub-queue until then |
-//! | `unreachable` | zset | call-backs nobody reached (attempts exhausted, or a wrong number), by since when: status `unreachable`, out of every queue until the citizen contacts again, a supervisor sends one back, or the citizen withdraws |
-//! | `notify` | stream, 2 days | outbound notifications for the county's SMS gateway: `at`, `case`, `team`, `reason` (`attempts_exhausted` / `wrong_number`), `attempts`, `number` (the call-back number: the gateway's one use of it), `language` |
-//! | `pro:<pro>` | hash | presence, connection token (`<instance>:<n>` of the Offers stream), capacity and load per channel |
-//! | `leases` | zset | connected professionals by the end of their presence lease, in Redis's `TIME` ms (renewed by the instance holding the stream) |
-//! | `disconnected` | zset | in-progress cases whose holder's lease lapsed, by when: "holder disconnected" for supervisors |
-//! | `pro:<pro>:cases` | set | cases offered to or held by the professional |
-//! | `on:<team>:<profession>` | set | professionals available and connected (emergencies) |
-//! | `avail:<team>:<channel>` | set | ... and with capacity on the channel |
-//! | `free:<team>:<channel>:<profession>` | zset | ... with a free slot, scored by load |
-//! | `idem:<key>` | string | contact id answered for an idempotency key (expires) |
-//! | `day:<date>:<team>` | hash | today's cases taken and taken late (service level; expires after 2 days) |
-//! | `citizen:<citizen>` | hash | the citizen's open cases (fields `<case>`, linked to each other) and the newest open case per need (`need:<need>` → case); gone when none is open |
-//! | `last:<citizen>:<need>` | string, expires after 7 days | a case about the need was completed (re-contacts) |
-//! | `stats` | stream, 31 days | per contact (`ch`: channel), first response (language, interpreter, continuity), call attempt, unreachable case and completion (`ch`, `handled`: ms since the last acceptance): codes and times (GetStats, the staffing forecast) |
-//! | `agg:<date>` | hash, 400 days | one Helsinki day's statistics summed per team and channel (fields `<team>|<channel>|<counter>`), rolled up from `stats` once the day is over, so the monthly report outlives the stream's 31 days |
-//! | `access` | stream, by time (`access_log.retention_days`) | the access log (Act 703/2023): at, by, role, org, action, case, citizen (pseudonym), purpose, source — never trimmed by count |
-//! | `firstlook` | zset | cases whose classification no person has confirmed yet, by arrival (the first-look view) |
-//! | `firstlook_due` | zset | the same cases by first-look due time (overdue on the board) |
-//! | `triage` | stream, 400 days | every first look: case, team, channel, needs and urgency before and after, direction, reason code, who, time to first look (GetStats, `luotsi corrections`) |
-//! | `audit` | stream | supervisors' actions: at, by, action, case, detail, reason (capped ~100 000) |
-//! | `events` | sharded pub/sub (`SPUBLISH`, Redis 7) | `c|<case>|<status>` (case changed), `p|<pro>` (presence changed), `o|<pro>|<case>|…` (offer made) |
+//! | key | type | kept | what |
+//! |---|---|---|---|
+//! | `case:<case>` | hash | while open; closed: `routing.closed_case_retention_days` (30), then expires | the case: status, routing, deadline, holder, its first contact; only short values, so that Redis keeps it a compact listpack |
+//! | `case:<case>:words` | hash | as the case; text and number erased at closing | the case's long values: the citizen's text and call-back number (erased at closing), classification, routing reasons, linked cases, access-token hashes |
+//! | `case:<case>:contacts` | set | as the case | contact ids joined to the case after the first (`joins` on the case counts them) |
+//! | `contact:<contact>` | hash | as its case | the contact's case, join / withdrawal; a joined contact's own classification (the first contact's is the case's) |
+//! | `q:<team>:<queue>:<need>` | zset | an entry while the case waits | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies); a case widened by overflow is in its own team's and in each `wide` team's (field `wide` of `case:<case>`), and in their `qa`/`qp` |
+//! | `qa:<team>:<queue>` | zset | an entry while the case waits | the queue's cases (all needs) by arrival |
+//! | `qp:<team>:<queue>` | zset | an entry while the case waits | the queue's cases (all needs) by priority, for the supervisors' list, urgency and deadline counts (within an urgency class the score is the deadline) |
+//! | `alerts` | zset | an entry while the emergency waits | every emergency waiting anywhere in the county |
+//! | `waiting:<team>` | set | a member while its sub-queue may hold cases | the team's sub-queues (`<queue>:<need>`) that may hold waiting cases: a pull reads only these (`enqueue` adds, the pull that finds one empty removes it, a professional connecting lists their needs' again) |
+//! | `teams` | set | for good (team ids only) | teams that have had a professional online |
+//! | `offers` | zset | an entry while the offer is open | offered cases by offer expiry |
+//! | `waits` | zset | an entry until the wait ends | queued cases by the end of their next language or continuity wait |
+//! | `overflow` | zset | an entry until the next step | queued cases by their next overflow step |
+//! | `chatwait` | zset | an entry until the answer limit | queued chats by their answer deadline (call-back offer) |
+//! | `retry` | zset | an entry until the next attempt is due | call-backs waiting for their next attempt (no answer or busy, attempts left), by when: listed in `qa`/`qp`, in no sub-queue until then |
+//! | `unreachable` | zset | an entry until queued again or withdrawn: never by age | call-backs nobody reached (attempts exhausted, or a wrong number), by since when: status `unreachable`, out of every queue until the citizen contacts again, a supervisor sends one back, or the citizen withdraws |
+//! | `notify` | stream | 2 days, by time | outbound notifications for the county's SMS gateway: `at`, `case`, `team`, `reason` (`attempts_exhausted` / `wrong_number`), `attempts`, `number` (the call-back number: the gateway's one use of it), `language` |
+//! | `pro:<pro>` | hash | while the professional is in the county | presence, connection token (`<instance>:<n>` of the Offers stream), capacity and load per channel |
+//! | `leases` | zset | an entry while the lease runs | connected professionals by the end of their presence lease, in Redis's `TIME` ms (renewed by the instance holding the stream) |
+//! | `disconnected` | zset | an entry until the holder is back or a supervisor releases the case | in-progress cases whose holder's lease lapsed, by when: "holder disconnected" for supervisors |
+//! | `pro:<pro>:cases` | set | a member while offered or held | cases offered to or held by the professional |
+//! | `on:<team>:<profession>` | set | a member while available | professionals available and connected (emergencies) |
+//! | `avail:<team>:<channel>` | set | a member while available | ... and with capacity on the channel |
+//! | `free:<team>:<channel>:<profession>` | zset | a member while a slot is free | ... with a free slot, scored by load |
+//! | `idem:<key>` | string | `routing.idempotency_ttl_secs` (1 day) | contact id answered for an idempotency key |
+//! | `day:<date>:<team>` | hash | 2 days | today's cases taken and taken late (service level) |
+//! | `citizen:<citizen>` | hash | while the citizen has an open case | the citizen's open cases (fields `<case>`, linked to each other) and the newest open case per need (`need:<need>` → case); gone when none is open |
+//! | `last:<citizen>:<need>` | string | 7 days | a case about the need was completed (re-contacts) |
+//! | `stats` | stream | 31 days, by time | per contact (`ch`: channel), first response (language, interpreter, continuity), call attempt, unreachable case and completion (`ch`, `handled`: ms since the last acceptance): codes and times (GetStats, the staffing forecast) |
+//! | `agg:<date>` | hash | 400 days | one Helsinki day's statistics summed per team and channel (fields `<team>\|<channel>\|<counter>`), rolled up from `stats` once the day is over, so the monthly report outlives the stream's 31 days |
+//! | `access` | stream | `access_log.retention_days` (732), by time | the access log (Act 703/2023): at, by, role, org, action, case, citizen (pseudonym), purpose, source — never trimmed by count |
+//! | `firstlook` | zset | an entry until a person confirms the case or it closes | cases whose classification no person has confirmed yet, by arrival (the first-look view) |
+//! | `firstlook_due` | zset | as `firstlook` | the same cases by first-look due time (overdue on the board) |
+//! | `triage` | stream | 400 days, by time | every first look: case, team, channel, needs and urgency before and after, direction, reason code, who, time to first look (GetStats, `luotsi corrections`) |
+//! | `audit` | stream | 400 days, by time | supervisors' actions: at, by, action, case, detail, reason |
+//! | `events` | sharded pub/sub (`SPUBLISH`, Redis 7) | not stored | `c|<case>|<status>` (case changed), `p|<pro>` (presence changed), `o|<pro>|<case>|…` (offer made) |
 
 /// Key builder for one county.
 #[derive(Debug, Clone)]

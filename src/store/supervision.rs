@@ -29,6 +29,8 @@ pub struct TileFigures {
     pub free: u64,
     /// Cases of the queue offered to a professional and not yet accepted.
     pub offered: u64,
+    /// Waiting cases older than the county's maximum age (`routing.stale_case_days`).
+    pub stale: u64,
 }
 
 /// One professional's live state, as the board counts it.
@@ -208,6 +210,7 @@ impl Store {
         teams: &[TeamQuery<'_>],
         now_ms: i64,
         day: &str,
+        stale_before_ms: i64,
     ) -> Result<Vec<TeamFigures>> {
         let k = &self.keys;
         let mut pipe = redis::pipe();
@@ -217,7 +220,11 @@ impl Store {
                     k.queue_by_arrival(t.team, q),
                     k.queue_by_priority(t.team, q),
                 );
-                pipe.zcard(&qa).zrange_withscores(&qa, 0, 0);
+                pipe.zcard(&qa).zrange_withscores(&qa, 0, 0).zcount(
+                    &qa,
+                    "-inf",
+                    format!("({stale_before_ms}"),
+                );
                 // By deadline from the priority index: within an urgency class the score is
                 // the deadline. Past its deadline is what a first response now would miss:
                 // strictly after the deadline's instant, as `deadline::missed` counts it.
@@ -271,6 +278,7 @@ impl Store {
             for _ in BOARD_QUEUES {
                 let depth: u64 = redis::from_redis_value_ref(next()?)?;
                 let oldest: Vec<(String, f64)> = redis::from_redis_value_ref(next()?)?;
+                let stale: u64 = redis::from_redis_value_ref(next()?)?;
                 let (mut due, mut past) = (0u64, 0u64);
                 for _ in Urgency::ALL {
                     due += redis::from_redis_value_ref::<u64>(next()?)?;
@@ -294,6 +302,7 @@ impl Store {
                     available,
                     free,
                     offered: 0,
+                    stale,
                 });
             }
             for _ in &t.members {

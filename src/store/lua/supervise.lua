@@ -15,7 +15,8 @@ local status = h[1]
 local what
 
 local function audit(detail)
-  redis.call('XADD', P .. 'audit', 'MAXLEN', '~', 100000, '*',
+  -- Kept by time (400 days), never trimmed by count.
+  timed_xadd(P .. 'audit', 400,
     'at', NOW, 'by', by, 'action', op, 'case', id, 'detail', detail, 'reason', why)
   add_reason(id, op .. ' by supervisor ' .. by .. ': ' .. detail .. ' (' .. why .. ')')
 end
