@@ -33,7 +33,7 @@ pub struct HourPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaffingPlan {
     pub date: NaiveDate,
-    /// Same weekdays read (those still within the statistics' 31 days and already past).
+    /// Same weekdays with statistics recorded (within the 31 days kept, already past).
     pub weeks: u32,
     /// By hour, team, channel; hours without contacts left out.
     pub hours: Vec<HourPlan>,
@@ -65,9 +65,12 @@ pub async fn plan(
         if from < kept_from || to > now {
             continue;
         }
-        weeks += 1;
+        let mut recorded = false;
         store
             .for_each_stats_entry(from, to, |e| {
+                // A day with anything recorded counts as a week of history, even if this team
+                // had no contacts that day.
+                recorded = true;
                 let get = |k: &str| e.get(k).map(String::as_str).unwrap_or("");
                 if !team.is_empty() && get("team") != team {
                     return;
@@ -98,6 +101,9 @@ pub async fn plan(
                 }
             })
             .await?;
+        if recorded {
+            weeks += 1;
+        }
     }
     let st = &config.staffing;
     let hours = by_hour
