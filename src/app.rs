@@ -81,6 +81,49 @@ pub fn pseudonymizer(config: &Config) -> Result<Pseudonymizer, crate::auth::Setu
     Ok(pseudonyms)
 }
 
+/// The sealer of data at rest: the key-encryption key from `privacy.data_key_file`, or in
+/// development one made on first start (`<dev dir>/data-key`, 0600).
+pub fn sealer(config: &Config) -> Result<crate::store::seal::Sealer, crate::auth::SetupError> {
+    let setup = |m: String| crate::auth::SetupError::Config(m);
+    let secret = match &config.data_key_file {
+        Some(path) => read_key_file(path).map_err(setup)?,
+        None if config.auth.is_development() => {
+            let dev = crate::auth::dev::DevAuthority::open(&crate::auth::dev_dir(config))?;
+            dev.data_key()?
+        }
+        None => {
+            return Err(setup(
+                "privacy.data_key_file is required with auth.issuer set".into(),
+            ));
+        }
+    };
+    let sealer = crate::store::seal::Sealer::new(&secret);
+    tracing::info!(key_id = sealer.kek_id(), "data key file in use");
+    Ok(sealer)
+}
+
+/// Reads a key file: at least 32 characters (`openssl rand -hex 32`). A file others may read
+/// is named in a warning.
+fn read_key_file(path: &std::path::Path) -> Result<crate::secret::Secret, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("privacy.data_key_file {shown} cannot be read: {e}"))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        tracing::warn!(file = %shown, "the data key file can be read by others: chmod 600 it");
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("privacy.data_key_file {shown} cannot be read: {e}"))?;
+    let key = text.trim();
+    if key.chars().count() < 32 {
+        return Err(format!(
+            "privacy.data_key_file {shown} must hold at least 32 characters \
+             (`openssl rand -hex 32 > {shown}`)"
+        ));
+    }
+    Ok(crate::secret::Secret::new(key))
+}
+
 /// A running instance: its shared state and the background loops that serve it (the
 /// dispatcher's event listener, reaper and stream clean-up, the board refresh, and the SIGHUP
 /// reload when asked for). [`App::stop`] ends them all; dropping an `App` aborts them.
@@ -96,6 +139,7 @@ impl App {
     pub async fn start(config: Config, redis_url: &str) -> Result<App, StartError> {
         let (auth, tls) = crate::auth::setup(&config)?;
         let pseudonyms = pseudonymizer(&config)?;
+        let sealer = sealer(&config)?;
         // The numbering plan is read on first use (tens of milliseconds): not on a citizen's call.
         crate::identity::load_numbering_plan();
         let classifier =
@@ -111,8 +155,11 @@ impl App {
         }
         .with_durability(config.redis.durability())
         .with_e_service_during_call(config.routing.e_service_during_call)
-        .with_presence_lease(config.dispatch.presence_lease());
+        .with_presence_lease(config.dispatch.presence_lease())
+        .with_sealer(sealer);
         store.ping().await?;
+        // Every stored data key opens with this key file, or the start stops naming both.
+        store.open_data_keys().await?;
         // Events travel by sharded pub/sub: a Redis without it, or a user who may not
         // subscribe, is refused here rather than leaving offers undelivered.
         drop(store.follow_events().await?);
@@ -149,8 +196,8 @@ impl App {
             &mut background,
         );
         // Each finished day's statistics summed into a roll-up kept 13 months and more (the
-        // monthly report), hourly from five minutes after start: whichever instance comes
-        // first does it, the others find it done.
+        // monthly report), and data keys past their retention destroyed, hourly from five
+        // minutes after start: whichever instance comes first does it, the others find it done.
         let rollup_store = store.clone();
         background.spawn("daily roll-up", |stop| async move {
             let mut tick = tokio::time::interval_at(
@@ -164,6 +211,19 @@ impl App {
                     Err(e) => {
                         tracing::warn!(error = %e, "daily roll-up failed; retried in an hour")
                     }
+                }
+                // Data keys past their retention destroyed (crypto-shredding, `store::seal`).
+                match rollup_store
+                    .shred_keys(crate::store::seal::REASONS_KEEP_DAYS)
+                    .await
+                {
+                    Ok(s) if s.held_open > 0 => tracing::info!(
+                        destroyed = s.destroyed.len(),
+                        kept_for_open_cases = s.held_open,
+                        "data keys past their day kept while open cases are sealed with them"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "data keys not swept; retried in an hour"),
                 }
             }
         });

@@ -41,6 +41,10 @@ pub struct Config {
     /// where a random key is made on first start (`<dev dir>/pseudonym-key`, see
     /// `app::pseudonymizer`).
     pub pseudonym_key: Option<Secret>,
+    /// File holding the key-encryption key that wraps the data keys sealing citizens' words,
+    /// numbers and staff-written reasons at rest (`privacy.data_key_file`). None only in
+    /// development, where one is made on first start (`<dev dir>/data-key`).
+    pub data_key_file: Option<PathBuf>,
     /// Directory of the classifier's lexicon, rules and trained model.
     pub classifier_dir: PathBuf,
     pub classifier: ClassifierConfig,
@@ -756,6 +760,7 @@ struct ServiceFile {
 #[serde(deny_unknown_fields)]
 struct Privacy {
     pseudonym_key: Option<Secret>,
+    data_key_file: Option<PathBuf>,
 }
 
 /// The key earlier versions used when none was configured. It is published, so pseudonyms made
@@ -891,6 +896,9 @@ impl Config {
         if secret(&self.pseudonym_key) != secret(&other.pseudonym_key) {
             changed.push("privacy.pseudonym_key");
         }
+        if self.data_key_file != other.data_key_file {
+            changed.push("privacy.data_key_file");
+        }
         if self.redis.url.as_ref().map(|u| u.expose().to_string())
             != other.redis.url.as_ref().map(|u| u.expose().to_string())
         {
@@ -931,6 +939,7 @@ impl Config {
             deadlines: file.deadlines,
             county,
             pseudonym_key: file.privacy.pseudonym_key,
+            data_key_file: file.privacy.data_key_file,
             classifier_dir: base.join(file.classifier_dir.unwrap_or_else(|| "classifier".into())),
             classifier: file.classifier,
             auth: file.auth,
@@ -1070,6 +1079,14 @@ impl Config {
         }
         if self.access_log.retention_days == 0 {
             return bad("access_log.retention_days must be at least 1".into());
+        }
+        if self.data_key_file.is_none() && !self.auth.is_development() {
+            return bad(
+                "privacy.data_key_file is required with auth.issuer set: a file of its own \
+                 holding the key that wraps the data keys (`openssl rand -hex 32 > data.key; \
+                 chmod 600 data.key`); only development makes a key of its own"
+                    .into(),
+            );
         }
         self.validate_pseudonym_key()
     }
@@ -1257,7 +1274,7 @@ mod tests {
             "dispatch" => format!("{:?}", c.dispatch),
             "deadlines" => format!("{:?}", c.deadlines),
             "classifier" => format!("{:?}", c.classifier),
-            "privacy" => format!("{:?}", c.pseudonym_key),
+            "privacy" => format!("{:?} {:?}", c.pseudonym_key, c.data_key_file),
             "auth" => format!("{:?}", c.auth),
             "tls" => format!("{:?}", c.tls),
             "access_log" => format!("{:?}", c.access_log),
@@ -1404,6 +1421,19 @@ mod tests {
         );
         // Development goes without: it makes its own key at start.
         assert!(load_with("").expect("loads").pseudonym_key.is_none());
+        // A pseudonym key is not enough: the data key file is asked for by name.
+        let no_data_key = load_with(&format!(
+            "[auth]\nissuer = \"https://id.example.fi\"\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n[privacy]\npseudonym_key = \"{}\"\n",
+            "k".repeat(40)
+        ))
+        .expect_err("refused");
+        assert!(
+            no_data_key
+                .to_string()
+                .contains("privacy.data_key_file is required"),
+            "{no_data_key}"
+        );
+        assert!(load_with("").expect("loads").data_key_file.is_none());
     }
 
     #[test]

@@ -68,6 +68,12 @@ enum Command {
     /// The county's monthly report per team and channel (CSV, or `--html` to print), from the
     /// daily roll-ups kept 400 days.
     Report(cli::report::ReportArgs),
+    /// Call-backs nobody reached, as JSON lines with the number opened, for the county's SMS
+    /// gateway (`--follow` keeps waiting; needs the service's data key file).
+    Notifications(cli::notifications::NotificationsArgs),
+    /// Wrap every stored data key again under the configured key file, unwrapping them with
+    /// `--old-key-file` (every instance stopped): how a key file is replaced.
+    Rewrap(cli::rewrap::RewrapArgs),
     /// Exit 0 when the running service is ready (`/readyz` on the HTTP port answers 200), else
     /// 1 with the reason: the container's HEALTHCHECK, needing no shell.
     Health(cli::health::HealthArgs),
@@ -100,6 +106,8 @@ fn main() -> ExitCode {
         Command::Corrections(args) => runtime.block_on(cli::corrections::run(config, args)),
         Command::Staffing(args) => runtime.block_on(cli::staffing::run(config, args)),
         Command::Report(args) => runtime.block_on(cli::report::run(config, args)),
+        Command::Rewrap(args) => runtime.block_on(cli::rewrap::run(config, args)),
+        Command::Notifications(args) => runtime.block_on(cli::notifications::run(config, args)),
         Command::Health(args) => runtime.block_on(cli::health::run(config, args)),
     };
     match result {

@@ -56,5 +56,10 @@ pub fn store_status(e: StoreError) -> Status {
             tracing::error!(error = %why, "damaged record");
             Status::internal("stored data is damaged")
         }
+        // The message names key ids only, never a value.
+        StoreError::Seal(e) => {
+            tracing::error!(error = %e, "a sealed value does not open");
+            Status::internal("stored data cannot be opened")
+        }
     }
 }

@@ -133,6 +133,12 @@ impl DevAuthority {
             .map_err(|e| io(&self.path("pseudonym-key"), e))
     }
 
+    /// The development key-encryption key for data at rest: random, made on first use, 0600.
+    pub fn data_key(&self) -> Result<crate::secret::Secret, DevError> {
+        crate::secret::Secret::in_file(&self.dir, "data-key")
+            .map_err(|e| io(&self.path("data-key"), e))
+    }
+
     /// The CA certificate clients trust (`ca.pem`).
     pub fn ca_file(&self) -> PathBuf {
         self.path("ca.pem")

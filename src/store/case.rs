@@ -45,6 +45,8 @@ pub(crate) mod field {
     pub const CLASSIFICATION: &str = "classification";
     pub const TEXT: &str = "text";
     pub const CALLBACK_NUMBER: &str = "callback_number";
+    /// The data key the case's words are sealed with (`seal.rs`).
+    pub const SEAL: &str = "seal";
     pub const HOLDER: &str = "holder";
     /// SHA-256 hashes of the case access tokens handed out, comma-separated (submit.lua).
     pub const ACCESS_HASHES: &str = "access_hashes";

@@ -88,6 +88,7 @@ pub const COMMANDS: &[&str] = &[
     "hset",
     "hsetnx",
     "hdel",
+    "hkeys",
     "hexists",
     "hincrby",
     "sadd",
@@ -105,6 +106,7 @@ pub const COMMANDS: &[&str] = &[
     "xadd",
     "xrange",
     "xrevrange",
+    "xread",
     "spublish",
     "time",
 ];

@@ -6,7 +6,7 @@
 //! | key | type | kept | what |
 //! |---|---|---|---|
 //! | `case:<case>` | hash | while open; closed: `routing.closed_case_retention_days` (30), then expires | the case: status, routing, deadline, holder, its first contact; only short values, so that Redis keeps it a compact listpack |
-//! | `case:<case>:words` | hash | as the case; text and number erased at closing | the case's long values: the citizen's text and call-back number (erased at closing), classification, routing reasons, linked cases, access-token hashes |
+//! | `case:<case>:words` | hash | as the case; text and number erased at closing | the case's long values: the citizen's text and call-back number, sealed (`seal.rs`; erased at closing), classification, routing reasons, linked cases, access-token hashes |
 //! | `case:<case>:contacts` | set | as the case | contact ids joined to the case after the first (`joins` on the case counts them) |
 //! | `contact:<contact>` | hash | as its case | the contact's case, join / withdrawal; a joined contact's own classification (the first contact's is the case's) |
 //! | `q:<team>:<queue>:<need>` | zset | an entry while the case waits | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies); a case widened by overflow is in its own team's and in each `wide` team's (field `wide` of `case:<case>`), and in their `qa`/`qp` |
@@ -21,7 +21,7 @@
 //! | `chatwait` | zset | an entry until the answer limit | queued chats by their answer deadline (call-back offer) |
 //! | `retry` | zset | an entry until the next attempt is due | call-backs waiting for their next attempt (no answer or busy, attempts left), by when: listed in `qa`/`qp`, in no sub-queue until then |
 //! | `unreachable` | zset | an entry until queued again or withdrawn: never by age | call-backs nobody reached (attempts exhausted, or a wrong number), by since when: status `unreachable`, out of every queue until the citizen contacts again, a supervisor sends one back, or the citizen withdraws |
-//! | `notify` | stream | 2 days, by time | outbound notifications for the county's SMS gateway: `at`, `case`, `team`, `reason` (`attempts_exhausted` / `wrong_number`), `attempts`, `number` (the call-back number: the gateway's one use of it), `language` |
+//! | `notify` | stream | 2 days, by time | outbound notifications for the county's SMS gateway: `at`, `case`, `team`, `reason` (`attempts_exhausted` / `wrong_number`), `attempts`, `number` (the call-back number, sealed as on the case: `luotsi notifications` opens it for the gateway), `language` |
 //! | `pro:<pro>` | hash | while the professional is in the county | presence, connection token (`<instance>:<n>` of the Offers stream), capacity and load per channel |
 //! | `leases` | zset | an entry while the lease runs | connected professionals by the end of their presence lease, in Redis's `TIME` ms (renewed by the instance holding the stream) |
 //! | `disconnected` | zset | an entry until the holder is back or a supervisor releases the case | in-progress cases whose holder's lease lapsed, by when: "holder disconnected" for supervisors |
@@ -40,6 +40,8 @@
 //! | `firstlook_due` | zset | as `firstlook` | the same cases by first-look due time (overdue on the board) |
 //! | `triage` | stream | 400 days, by time | every first look: case, team, channel, needs and urgency before and after, direction, reason code, who, time to first look (GetStats, `luotsi corrections`) |
 //! | `audit` | stream | 400 days, by time | supervisors' actions: at, by, action, case, detail, reason |
+//! | `keys` | hash | a field until its data key is destroyed | data keys (`w<yyyymmdd>`: a UTC day's case words; `r<yyyymm>`: a month's staff reasons), each wrapped by the key-encryption key (`seal.rs`); a words key is destroyed once the day is over and no case sealed with it is open, a reasons key when the audit log's retention (400 days) has passed since its month ended: then every copy of what it sealed is unreadable (crypto-shredding) |
+//! | `sealed:<key>` | set | a member while the case is open | open cases whose words are sealed with the data key `<key>` (`seal` on the case): the key lives while this is not empty |
 //! | `events` | sharded pub/sub (`SPUBLISH`, Redis 7) | not stored | `c|<case>|<status>` (case changed), `p|<pro>` (presence changed), `o|<pro>|<case>|…` (offer made) |
 
 /// Key builder for one county.
@@ -162,6 +164,14 @@ impl Keys {
 
     pub fn free(&self, team: &str, channel: &str, profession: &str) -> String {
         format!("{}free:{team}:{channel}:{profession}", self.prefix)
+    }
+
+    pub fn data_keys(&self) -> String {
+        format!("{}keys", self.prefix)
+    }
+
+    pub fn sealed(&self, key_id: &str) -> String {
+        format!("{}sealed:{key_id}", self.prefix)
     }
 
     pub fn events(&self) -> String {

@@ -11,6 +11,9 @@ mod conn;
 pub mod connect;
 mod events;
 pub mod keys;
+mod notify;
+pub mod seal;
+mod sealing;
 mod subscription;
 mod supervision;
 mod triage;
@@ -28,6 +31,8 @@ pub use conn::Durability;
 pub use connect::{ConnectError, ConnectOptions};
 pub use events::{Event, Reserved};
 pub use keys::Keys;
+pub use notify::Notification;
+pub use sealing::Shredded;
 pub use subscription::EventFeed;
 pub use supervision::{
     Action, AuditEntry, BOARD_QUEUES, DisconnectedHolder, QueuedCase, StaffState, TeamFigures,
@@ -52,6 +57,8 @@ pub enum StoreError {
     Conflict(String),
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Seal(#[from] seal::SealError),
 }
 
 impl StoreError {
@@ -87,6 +94,7 @@ struct Scripts {
     unleased: Script,
     triage: Script,
     attempt: Script,
+    shred: Script,
 }
 
 impl Scripts {
@@ -111,6 +119,7 @@ impl Scripts {
             lapse: with_prelude(include_str!("lua/lapse.lua")),
             unleased: with_prelude(include_str!("lua/unleased.lua")),
             triage: with_prelude(include_str!("lua/triage.lua")),
+            shred: Script::new(include_str!("lua/shred.lua")),
         }
     }
 }
@@ -135,6 +144,8 @@ pub struct Store {
     access_keep_ms: u64,
     /// How long a connected professional's presence lease lasts after each renewal.
     presence_lease_ms: u64,
+    /// Seals the citizen's words and number and staff-written reasons (`seal.rs`).
+    sealer: seal::Sealer,
 }
 
 /// The part of the routing policy the scripts are given that may change while running.
@@ -323,6 +334,8 @@ impl Store {
             }),
             access_keep_ms: 2 * 366 * 86_400_000,
             presence_lease_ms: crate::config::DispatchConfig::default().presence_lease_ms,
+            // Replaced by the key file's (`with_sealer`) wherever data must outlive the process.
+            sealer: seal::Sealer::ephemeral(),
         })
     }
 
@@ -433,9 +446,20 @@ impl Store {
                 Some(None) => String::new(),
                 Some(Some(o)) => format!("{},{}", o.team, o.holder.as_deref().unwrap_or("")),
             });
+        // The citizen's words and number are sealed with the day's data key (`seal.rs`).
+        let seal_id = seal::Purpose::Words.key_id(crate::clock::now_ms());
+        let key = self.data_key(&seal_id, true).await?;
         for (k, v) in c.fields() {
-            inv.arg(k).arg(v);
+            if k == case::field::TEXT || k == case::field::CALLBACK_NUMBER {
+                let plain =
+                    std::str::from_utf8(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let aad = seal::word_aad(&c.case_id, k);
+                inv.arg(k).arg(seal::seal(&key, &seal_id, &aad, plain));
+            } else {
+                inv.arg(k).arg(v);
+            }
         }
+        inv.arg(case::field::SEAL).arg(&seal_id);
         let mut conn = self.conn.clone();
         let reply: Vec<redis::Value> = inv.invoke_async(&mut conn).await?;
         let s = |i: usize| -> Result<String> {
@@ -543,6 +567,7 @@ impl Store {
             .invoke_async(&mut conn)
             .await?;
         let (head, case) = Self::check_with_case(case_id, r, 3)?;
+        let case = self.open_record(case).await?;
         let accepted = match head.get(1).map(String::as_str) {
             Some("again") => Accepted::Again,
             Some("consulted") => Accepted::Consulted,
@@ -593,7 +618,8 @@ impl Store {
             .arg(access.encode(self.access_keep_ms))
             .invoke_async(&mut conn)
             .await?;
-        Self::check_with_case(case_id, r, 1).map(|(_, case)| case)
+        let (_, case) = Self::check_with_case(case_id, r, 1)?;
+        self.open_record(case).await
     }
 
     /// Records a call-back attempt by the professional holding the phone case: see
@@ -678,10 +704,22 @@ impl Store {
     /// The citizen's chat becomes a call-back to `number`, keeping its place.
     pub async fn accept_callback(&self, case_id: &str, number: &str) -> Result<()> {
         let mut conn = self.conn.clone();
+        // Sealed with the data key of the case's other words (a case written before encryption
+        // at rest takes today's).
+        let seal_id: Option<String> = redis::cmd("HGET")
+            .arg(self.keys.case(case_id))
+            .arg(case::field::SEAL)
+            .query_async(&mut conn)
+            .await?;
+        let seal_id =
+            seal_id.unwrap_or_else(|| seal::Purpose::Words.key_id(crate::clock::now_ms()));
+        let key = self.data_key(&seal_id, true).await?;
+        let aad = seal::word_aad(case_id, case::field::CALLBACK_NUMBER);
         let r: Vec<String> = self
             .invoke(&self.scripts.callback, self.keys.case(case_id))
             .arg(case_id)
-            .arg(number)
+            .arg(seal::seal(&key, &seal_id, &aad, number))
+            .arg(&seal_id)
             .invoke_async(&mut conn)
             .await?;
         match r.first().map(String::as_str) {
@@ -702,7 +740,8 @@ impl Store {
         reason: &str,
         access: &AccessEntry,
     ) -> Result<()> {
-        self.handover("transfer", case_id, holder, to, reason, access)
+        let reason = self.seal_reason(reason).await?;
+        self.handover("transfer", case_id, holder, to, &reason, access)
             .await
     }
 
@@ -937,7 +976,9 @@ impl Store {
             return Err(StoreError::NotFound("case"));
         }
         fields.extend(words);
-        let mut rec = CaseRecord::decode(case_id, &fields, contacts)?;
+        let mut rec = self
+            .open_record(CaseRecord::decode(case_id, &fields, contacts)?)
+            .await?;
         if rec.status == CaseStatus::Queued {
             let (position, available): (Option<u64>, u64) = redis::pipe()
                 .zrank(

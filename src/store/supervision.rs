@@ -399,10 +399,16 @@ impl Store {
             }
             rows.push(row);
         }
-        ids.into_iter()
-            .zip(rows)
-            .map(|((case_id, _), row)| QueuedCase::decode(case_id, row))
-            .collect()
+        let mut cases = Vec::with_capacity(rows.len());
+        for ((case_id, _), row) in ids.into_iter().zip(rows) {
+            let mut case = QueuedCase::decode(case_id, row)?;
+            // A reason a person wrote is sealed (`seal.rs`).
+            if case.reasons.iter().any(|r| r.contains("{{s1.")) {
+                case.reasons = self.open_lines(std::mem::take(&mut case.reasons)).await?;
+            }
+            cases.push(case);
+        }
+        Ok(cases)
     }
 
     /// Carries out a supervisor's action, recorded in the same step. Returns what was done.
@@ -420,7 +426,8 @@ impl Store {
             Action::Urgency(_) => "urgency",
             Action::Release => "release",
         };
-        inv.arg(op).arg(case_id).arg(supervisor).arg(reason);
+        let reason = self.seal_reason(reason).await?;
+        inv.arg(op).arg(case_id).arg(supervisor).arg(&reason);
         match action {
             Action::Move { team, channel } => {
                 inv.arg(*team).arg(channel.map(|c| c.code()).unwrap_or(""));

@@ -836,11 +836,18 @@ async fn tokens_from_a_real_openid_connect_provider_are_verified_by_discovery() 
         ("nobody-app", serde_json::json!({"roles": ["visitor"]})),
     ]);
     let issuer = provider.issuer.clone();
+    let key_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        key_dir.path().join("data.key"),
+        "fedcba9876543210".repeat(4),
+    )
+    .unwrap();
     let county = TestCounty::start_with(|c| {
         c.auth.issuer = Some(issuer);
         c.auth.audience = "urn:luotsi:api".into();
-        // Production needs a key of its own.
+        // Production needs keys of its own.
         c.pseudonym_key = Some(luotsi::secret::Secret::new("0123456789abcdef".repeat(4)));
+        c.data_key_file = Some(key_dir.path().join("data.key"));
     })
     .await;
     let channel = county.channel().await;

@@ -104,10 +104,17 @@ async fn missed_calls_keep_the_case_and_after_the_last_it_is_unreachable_until_t
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["case"], first.case_id);
     assert_eq!(sent[0]["reason"], "attempts_exhausted");
+    // The number is stored sealed, as on the case; the gateway's reader opens it.
+    assert!(sent[0]["number"].starts_with("s1.w"), "{sent:?}");
+    let opened = county.store().notifications("0", 10, None).await.unwrap();
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0].case_id, first.case_id);
+    assert_eq!(opened[0].reason, "attempts_exhausted");
     assert_eq!(
-        sent[0]["number"],
-        "+358".to_string() + &sent[0]["number"][4..]
+        opened[0].number.as_deref(),
+        Some(format!("+358{}", &crate::support::number_for("cb-attempt-1")[1..]).as_str())
     );
+    assert_eq!(opened[0].attempts, 3);
     // Offered to nobody, in no queue.
     assert!(
         county

@@ -246,6 +246,17 @@ impl TestCounty {
         self.server().url()
     }
 
+    /// The directory holding the county's Redis files (append-only file).
+    #[allow(dead_code)] // tests/at_rest.rs
+    pub fn redis_dir(&self) -> std::path::PathBuf {
+        self.server().dir().to_path_buf()
+    }
+
+    /// The store of instance 0, as the service holds it (its data key file's sealer).
+    pub fn store(&self) -> luotsi::store::Store {
+        self.instances[0].service.store()
+    }
+
     /// A plain connection to the county's Redis, for reading what is stored.
     pub fn redis(&self) -> redis::Connection {
         redis::Client::open(self.redis_url())

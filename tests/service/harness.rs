@@ -106,6 +106,12 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// Where its files are.
+    #[allow(dead_code)] // tests/at_rest.rs
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// The URL Luotsi connects with.
     pub fn service_url(&self) -> String {
         self.service_url.clone().unwrap_or_else(|| self.url())
@@ -288,6 +294,11 @@ impl Luotsi {
             http_task: Some(http_task),
             app: Some(app),
         }
+    }
+
+    /// The store the service uses.
+    pub fn store(&self) -> luotsi::store::Store {
+        self.app.as_ref().expect("running").state().store.clone()
     }
 
     /// Puts a changed configuration in use as SIGHUP would (`reload::reload_county`).

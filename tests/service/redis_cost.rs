@@ -160,7 +160,9 @@ async fn a_queued_contact_costs_one_script_of_at_most_20_redis_commands() {
     assert_eq!(answer.status, pb::CaseStatus::Queued as i32);
     println!("queued anonymous SubmitContact: {cost:?}");
     assert_eq!(cost.sent, 1, "one round trip: {cost:?}");
-    assert!(cost.commands <= 16, "{cost:?}");
+    // (One of them adds the case to its data key's open cases: `sealed:<key>`, encryption at
+    // rest.)
+    assert!(cost.commands <= 17, "{cost:?}");
 }
 
 #[tokio::test]

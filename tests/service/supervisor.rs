@@ -184,7 +184,21 @@ async fn a_moved_case_is_offered_in_its_new_team_and_the_move_is_recorded() {
     assert_eq!(entry["by"], "sv-anna");
     assert_eq!(entry["action"], "move");
     assert_eq!(entry["case"], c.case_id);
-    assert_eq!(entry["reason"], "Joensuu is short of nurses today");
+    // What the supervisor wrote is stored sealed (encryption at rest) and opens again.
+    let sealed = entry["reason"]
+        .strip_prefix("{{")
+        .and_then(|r| r.strip_suffix("}}"))
+        .expect("a sealed reason");
+    assert!(sealed.starts_with("s1.r"), "{sealed}");
+    assert_eq!(
+        county
+            .store()
+            .open_value(luotsi::store::seal::REASON_AAD, sealed.to_string())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Joensuu is short of nurses today")
+    );
 }
 
 #[tokio::test]

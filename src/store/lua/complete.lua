@@ -18,7 +18,8 @@ end
 stat('k', 'done', 'team', case.team, 'outcome', outcome, 'contacts', #contacts, 'ch', case.channel,
   'handled', ms(math.max(0, tonumber(NOW) - tonumber(case.accepted or NOW))),
   'slaw', case.statutory_law or '',
-  'slate', (case.statutory_deadline and tonumber(NOW) > tonumber(case.statutory_deadline)) and '1' or '0')
+  -- (A supervisor's urgency change clears the statutory deadline to '' where none applies.)
+  'slate', (tonumber(case.statutory_deadline or '') and tonumber(NOW) > tonumber(case.statutory_deadline)) and '1' or '0')
 close_case(id, retention, case, contacts, {'status', 'completed', 'outcome', outcome})
 event('c', id, 'completed')
 pull(pro, release_load(pro, id, case.channel))

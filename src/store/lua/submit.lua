@@ -111,6 +111,8 @@ if citizen ~= '' then
 end
 redis.call('HSET', key, unpack(fields))
 redis.call('HSET', words_key(id), unpack(words))
+-- The data key its words are sealed with lives while the case is open (`keys.rs`, `sealed`).
+if f.seal and f.seal ~= '' then redis.call('SADD', P .. 'sealed:' .. f.seal, id) end
 redis.call('HSET', P .. 'contact:' .. cid, 'case', id, 'joined', '0', 'created', NOW)
 -- Provisional until a person looks at it: in the first-look view by arrival and by due time.
 redis.call('ZADD', P .. 'firstlook', f.created, id)
