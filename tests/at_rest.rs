@@ -133,6 +133,29 @@ async fn words_numbers_and_reasons_are_sealed_and_shredded_at_the_end_of_retenti
     )
     .unwrap();
     assert!(sealed_number.starts_with("s1.w20261102."));
+    // The classification too: its evidence quotes the citizen's words.
+    let sealed_class = hget(&mut conn, &keys.case_words(&case.case_id), "classification").unwrap();
+    assert!(sealed_class.starts_with("s1.w20261102."));
+    let evidence: Vec<String> = held
+        .classification
+        .as_ref()
+        .unwrap()
+        .evidence
+        .iter()
+        .filter(|e| e.kind == "word")
+        .map(|e| e.detail.clone())
+        .collect();
+    assert!(
+        !evidence.is_empty(),
+        "the words that matched, for the holder"
+    );
+    for quoted in &evidence {
+        assert_eq!(
+            holding(&dir, quoted),
+            Vec::<String>::new(),
+            "{quoted} in clear"
+        );
+    }
     let day_key = hget(&mut conn, &keys.data_keys(), "w20261102").expect("the day's key");
     assert!(hget(&mut conn, &keys.data_keys(), "r202611").is_some());
     assert!(
@@ -219,12 +242,41 @@ async fn words_numbers_and_reasons_are_sealed_and_shredded_at_the_end_of_retenti
         Some("Olen ollut flunssassa viikon ja yskä ei hellitä"),
         "the open case's words open the next day"
     );
+    // The citizen writes again about it the next day: the contact joins the case, its own
+    // classification sealed with the new day's key, which the case now keeps alive too.
+    let mut again = support::cough(pb::Channel::Phone, "at-rest-open-2");
+    again.citizen.as_mut().unwrap().callback_number = support::number_for("at-rest-open");
+    let joined = county.submit(again).await;
+    assert!(joined.joined_existing_case);
+    assert_eq!(joined.case_id, open.case_id);
+    assert_eq!(
+        hget(&mut conn, &keys.case(&open.case_id), "seal").as_deref(),
+        Some("w20261102,w20261103")
+    );
+    let stored_class = hget(
+        &mut conn,
+        &keys.contact(&joined.contact_id),
+        "classification",
+    );
+    assert!(stored_class.unwrap().starts_with("s1.w20261103."));
+    let (_, class, was_joined) = store.contact(&joined.contact_id).await.unwrap();
+    assert!(was_joined);
+    let class: pb::Classification = prost::Message::decode(class.as_slice()).unwrap();
+    assert!(
+        !class.needs.is_empty(),
+        "the joined contact's classification opens"
+    );
+    luotsi::clock::set_virtual(t0 + 50 * HOUR);
+    let held_both = store.shred_keys(400).await.unwrap();
+    assert!(held_both.destroyed.is_empty(), "{held_both:?}");
+    assert_eq!(held_both.held_open, 2);
     county.complete("jns-sh-1", &open).await;
 
-    // The day is over and nothing sealed with its key is open: the key is destroyed and the
-    // append-only file rewritten.
-    let shredded = store.shred_keys(400).await.unwrap();
-    assert_eq!(shredded.destroyed, vec!["w20261102".to_string()]);
+    // The days are over and nothing sealed with their keys is open: the keys are destroyed and
+    // the append-only file rewritten.
+    let mut shredded = store.shred_keys(400).await.unwrap();
+    shredded.destroyed.sort();
+    assert_eq!(shredded.destroyed, vec!["w20261102", "w20261103"]);
     assert!(shredded.rewrite_started);
     assert_eq!(hget(&mut conn, &keys.data_keys(), "w20261102"), None);
     rewritten(&mut conn);

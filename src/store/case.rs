@@ -45,7 +45,8 @@ pub(crate) mod field {
     pub const CLASSIFICATION: &str = "classification";
     pub const TEXT: &str = "text";
     pub const CALLBACK_NUMBER: &str = "callback_number";
-    /// The data key the case's words are sealed with (`seal.rs`).
+    /// The data keys the case's words are sealed with (`seal.rs`), comma-separated: its first
+    /// contact's day, then the day of each joined contact whose classification is sealed.
     pub const SEAL: &str = "seal";
     pub const HOLDER: &str = "holder";
     /// SHA-256 hashes of the case access tokens handed out, comma-separated (submit.lua).

@@ -6,9 +6,9 @@
 //! | key | type | kept | what |
 //! |---|---|---|---|
 //! | `case:<case>` | hash | while open; closed: `routing.closed_case_retention_days` (30), then expires | the case: status, routing, deadline, holder, its first contact; only short values, so that Redis keeps it a compact listpack |
-//! | `case:<case>:words` | hash | as the case; text and number erased at closing | the case's long values: the citizen's text and call-back number, sealed (`seal.rs`; erased at closing), classification, routing reasons, linked cases, access-token hashes |
+//! | `case:<case>:words` | hash | as the case; text and number erased at closing | the case's long values: the citizen's text and call-back number (erased at closing) and the classification, sealed (`seal.rs`), routing reasons, linked cases, access-token hashes |
 //! | `case:<case>:contacts` | set | as the case | contact ids joined to the case after the first (`joins` on the case counts them) |
-//! | `contact:<contact>` | hash | as its case | the contact's case, join / withdrawal; a joined contact's own classification (the first contact's is the case's) |
+//! | `contact:<contact>` | hash | as its case | the contact's case, join / withdrawal; a joined contact's own classification, sealed with the day's data key (the first contact's is the case's) |
 //! | `q:<team>:<queue>:<need>` | zset | an entry while the case waits | queued cases by priority (urgency class, then deadline), one sub-queue per primary need (`alert:any` for emergencies); a case widened by overflow is in its own team's and in each `wide` team's (field `wide` of `case:<case>`), and in their `qa`/`qp` |
 //! | `qa:<team>:<queue>` | zset | an entry while the case waits | the queue's cases (all needs) by arrival |
 //! | `qp:<team>:<queue>` | zset | an entry while the case waits | the queue's cases (all needs) by priority, for the supervisors' list, urgency and deadline counts (within an urgency class the score is the deadline) |
@@ -41,7 +41,7 @@
 //! | `triage` | stream | 400 days, by time | every first look: case, team, channel, needs and urgency before and after, direction, reason code, who, time to first look (GetStats, `luotsi corrections`) |
 //! | `audit` | stream | 400 days, by time | supervisors' actions: at, by, action, case, detail, reason |
 //! | `keys` | hash | a field until its data key is destroyed | data keys (`w<yyyymmdd>`: a UTC day's case words; `r<yyyymm>`: a month's staff reasons), each wrapped by the key-encryption key (`seal.rs`); a words key is destroyed once the day is over and no case sealed with it is open, a reasons key when the audit log's retention (400 days) has passed since its month ended: then every copy of what it sealed is unreadable (crypto-shredding) |
-//! | `sealed:<key>` | set | a member while the case is open | open cases whose words are sealed with the data key `<key>` (`seal` on the case): the key lives while this is not empty |
+//! | `sealed:<key>` | set | a member while the case is open | open cases with words sealed with the data key `<key>` (`seal` on the case lists its keys: its first contact's day, and each later day a contact joined it): the key lives while this is not empty |
 //! | `events` | sharded pub/sub (`SPUBLISH`, Redis 7) | not stored | `c|<case>|<status>` (case changed), `p|<pro>` (presence changed), `o|<pro>|<case>|…` (offer made) |
 
 /// Key builder for one county.

@@ -424,6 +424,10 @@ impl Store {
     /// case offered or queued. The citizen's open case is checked in the same step against the
     /// one the plan assumed (`NewCase::open_case`).
     pub async fn submit(&self, c: &NewCase<'_>) -> Result<Submission> {
+        // The citizen's words and number, and the classification quoting them, are sealed
+        // with the day's data key (`seal.rs`).
+        let seal_id = seal::Purpose::Words.key_id(crate::clock::now_ms());
+        let key = self.data_key(&seal_id, true).await?;
         let mut inv = self.invoke(&self.scripts.submit, self.keys.case(&c.case_id));
         inv.arg(&c.contact_id)
             .arg(&c.case_id)
@@ -431,7 +435,14 @@ impl Store {
             .arg(c.idempotency_ttl_secs)
             .arg(c.citizen.unwrap_or(""))
             .arg(c.plan.urgency.rank())
-            .arg(&c.classification)
+            // A joined contact keeps its own classification (sealed: its evidence quotes the
+            // citizen's words), under the contact's id.
+            .arg(seal::seal_raw(
+                &key,
+                &seal_id,
+                &seal::word_aad(&c.contact_id, case::field::CLASSIFICATION),
+                &c.classification,
+            ))
             .arg(
                 c.plan
                     .needs
@@ -446,15 +457,13 @@ impl Store {
                 Some(None) => String::new(),
                 Some(Some(o)) => format!("{},{}", o.team, o.holder.as_deref().unwrap_or("")),
             });
-        // The citizen's words and number are sealed with the day's data key (`seal.rs`).
-        let seal_id = seal::Purpose::Words.key_id(crate::clock::now_ms());
-        let key = self.data_key(&seal_id, true).await?;
         for (k, v) in c.fields() {
-            if k == case::field::TEXT || k == case::field::CALLBACK_NUMBER {
-                let plain =
-                    std::str::from_utf8(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if k == case::field::TEXT
+                || k == case::field::CALLBACK_NUMBER
+                || k == case::field::CLASSIFICATION
+            {
                 let aad = seal::word_aad(&c.case_id, k);
-                inv.arg(k).arg(seal::seal(&key, &seal_id, &aad, plain));
+                inv.arg(k).arg(seal::seal_raw(&key, &seal_id, &aad, &v));
             } else {
                 inv.arg(k).arg(v);
             }
@@ -711,8 +720,11 @@ impl Store {
             .arg(case::field::SEAL)
             .query_async(&mut conn)
             .await?;
-        let seal_id =
-            seal_id.unwrap_or_else(|| seal::Purpose::Words.key_id(crate::clock::now_ms()));
+        // (The first of the case's keys: its own contact's day.)
+        let seal_id = seal_id
+            .and_then(|s| s.split(',').next().map(String::from))
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| seal::Purpose::Words.key_id(crate::clock::now_ms()));
         let key = self.data_key(&seal_id, true).await?;
         let aad = seal::word_aad(case_id, case::field::CALLBACK_NUMBER);
         let r: Vec<String> = self
@@ -1006,14 +1018,18 @@ impl Store {
         let case = case.ok_or(StoreError::NotFound("contact"))?;
         // The first contact's classification is the case's.
         let class = match class {
-            Some(class) => class,
+            Some(class) => {
+                let aad = seal::word_aad(contact_id, case::field::CLASSIFICATION);
+                self.open_raw_value(&aad, class).await?
+            }
             None => {
                 let class: Option<Vec<u8>> = redis::cmd("HGET")
                     .arg(self.keys.case_words(&case))
                     .arg(case::field::CLASSIFICATION)
                     .query_async(&mut conn)
                     .await?;
-                class.unwrap_or_default()
+                let aad = seal::word_aad(&case, case::field::CLASSIFICATION);
+                self.open_raw_value(&aad, class.unwrap_or_default()).await?
             }
         };
         Ok((case, class, joined.as_deref() == Some("1")))

@@ -219,7 +219,12 @@ impl Sealer {
 
 /// Seals `plain` with the data key `key` (id `id`) for `aad`.
 pub fn seal(key: &Aes256Gcm, id: &str, aad: &str, plain: &str) -> String {
-    let body = seal_bytes(key, aad.as_bytes(), plain.as_bytes());
+    seal_raw(key, id, aad, plain.as_bytes())
+}
+
+/// Seals bytes (an encoded classification) as [`seal`] does text.
+pub fn seal_raw(key: &Aes256Gcm, id: &str, aad: &str, plain: &[u8]) -> String {
+    let body = seal_bytes(key, aad.as_bytes(), plain);
     let mut out = String::with_capacity(TAG.len() + id.len() + 1 + body.len() * 4 / 3 + 4);
     out.push_str(TAG);
     out.push_str(id);
@@ -245,12 +250,17 @@ pub fn key_of(value: &str) -> Option<&str> {
 
 /// Opens a sealed value with its data key.
 pub fn open(key: &Aes256Gcm, aad: &str, value: &str) -> Result<String, SealError> {
+    String::from_utf8(open_raw(key, aad, value)?)
+        .map_err(|_| SealError::Damaged(format!("value for {aad}")))
+}
+
+/// Opens a sealed value into bytes.
+pub fn open_raw(key: &Aes256Gcm, aad: &str, value: &str) -> Result<Vec<u8>, SealError> {
     let damaged = || SealError::Damaged(format!("value for {aad}"));
     let id = key_of(value).ok_or_else(damaged)?;
     let body = &value[TAG.len() + id.len() + 1..];
     let bytes = B64.decode(body).map_err(|_| damaged())?;
-    let plain = open_bytes(key, aad.as_bytes(), &bytes).ok_or_else(damaged)?;
-    String::from_utf8(plain).map_err(|_| damaged())
+    open_bytes(key, aad.as_bytes(), &bytes).ok_or_else(damaged)
 }
 
 /// The sealed values inside a line of text (`{{s1.…}}`), as byte ranges of the token with its

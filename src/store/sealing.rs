@@ -143,6 +143,21 @@ impl Store {
         Ok(Some(seal::open(&key, aad, &value)?))
     }
 
+    /// Opens a stored value that may be bytes (an encoded classification): empty when its
+    /// data key was destroyed; a value written before encryption at rest as it is.
+    pub(crate) async fn open_raw_value(&self, aad: &str, value: Vec<u8>) -> Result<Vec<u8>> {
+        let Some(id) = std::str::from_utf8(&value).ok().and_then(seal::key_of) else {
+            return Ok(value);
+        };
+        let key = match self.data_key(id, false).await {
+            Ok(key) => key,
+            Err(super::StoreError::Seal(SealError::Shredded(_))) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let text = std::str::from_utf8(&value).expect("checked above");
+        Ok(seal::open_raw(&key, aad, text)?)
+    }
+
     /// A line of text with its sealed reasons opened (a destroyed key's as "[shredded]").
     pub(crate) async fn open_line(&self, line: &str) -> Result<String> {
         let tokens = seal::tokens(line);
@@ -185,6 +200,12 @@ impl Store {
                 .await?;
         }
         rec.reasons = self.open_lines(std::mem::take(&mut rec.reasons)).await?;
+        rec.classification = self
+            .open_raw_value(
+                &seal::word_aad(&rec.id, field::CLASSIFICATION),
+                std::mem::take(&mut rec.classification),
+            )
+            .await?;
         Ok(rec)
     }
 

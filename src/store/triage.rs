@@ -138,11 +138,15 @@ impl Store {
             }
             rows.push(row);
         }
-        let cases = ids
-            .into_iter()
-            .zip(rows)
-            .map(|(id, row)| UnconfirmedCase::decode(id, row))
-            .collect::<Result<Vec<_>>>()?;
+        let mut cases = Vec::with_capacity(rows.len());
+        for (id, row) in ids.into_iter().zip(rows) {
+            let mut case = UnconfirmedCase::decode(id, row)?;
+            let aad = super::seal::word_aad(&case.case_id, field::CLASSIFICATION);
+            case.classification = self
+                .open_raw_value(&aad, std::mem::take(&mut case.classification))
+                .await?;
+            cases.push(case);
+        }
         Ok((cases, total))
     }
 

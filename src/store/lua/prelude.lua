@@ -534,7 +534,7 @@ local function close_case(id, retention, case, contacts, set)
   if case.legacy then redis.call('HDEL', key, 'text', 'callback_number') end
   case.text, case.callback_number, case.legacy = nil, nil, nil
   -- Its words gone, the case no longer holds its data key alive.
-  if case.seal and case.seal ~= '' then redis.call('SREM', P .. 'sealed:' .. case.seal, id) end
+  for _, seal in ipairs(csv(case.seal or '')) do redis.call('SREM', P .. 'sealed:' .. seal, id) end
   -- A closed case needs no first look any more (it stays unconfirmed in its record).
   if not case.triage_confirmed then
     redis.call('ZREM', P .. 'firstlook', id)

@@ -47,8 +47,17 @@ if citizen ~= '' then
         add_access(open, access_hash)
         -- A joined contact keeps its own classification; the first contact's is the case's.
         redis.call('HSET', P .. 'contact:' .. cid, 'case', open, 'classification', class, 'joined', '1', 'created', NOW)
-        local ch = ''
-        for i = 14, #ARGV, 2 do if ARGV[i] == 'channel' then ch = ARGV[i + 1] end end
+        local ch, seal = '', ''
+        for i = 14, #ARGV, 2 do
+          if ARGV[i] == 'channel' then ch = ARGV[i + 1] elseif ARGV[i] == 'seal' then seal = ARGV[i + 1] end
+        end
+        -- The joined contact's classification is sealed with today's data key: the case keeps
+        -- that key alive too (`seal` lists the case's keys).
+        local seals = redis.call('HGET', case_key(open), 'seal') or ''
+        if seal ~= '' and not string.find(',' .. seals .. ',', ',' .. seal .. ',', 1, true) then
+          redis.call('HSET', case_key(open), 'seal', seals == '' and seal or (seals .. ',' .. seal))
+          redis.call('SADD', P .. 'sealed:' .. seal, open)
+        end
         stat('k', 'contact', 'team', h[3] or '', 'need', needs[1], 'joined', '1', 'ch', ch)
         event('c', open, 'joined')
         -- The citizen nobody reached calls again: their case is queued again, attempts afresh.
