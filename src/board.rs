@@ -47,6 +47,10 @@ pub struct TeamBoard {
     pub taken_late_today: u64,
     /// Cases past their first-look time with no person's confirmation: the tile turns red.
     pub first_look_overdue: u64,
+    /// Open cases older than `routing.stale_case_days` that are not waiting in a queue
+    /// (offered, in progress, unreachable): a supervisor decides (never deleted). Waiting ones
+    /// are in their tile's `stale`.
+    pub stale_open: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -238,10 +242,11 @@ pub async fn read_board(
     // All on the one multiplexed connection at once: no extra round trip to wait for.
     let day = today();
     let stale_before = now - config.routing.stale_case_days as i64 * 86_400_000;
-    let (figures, overdue, offered) = tokio::try_join!(
+    let (figures, overdue, offered, stale_open) = tokio::try_join!(
         store.board_figures(&queries, now, &day, stale_before),
         store.first_look_overdue(now),
-        store.offered_by_queue(MAX_OFFERS_READ)
+        store.offered_by_queue(MAX_OFFERS_READ),
+        store.stale_open_by_team(stale_before, MAX_OFFERS_READ)
     )?;
     Ok(Board {
         as_of_ms: now,
@@ -258,6 +263,7 @@ pub async fn read_board(
                 }
                 TeamBoard {
                     first_look_overdue: overdue.get(&team.id).copied().unwrap_or(0),
+                    stale_open: stale_open.get(&team.id).copied().unwrap_or(0),
                     ..team_board(team, f, now)
                 }
             })
@@ -329,6 +335,7 @@ fn team_board(team: &crate::domain::routing::Team, f: TeamFigures, now: i64) -> 
         taken_today: f.taken_today,
         taken_late_today: f.late_today,
         first_look_overdue: 0,
+        stale_open: 0,
     }
 }
 
@@ -340,6 +347,12 @@ fn record(metrics: &Metrics, board: &Board) {
                 team: t.team_id.clone(),
             })
             .set(t.first_look_overdue as i64);
+        metrics
+            .open_stale
+            .get_or_create(&crate::metrics::TeamLabels {
+                team: t.team_id.clone(),
+            })
+            .set(t.stale_open as i64);
         for q in &t.queues {
             let labels = QueueLabels {
                 team: t.team_id.clone(),

@@ -98,6 +98,8 @@ pub struct Metrics {
     pub config_reloads: Family<ResultLabels, Counter>,
     /// Waiting cases older than `routing.stale_case_days`, per team and queue.
     pub queue_stale: Family<QueueLabels, Gauge>,
+    /// Open cases older than `routing.stale_case_days` not waiting in a queue, per team.
+    pub open_stale: Family<TeamLabels, Gauge>,
     /// Call-back attempts recorded, by outcome.
     pub call_attempts: Family<OutcomeLabels, Counter>,
     /// Call-backs that became unreachable.
@@ -134,6 +136,7 @@ impl Metrics {
             config_reloads: Family::default(),
             call_attempts: Family::default(),
             queue_stale: Family::default(),
+            open_stale: Family::default(),
             cases_unreachable: Counter::default(),
             registry: Registry::default(),
         };
@@ -216,6 +219,11 @@ impl Metrics {
             "queue_stale",
             "Waiting cases older than routing.stale_case_days (never deleted: a supervisor decides)",
             m.queue_stale.clone(),
+        );
+        registry.register(
+            "open_stale",
+            "Open cases older than routing.stale_case_days not waiting in a queue (offered, in progress, unreachable), per team",
+            m.open_stale.clone(),
         );
         registry.register(
             "call_attempts",

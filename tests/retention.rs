@@ -68,7 +68,14 @@ async fn every_lifetime_holds_on_the_virtual_clock() {
         idem.iter()
             .all(|k| (86_400 - 60..=86_400).contains(&ttl(&mut conn, k)))
     );
+    // A call-back taken and never completed: open, in progress, in no queue.
+    let held = county
+        .submit(support::cough(pb::Channel::Phone, "keep-held"))
+        .await;
+    county.next_offer("jns-sh-1").await;
+    county.accept("jns-sh-1", &held).await;
     county.set_presence("jns-sh-1", pb::Presence::OnBreak).await;
+    assert_eq!(stale_open(&county, 0).await, 0);
 
     // 150 messages wait: their statistics entries are written at t0.
     for i in 0..150 {
@@ -87,6 +94,13 @@ async fn every_lifetime_holds_on_the_virtual_clock() {
     luotsi::clock::set_virtual(t0 + 15 * DAY);
     assert_eq!(stale(&county).await, 150);
     assert_eq!(county.depth("joensuu-keskus").await, 150);
+    // The case held in progress for 15 days is stale too, on the board beside the queue's.
+    assert_eq!(stale_open(&county, 1).await, 1);
+    assert_eq!(
+        county.case(&held).await.status,
+        pb::CaseStatus::InProgress as i32,
+        "never closed for its age"
+    );
 
     // 32 days later a new contact's statistics entry lets the old ones go (by time: Redis
     // trims whole nodes of 100 entries, so at least the first 100 are gone), and the waiting
@@ -123,4 +137,26 @@ async fn stale(county: &TestCounty) -> u32 {
         .iter()
         .map(|q| q.stale)
         .sum()
+}
+
+/// The board's count of the team's open cases older than the stale age that are not waiting,
+/// once the board shows `want` (it refreshes within a second), else what it shows last.
+async fn stale_open(county: &TestCounty, want: u64) -> u64 {
+    let mut seen = u64::MAX;
+    for _ in 0..40 {
+        let (_, body) = county.http_get("/api/board").await;
+        let b: serde_json::Value = serde_json::from_str(&body).unwrap();
+        seen = b["teams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["team_id"] == "joensuu-keskus")
+            .and_then(|t| t["stale_open"].as_u64())
+            .unwrap();
+        if seen == want {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    seen
 }

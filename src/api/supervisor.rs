@@ -569,6 +569,7 @@ pub fn board_pb(b: &Board) -> pb::QueueBoard {
                 taken_today: t.taken_today as u32,
                 taken_late_today: t.taken_late_today as u32,
                 first_look_overdue: t.first_look_overdue as u32,
+                stale_open: t.stale_open as u32,
             })
             .collect(),
     }

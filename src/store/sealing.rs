@@ -209,6 +209,57 @@ impl Store {
         Ok(rec)
     }
 
+    /// Open cases not waiting in a queue (offered, in progress, unreachable) that came on a
+    /// (UTC) day before `before_ms`'s, per team: read from the open cases each day's words key
+    /// keeps (`sealed:<key>`), so a case's age counts by the day its first contact came. At
+    /// most `limit` cases are looked at.
+    pub async fn stale_open_by_team(
+        &self,
+        before_ms: i64,
+        limit: usize,
+    ) -> Result<std::collections::HashMap<String, u64>> {
+        let first_fresh = Purpose::Words.key_id(before_ms);
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = redis::cmd("HKEYS")
+            .arg(self.keys.data_keys())
+            .query_async(&mut conn)
+            .await?;
+        let old: Vec<String> = ids
+            .into_iter()
+            .filter(|id| id.starts_with('w') && id.as_str() < first_fresh.as_str())
+            .map(|id| self.keys.sealed(&id))
+            .collect();
+        let mut out = std::collections::HashMap::new();
+        if old.is_empty() {
+            return Ok(out);
+        }
+        let mut cases: Vec<String> = redis::cmd("SUNION")
+            .arg(&old)
+            .query_async(&mut conn)
+            .await?;
+        cases.truncate(limit);
+        if cases.is_empty() {
+            return Ok(out);
+        }
+        let mut pipe = redis::pipe();
+        for id in &cases {
+            pipe.cmd("HMGET")
+                .arg(self.keys.case(id))
+                .arg(&[field::TEAM, field::STATUS]);
+        }
+        let rows: Vec<(Option<String>, Option<String>)> = pipe.query_async(&mut conn).await?;
+        for (team, status) in rows {
+            let open_not_waiting = matches!(
+                status.as_deref(),
+                Some("offered" | "in_progress" | "unreachable")
+            );
+            if let (Some(team), true) = (team, open_not_waiting) {
+                *out.entry(team).or_default() += 1;
+            }
+        }
+        Ok(out)
+    }
+
     /// Destroys the data keys whose retention is over: a words key once its day is over and
     /// no open case is sealed with it; a reasons key when `reasons_keep_days` have passed since
     /// its month ended. Then asks Redis to rewrite its append-only file, so that the wrapped
