@@ -290,8 +290,9 @@ pub fn word_aad(case_id: &str, field: &str) -> String {
 }
 
 fn seal_bytes(key: &Aes256Gcm, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+    // A random 96-bit nonce per value, from the thread's CSPRNG (no system call).
     let mut nonce = [0u8; NONCE_LEN];
-    getrandom::fill(&mut nonce).expect("the system's random source");
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut nonce);
     let sealed = key
         .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
         .expect("AES-GCM seals any length Luotsi stores");
