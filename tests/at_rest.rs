@@ -301,13 +301,53 @@ async fn words_numbers_and_reasons_are_sealed_and_shredded_at_the_end_of_retenti
         None
     );
 
+    // A case open for more than a week moves to the current day's key, so its first day's key
+    // goes though the case stays open.
+    let long = county
+        .submit(support::cough(pb::Channel::Phone, "at-rest-long"))
+        .await;
+    assert_eq!(county.next_offer("jns-sh-1").await.case_id, long.case_id);
+    county.accept("jns-sh-1", &long).await;
+    assert_eq!(
+        hget(&mut conn, &keys.case(&long.case_id), "seal").as_deref(),
+        Some("w20261104")
+    );
+    luotsi::clock::set_virtual(t0 + 50 * HOUR + 6 * 24 * HOUR);
+    let week = store.shred_keys(400).await.unwrap();
+    assert_eq!((week.resealed, week.held_open), (0, 1), "{week:?}");
+    luotsi::clock::set_virtual(t0 + 50 * HOUR + 8 * 24 * HOUR);
+    let moved = store.shred_keys(400).await.unwrap();
+    assert_eq!(moved.resealed, 1, "{moved:?}");
+    assert_eq!(moved.destroyed, vec!["w20261104"]);
+    assert_eq!(
+        hget(&mut conn, &keys.case(&long.case_id), "seal").as_deref(),
+        Some("w20261112")
+    );
+    assert!(
+        hget(&mut conn, &keys.case_words(&long.case_id), "text")
+            .unwrap()
+            .starts_with("s1.w20261112.")
+    );
+    let reread = store.load_case(&long.case_id).await.unwrap();
+    assert_eq!(
+        reread.text.as_deref(),
+        Some("Olen ollut flunssassa viikon ja yskä ei hellitä")
+    );
+    assert!(reread.callback_number.is_some());
+    county.complete("jns-sh-1", &long).await;
+
     // The month's reasons key lives as long as the audit log (400 days after the month).
     assert!(hget(&mut conn, &keys.data_keys(), "r202611").is_some());
     let december = chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z")
         .unwrap()
         .timestamp_millis();
     luotsi::clock::set_virtual(december + 399 * 24 * HOUR);
-    assert!(store.shred_keys(400).await.unwrap().destroyed.is_empty());
+    let before = store.shred_keys(400).await.unwrap();
+    assert!(
+        !before.destroyed.contains(&"r202611".to_string()),
+        "{before:?}"
+    );
+    assert!(hget(&mut conn, &keys.data_keys(), "r202611").is_some());
     luotsi::clock::set_virtual(december + 401 * 24 * HOUR);
     let reasons_gone = store.shred_keys(400).await.unwrap();
     assert!(

@@ -94,6 +94,7 @@ pub const COMMANDS: &[&str] = &[
     "sadd",
     "srem",
     "smembers",
+    "srandmember",
     "scard",
     "zadd",
     "zrem",

@@ -95,6 +95,7 @@ struct Scripts {
     triage: Script,
     attempt: Script,
     shred: Script,
+    reseal: Script,
 }
 
 impl Scripts {
@@ -120,6 +121,7 @@ impl Scripts {
             unleased: with_prelude(include_str!("lua/unleased.lua")),
             triage: with_prelude(include_str!("lua/triage.lua")),
             shred: Script::new(include_str!("lua/shred.lua")),
+            reseal: with_prelude(include_str!("lua/reseal.lua")),
         }
     }
 }

@@ -9,6 +9,13 @@ use super::case::field;
 use super::seal::{self, Purpose, SealError, Sealer};
 use super::{CaseRecord, Result, Store};
 
+/// A day's words key older than this many days has its open cases sealed again with today's
+/// key by the sweep, so that a long-open case does not keep its first day's key alive.
+pub const RESEAL_AFTER_DAYS: i64 = 7;
+
+/// Open cases moved to today's key per old key per sweep (hourly).
+const RESEAL_BATCH: usize = 500;
+
 /// What a sweep of the data keys did (`Store::shred_keys`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shredded {
@@ -16,6 +23,8 @@ pub struct Shredded {
     pub destroyed: Vec<String>,
     /// Keys kept because open cases are still sealed with them.
     pub held_open: u64,
+    /// Open cases whose values moved from a key older than [`RESEAL_AFTER_DAYS`] to today's.
+    pub resealed: u64,
     /// Whether Redis was asked to rewrite its append-only file (so no copy of a destroyed
     /// wrapped key stays in it); false when it refused (an external Redis: its operator's
     /// rewrite completes the shredding).
@@ -260,6 +269,60 @@ impl Store {
         Ok(out)
     }
 
+    /// Seals an open case's values that `old` sealed again with today's words key (its words,
+    /// number and classification, and its joined contacts' classifications): whether it moved
+    /// (false when the case changed meanwhile; the next sweep tries again).
+    async fn reseal_case(&self, case_id: &str, old: &str) -> Result<bool> {
+        let new = Purpose::Words.key_id(crate::clock::now_ms());
+        if new == old {
+            return Ok(false);
+        }
+        let fresh = self.data_key(&new, true).await?;
+        let stale = self.data_key(old, false).await?;
+        let mut conn = self.conn.clone();
+        let fields = [field::TEXT, field::CALLBACK_NUMBER, field::CLASSIFICATION];
+        let (words, contacts): (Vec<Option<Vec<u8>>>, Vec<String>) = redis::pipe()
+            .cmd("HMGET")
+            .arg(self.keys.case_words(case_id))
+            .arg(&fields)
+            .smembers(self.keys.case_contacts(case_id))
+            .query_async(&mut conn)
+            .await?;
+        let mut inv = self.invoke(&self.scripts.reseal, self.keys.case(case_id));
+        let mut moved_words = Vec::new();
+        for (name, value) in fields.iter().zip(words) {
+            let Some(value) = value.and_then(|v| String::from_utf8(v).ok()) else {
+                continue;
+            };
+            if seal::key_of(&value) != Some(old) {
+                continue;
+            }
+            let aad = seal::word_aad(case_id, name);
+            let plain = seal::open_raw(&stale, &aad, &value)?;
+            moved_words.push((*name, value, seal::seal_raw(&fresh, &new, &aad, &plain)));
+        }
+        inv.arg(case_id).arg(old).arg(&new).arg(moved_words.len());
+        for (name, was, now) in &moved_words {
+            inv.arg(*name).arg(was).arg(now);
+        }
+        for contact in contacts {
+            let class: Option<String> = redis::cmd("HGET")
+                .arg(self.keys.contact(&contact))
+                .arg(field::CLASSIFICATION)
+                .query_async(&mut conn)
+                .await?;
+            let Some(class) = class.filter(|c| seal::key_of(c) == Some(old)) else {
+                continue;
+            };
+            let aad = seal::word_aad(&contact, field::CLASSIFICATION);
+            let plain = seal::open_raw(&stale, &aad, &class)?;
+            let again = seal::seal_raw(&fresh, &new, &aad, &plain);
+            inv.arg(&contact).arg(&class).arg(again);
+        }
+        let moved: i64 = inv.invoke_async(&mut conn).await?;
+        Ok(moved == 1)
+    }
+
     /// Destroys the data keys whose retention is over: a words key once its day is over and
     /// no open case is sealed with it; a reasons key when `reasons_keep_days` have passed since
     /// its month ended. Then asks Redis to rewrite its append-only file, so that the wrapped
@@ -269,6 +332,7 @@ impl Store {
         // A day's key once the day is over by an hour: an instance whose clock is a little
         // behind may still seal with it just after midnight.
         let in_use_an_hour_ago = Purpose::Words.key_id(now - 3_600_000);
+        let reseal_before = Purpose::Words.key_id(now - RESEAL_AFTER_DAYS * 86_400_000);
         let mut conn = self.conn.clone();
         let ids: Vec<String> = redis::cmd("HKEYS")
             .arg(self.keys.data_keys())
@@ -278,6 +342,20 @@ impl Store {
         for id in ids {
             let due = match id.as_bytes().first() {
                 Some(b'w') if id.as_str() < in_use_an_hour_ago.as_str() => {
+                    // A case open longer than a week moves to today's key, so that its first
+                    // day's key — and with it every copy of that day's closed cases — goes.
+                    if id.as_str() < reseal_before.as_str() {
+                        let open: Vec<String> = redis::cmd("SRANDMEMBER")
+                            .arg(self.keys.sealed(&id))
+                            .arg(RESEAL_BATCH)
+                            .query_async(&mut conn)
+                            .await?;
+                        for case in open {
+                            if self.reseal_case(&case, &id).await? {
+                                done.resealed += 1;
+                            }
+                        }
+                    }
                     let open: u64 = redis::cmd("SCARD")
                         .arg(self.keys.sealed(&id))
                         .query_async(&mut conn)
